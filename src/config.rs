@@ -1,0 +1,130 @@
+//! Every option of the server and its default.
+//!
+//! One struct, readable from the command line and from `SWITCHBOARD_*` environment variables
+//! (through clap), with the defaults of the Node servers our users come from.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The whole configuration of a switchboard server.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A realtime server: Socket.IO, SockJS and plain WebSocket clients in one hub"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Number of worker threads (0: one per core).
+    #[arg(long, env = "SWITCHBOARD_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Folder served at `/` (the demo page).
+    #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "static")]
+    pub static_dir: PathBuf,
+
+    /// Bearer token required by the HTTP API (`/api/*`); none means the API is open.
+    #[arg(long, env = "SWITCHBOARD_API_TOKEN")]
+    pub api_token: Option<String>,
+
+    /// Refuse `publish` from clients: only the server (HTTP API, library) publishes.
+    #[arg(long, env = "SWITCHBOARD_SERVER_ONLY_PUBLISH", default_value_t = false)]
+    pub server_only_publish: bool,
+
+    /// Largest message a client may send, in bytes (WebSocket message, HTTP body).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_MESSAGE_SIZE",
+        default_value_t = 1_000_000
+    )]
+    pub max_message_size: usize,
+
+    /// Frames that may wait for one slow client before it is disconnected (overflow).
+    #[arg(long, env = "SWITCHBOARD_MAX_OUTBOX", default_value_t = 1024)]
+    pub max_outbox: usize,
+
+    /// Most sessions this node accepts at once; further connections are refused (503).
+    #[arg(long, env = "SWITCHBOARD_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+
+    /// Most rooms one session may be in.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_ROOMS_PER_SESSION",
+        default_value_t = 1024
+    )]
+    pub max_rooms_per_session: usize,
+
+    /// Longest room name, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_ROOM_NAME", default_value_t = 256)]
+    pub max_room_name: usize,
+
+    /// Interval between keepalive pings, in milliseconds (socket.io pingInterval).
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 25_000)]
+    pub ping_interval_ms: u64,
+
+    /// How long a client may stay silent after a ping before it is disconnected, in milliseconds
+    /// (socket.io pingTimeout).
+    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    pub ping_timeout_ms: u64,
+
+    /// How long graceful shutdown waits for sessions to close, in milliseconds.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["switchboard"])
+    }
+}
+
+impl Config {
+    /// Keepalive ping interval.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms)
+    }
+
+    /// Silence allowed after a ping before the session is closed.
+    pub fn ping_timeout(&self) -> Duration {
+        Duration::from_millis(self.ping_timeout_ms)
+    }
+
+    /// Time graceful shutdown waits for sessions to close.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_node_servers() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.ping_interval(), Duration::from_secs(25));
+        assert_eq!(c.ping_timeout(), Duration::from_secs(20));
+        assert_eq!(c.max_message_size, 1_000_000);
+        assert!(!c.server_only_publish);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let c = Config::parse_from([
+            "switchboard",
+            "--listen",
+            "0.0.0.0:8080",
+            "--server-only-publish",
+        ]);
+        assert_eq!(c.listen.port(), 8080);
+        assert!(c.server_only_publish);
+    }
+}

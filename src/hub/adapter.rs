@@ -1,0 +1,35 @@
+//! The seam between this node's hub and other nodes.
+//!
+//! The hub delivers every broadcast to its local sessions and hands it to its [`Adapter`], which
+//! forwards it to other nodes; an adapter that receives a broadcast from another node gives it to
+//! [`Hub::deliver_local`](super::Hub::deliver_local). Protocols never see the adapter.
+
+use std::sync::Arc;
+
+use super::{Hub, Message, Target};
+
+/// Carries broadcasts between nodes of a cluster.
+pub trait Adapter: Send + Sync + 'static {
+    /// A short name for stats and logs (`"local"`, `"redis"`).
+    fn name(&self) -> &'static str;
+
+    /// Called once when the hub starts, with a handle to deliver what other nodes send.
+    fn start(&self, hub: Hub) {
+        let _ = hub;
+    }
+
+    /// Forwards a broadcast that originated on this node to the other nodes.
+    fn forward(&self, target: &Target, message: &Arc<Message>);
+}
+
+/// The single-node adapter: nothing to forward.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalAdapter;
+
+impl Adapter for LocalAdapter {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn forward(&self, _target: &Target, _message: &Arc<Message>) {}
+}

@@ -1,0 +1,109 @@
+//! Protocol-neutral messages and their encode-once cache.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde_json::Value;
+
+/// A room name.
+pub type Room = Arc<str>;
+
+/// The wire formats a message can be encoded into; each is encoded at most once per message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// The plain WebSocket relay envelope (`{"type":"message",...}`).
+    RelayJson = 0,
+    /// An Engine.IO v3 / Socket.IO v4 frame.
+    Eio3 = 1,
+    /// An Engine.IO v4 / Socket.IO v5 frame.
+    Eio4 = 2,
+    /// A SockJS frame.
+    SockJs = 3,
+}
+
+const FORMATS: usize = 4;
+
+/// One encoded frame, ready to be written by any transport; cloning it is cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame.
+    Text(ByteString),
+    /// A binary frame.
+    Binary(Bytes),
+    /// A transport-level keepalive ping (WebSocket ping frame).
+    Ping,
+}
+
+impl Frame {
+    /// Size of the frame's payload in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+            Frame::Ping => 0,
+        }
+    }
+
+    /// True when the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An application message: an event with its data, sent to a room or to one session.
+///
+/// It is shared (`Arc<Message>`) by every recipient of a broadcast; each wire format encodes it
+/// once, on first use, and every later recipient gets a cheap clone of the same bytes.
+#[derive(Debug)]
+pub struct Message {
+    /// The room it was published to, if any.
+    pub room: Option<Room>,
+    /// The event name.
+    pub event: String,
+    /// The payload.
+    pub data: Value,
+    encoded: [OnceLock<Frame>; FORMATS],
+}
+
+impl Message {
+    /// A new message for `event` carrying `data`, published to `room` (or to no room).
+    pub fn new(room: Option<Room>, event: impl Into<String>, data: Value) -> Arc<Message> {
+        Arc::new(Message {
+            room,
+            event: event.into(),
+            data,
+            encoded: Default::default(),
+        })
+    }
+
+    /// This message in `format`, encoded by `encode` the first time it is asked for.
+    pub fn encoded(&self, format: WireFormat, encode: impl FnOnce(&Message) -> Frame) -> Frame {
+        self.encoded[format as usize]
+            .get_or_init(|| encode(self))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn each_format_is_encoded_once() {
+        let msg = Message::new(Some("lobby".into()), "chat", Value::from(1));
+        let calls = Cell::new(0);
+        let encode = |m: &Message| {
+            calls.set(calls.get() + 1);
+            Frame::Text(ByteString::from(format!("{}:{}", m.event, m.data)))
+        };
+        let a = msg.encoded(WireFormat::RelayJson, encode);
+        let b = msg.encoded(WireFormat::RelayJson, encode);
+        assert_eq!(a, Frame::Text("chat:1".into()));
+        assert_eq!(a, b);
+        assert_eq!(calls.get(), 1);
+        msg.encoded(WireFormat::SockJs, encode);
+        assert_eq!(calls.get(), 2);
+    }
+}

@@ -1,0 +1,430 @@
+//! The hub: every session of every protocol, the rooms, and broadcast.
+//!
+//! Protocols register their sessions here and never talk to each other. A room holds sessions of
+//! any protocol; one broadcast reaches them all, encoded once per wire format (see
+//! [`Message::encoded`]). The hub owns indexes only: each session's state lives in its actor, which
+//! the hub reaches through a bounded mailbox ([`SessionCommand`]). No lock is held while sending.
+
+mod adapter;
+mod message;
+mod session_info;
+mod stats;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::dev::SendError;
+use actix::Recipient;
+use dashmap::DashMap;
+
+pub use adapter::{Adapter, LocalAdapter};
+pub use message::{Frame, Message, Room, WireFormat};
+pub use session_info::{DisconnectReason, Protocol, Transport};
+pub use stats::{Counters, StatsSnapshot, TransportCount};
+
+/// A session's id: at least 120 random bits, printed as 32 hex digits.
+pub type SessionId = Arc<str>;
+
+/// A new unguessable session id (a UUID v4: 122 random bits).
+pub fn new_session_id() -> SessionId {
+    uuid::Uuid::new_v4().simple().to_string().into()
+}
+
+/// What the hub asks of a session actor.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub enum SessionCommand {
+    /// Deliver this message to the client.
+    Deliver(Arc<Message>),
+    /// Close the session for this reason.
+    Close(DisconnectReason),
+}
+
+/// Who a broadcast goes to: the members of some rooms (or everyone), less some sessions.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The rooms; empty means every session.
+    pub rooms: Vec<Room>,
+    /// Sessions left out, typically the sender.
+    pub except: Vec<SessionId>,
+}
+
+impl Target {
+    /// Every session.
+    pub fn all() -> Target {
+        Target::default()
+    }
+
+    /// The members of one room.
+    pub fn room(room: impl Into<Room>) -> Target {
+        Target {
+            rooms: vec![room.into()],
+            except: Vec::new(),
+        }
+    }
+
+    /// The members of any of these rooms, each reached once.
+    pub fn rooms<I: IntoIterator<Item = R>, R: Into<Room>>(rooms: I) -> Target {
+        Target {
+            rooms: rooms.into_iter().map(Into::into).collect(),
+            except: Vec::new(),
+        }
+    }
+
+    /// The same target, leaving out `id`.
+    pub fn except(mut self, id: SessionId) -> Target {
+        self.except.push(id);
+        self
+    }
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The session is not (or no longer) registered.
+    #[error("unknown session")]
+    UnknownSession,
+    /// The session is in as many rooms as it may be.
+    #[error("too many rooms (limit {0})")]
+    TooManyRooms(usize),
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The node holds as many sessions as it may.
+    #[error("session limit reached ({0})")]
+    Full(usize),
+}
+
+/// Limits the hub enforces.
+#[derive(Debug, Clone)]
+pub struct HubLimits {
+    /// Most live sessions.
+    pub max_sessions: usize,
+    /// Most rooms per session.
+    pub max_rooms_per_session: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        HubLimits {
+            max_sessions: 100_000,
+            max_rooms_per_session: 1024,
+        }
+    }
+}
+
+/// One registered session, as the indexes see it.
+#[derive(Debug)]
+struct Member {
+    id: SessionId,
+    protocol: Protocol,
+    transport: AtomicU8,
+    addr: Recipient<SessionCommand>,
+    /// The session's rooms; `None` once it has left the hub.
+    rooms: Mutex<Option<HashSet<Room>>>,
+    overflowed: AtomicBool,
+}
+
+struct HubInner {
+    sessions: DashMap<SessionId, Arc<Member>>,
+    rooms: DashMap<Room, HashMap<SessionId, Arc<Member>>>,
+    counters: Counters,
+    limits: HubLimits,
+    adapter: Arc<dyn Adapter>,
+}
+
+/// A cheap, cloneable handle to the hub.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("sessions", &self.inner.sessions.len())
+            .field("rooms", &self.inner.rooms.len())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// A hub with these limits, connected to other nodes through `adapter`.
+    pub fn new(limits: HubLimits, adapter: Arc<dyn Adapter>) -> Hub {
+        let hub = Hub {
+            inner: Arc::new(HubInner {
+                sessions: DashMap::new(),
+                rooms: DashMap::new(),
+                counters: Counters::default(),
+                limits,
+                adapter,
+            }),
+        };
+        hub.inner.adapter.start(hub.clone());
+        hub
+    }
+
+    /// A single-node hub with default limits.
+    pub fn local() -> Hub {
+        Hub::new(HubLimits::default(), Arc::new(LocalAdapter))
+    }
+
+    /// The hub's counters, for protocols to record traffic.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Registers a session; refused when the node is full.
+    pub fn register(
+        &self,
+        id: SessionId,
+        protocol: Protocol,
+        transport: Transport,
+        addr: Recipient<SessionCommand>,
+    ) -> Result<(), RegisterError> {
+        let limit = self.inner.limits.max_sessions;
+        if self.inner.sessions.len() >= limit {
+            Counters::add(&self.inner.counters.sessions_refused, 1);
+            return Err(RegisterError::Full(limit));
+        }
+        let member = Arc::new(Member {
+            id: id.clone(),
+            protocol,
+            transport: AtomicU8::new(transport as u8),
+            addr,
+            rooms: Mutex::new(Some(HashSet::new())),
+            overflowed: AtomicBool::new(false),
+        });
+        self.inner.sessions.insert(id, member);
+        Counters::add(&self.inner.counters.sessions_opened, 1);
+        Ok(())
+    }
+
+    /// True when the node is at its session limit.
+    pub fn is_full(&self) -> bool {
+        self.inner.sessions.len() >= self.inner.limits.max_sessions
+    }
+
+    /// Removes a session and its room memberships; returns the rooms it was in.
+    pub fn unregister(&self, id: &str) -> Vec<Room> {
+        let Some((_, member)) = self.inner.sessions.remove(id) else {
+            return Vec::new();
+        };
+        let rooms = lock(&member.rooms).take().unwrap_or_default();
+        for room in &rooms {
+            self.remove_from_room(room, id);
+        }
+        Counters::add(&self.inner.counters.sessions_closed, 1);
+        rooms.into_iter().collect()
+    }
+
+    /// Records that a session moved to another transport (e.g. an upgrade).
+    pub fn set_transport(&self, id: &str, transport: Transport) {
+        if let Some(member) = self.inner.sessions.get(id) {
+            member.transport.store(transport as u8, Ordering::Relaxed);
+        }
+    }
+
+    /// Puts a session in a room. Joining a room twice is not an error.
+    pub fn join(&self, id: &str, room: Room) -> Result<(), JoinError> {
+        let member = self.member(id).ok_or(JoinError::UnknownSession)?;
+        let mut rooms = lock(&member.rooms);
+        let rooms = rooms.as_mut().ok_or(JoinError::UnknownSession)?;
+        if rooms.contains(&room) {
+            return Ok(());
+        }
+        let limit = self.inner.limits.max_rooms_per_session;
+        if rooms.len() >= limit {
+            return Err(JoinError::TooManyRooms(limit));
+        }
+        rooms.insert(room.clone());
+        // Lock order is always: a member's rooms, then a room shard.
+        self.inner
+            .rooms
+            .entry(room)
+            .or_default()
+            .insert(member.id.clone(), member.clone());
+        Ok(())
+    }
+
+    /// Takes a session out of a room; returns whether it was in it.
+    pub fn leave(&self, id: &str, room: &str) -> bool {
+        let Some(member) = self.member(id) else {
+            return false;
+        };
+        let mut rooms = lock(&member.rooms);
+        let was_in = rooms.as_mut().is_some_and(|r| r.remove(room));
+        if was_in {
+            self.remove_from_room(room, id);
+        }
+        was_in
+    }
+
+    /// The rooms a session is in.
+    pub fn rooms_of(&self, id: &str) -> Vec<Room> {
+        self.member(id)
+            .and_then(|m| lock(&m.rooms).as_ref().map(|r| r.iter().cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    /// Number of members of a room on this node.
+    pub fn room_size(&self, room: &str) -> usize {
+        self.inner.rooms.get(room).map_or(0, |r| r.len())
+    }
+
+    /// True when the session is registered.
+    pub fn contains(&self, id: &str) -> bool {
+        self.inner.sessions.contains_key(id)
+    }
+
+    /// Number of live sessions on this node.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// Sends a message to every session of `target`, here and on other nodes; returns how many
+    /// local sessions accepted it.
+    pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
+        Counters::add(&self.inner.counters.messages_in, 1);
+        let delivered = self.deliver_local(target, &message);
+        self.inner.adapter.forward(target, &message);
+        delivered
+    }
+
+    /// Delivers a broadcast to this node's sessions only (adapters call this for what other
+    /// nodes send); returns how many accepted it.
+    pub fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
+        let recipients = self.recipients(target);
+        recipients
+            .iter()
+            .filter(|m| !target.except.iter().any(|e| **e == *m.id))
+            .filter(|m| self.deliver(m, message.clone()))
+            .count()
+    }
+
+    /// Sends a message to one session; false when it is unknown or could not take it.
+    pub fn send_to(&self, id: &str, message: Arc<Message>) -> bool {
+        self.member(id).is_some_and(|m| self.deliver(&m, message))
+    }
+
+    /// Asks a session to close; false when it is unknown.
+    pub fn disconnect(&self, id: &str, reason: DisconnectReason) -> bool {
+        match self.member(id) {
+            Some(m) => {
+                m.addr.do_send(SessionCommand::Close(reason));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks every session to close (graceful shutdown).
+    pub fn disconnect_all(&self, reason: DisconnectReason) {
+        let members: Vec<Arc<Member>> = self.inner.sessions.iter().map(|e| e.clone()).collect();
+        for m in members {
+            m.addr.do_send(SessionCommand::Close(reason.clone()));
+        }
+    }
+
+    /// Live counts and counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        let mut counts: HashMap<(Protocol, u8), usize> = HashMap::new();
+        for entry in self.inner.sessions.iter() {
+            let key = (entry.protocol, entry.transport.load(Ordering::Relaxed));
+            *counts.entry(key).or_default() += 1;
+        }
+        let mut by_transport: Vec<TransportCount> = counts
+            .into_iter()
+            .map(|((protocol, transport), sessions)| TransportCount {
+                protocol: protocol.as_str(),
+                transport: Transport::from_u8(transport).as_str(),
+                sessions,
+            })
+            .collect();
+        by_transport.sort_by_key(|c| (c.protocol, c.transport));
+        self.inner.counters.snapshot(
+            self.inner.sessions.len(),
+            by_transport,
+            self.inner.rooms.len(),
+            self.inner.adapter.name(),
+        )
+    }
+
+    fn member(&self, id: &str) -> Option<Arc<Member>> {
+        self.inner.sessions.get(id).map(|m| m.clone())
+    }
+
+    fn recipients(&self, target: &Target) -> Vec<Arc<Member>> {
+        match target.rooms.as_slice() {
+            [] => self.inner.sessions.iter().map(|e| e.clone()).collect(),
+            [room] => self
+                .inner
+                .rooms
+                .get(room)
+                .map(|r| r.values().cloned().collect())
+                .unwrap_or_default(),
+            rooms => {
+                let mut seen: HashMap<SessionId, Arc<Member>> = HashMap::new();
+                for room in rooms {
+                    if let Some(members) = self.inner.rooms.get(room) {
+                        for (id, m) in members.iter() {
+                            seen.entry(id.clone()).or_insert_with(|| m.clone());
+                        }
+                    }
+                }
+                seen.into_values().collect()
+            }
+        }
+    }
+
+    /// Hands a message to a session's bounded mailbox; a full mailbox closes the session.
+    fn deliver(&self, member: &Member, message: Arc<Message>) -> bool {
+        let counters = &self.inner.counters;
+        match member.addr.try_send(SessionCommand::Deliver(message)) {
+            Ok(()) => {
+                Counters::add(&counters.messages_out, 1);
+                true
+            }
+            Err(SendError::Full(_)) => {
+                self.overflow(member);
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        }
+    }
+
+    /// Records an overflow and closes the session, once.
+    pub(crate) fn overflow_of(&self, id: &str) {
+        if let Some(m) = self.member(id) {
+            self.overflow(&m);
+        }
+    }
+
+    fn overflow(&self, member: &Member) {
+        let counters = &self.inner.counters;
+        Counters::add(&counters.overflow_drops, 1);
+        if !member.overflowed.swap(true, Ordering::Relaxed) {
+            Counters::add(&counters.overflow_disconnects, 1);
+            tracing::warn!(session = %member.id, protocol = %member.protocol, "outbox overflow: closing slow session");
+            member
+                .addr
+                .do_send(SessionCommand::Close(DisconnectReason::Overflow));
+        }
+    }
+
+    fn remove_from_room(&self, room: &str, id: &str) {
+        if let dashmap::Entry::Occupied(mut members) = self.inner.rooms.entry(room.into()) {
+            members.get_mut().remove(id);
+            if members.get().is_empty() {
+                members.remove();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,124 @@
+//! What the hub knows of a session: its protocol, transport and why it ended.
+
+use std::fmt;
+
+/// The protocol a session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Plain WebSocket with the JSON relay envelope.
+    WebSocket,
+    /// Socket.IO (any Engine.IO version).
+    SocketIo,
+    /// SockJS.
+    SockJs,
+}
+
+impl Protocol {
+    /// Every protocol, in a stable order.
+    pub const ALL: [Protocol; 3] = [Protocol::WebSocket, Protocol::SocketIo, Protocol::SockJs];
+
+    /// The protocol's name as it appears in logs and stats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::WebSocket => "websocket",
+            Protocol::SocketIo => "socketio",
+            Protocol::SockJs => "sockjs",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The transport a session is currently attached through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Transport {
+    /// A WebSocket connection.
+    WebSocket = 0,
+    /// HTTP long-polling (Engine.IO polling, SockJS xhr).
+    Polling = 1,
+    /// A streaming HTTP response (SockJS xhr_streaming).
+    XhrStreaming = 2,
+    /// Server-sent events (SockJS eventsource).
+    EventSource = 3,
+    /// A forever-iframe (SockJS htmlfile).
+    HtmlFile = 4,
+    /// JSONP polling.
+    Jsonp = 5,
+}
+
+impl Transport {
+    /// The transport's name as it appears in logs and stats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Polling => "polling",
+            Transport::XhrStreaming => "xhr_streaming",
+            Transport::EventSource => "eventsource",
+            Transport::HtmlFile => "htmlfile",
+            Transport::Jsonp => "jsonp",
+        }
+    }
+
+    /// The transport stored as `n` by [`Transport`]'s `repr(u8)`.
+    pub fn from_u8(n: u8) -> Transport {
+        match n {
+            1 => Transport::Polling,
+            2 => Transport::XhrStreaming,
+            3 => Transport::EventSource,
+            4 => Transport::HtmlFile,
+            5 => Transport::Jsonp,
+            _ => Transport::WebSocket,
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The client closed the connection cleanly.
+    ClientClosed,
+    /// The transport went away without a clean close (TCP reset, aborted request).
+    TransportClosed,
+    /// The client stopped answering keepalive pings.
+    PingTimeout,
+    /// The transport failed or the client broke the protocol.
+    TransportError(String),
+    /// The client could not keep up: its outbox filled.
+    Overflow,
+    /// The client sent a message larger than the limit.
+    MessageTooBig,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// The application (or the API) disconnected the session.
+    ServerDisconnect,
+}
+
+impl DisconnectReason {
+    /// A short stable name, as in logs and stats (socket.io's wording where it has one).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DisconnectReason::ClientClosed => "client disconnect",
+            DisconnectReason::TransportClosed => "transport close",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::TransportError(_) => "transport error",
+            DisconnectReason::Overflow => "outbox overflow",
+            DisconnectReason::MessageTooBig => "message too big",
+            DisconnectReason::ServerShutdown => "server shutting down",
+            DisconnectReason::ServerDisconnect => "server disconnect",
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::TransportError(detail) => write!(f, "transport error: {detail}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Counters the hub keeps for `/api/stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Monotonic counters, updated lock-free.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages received from clients and publishers.
+    pub messages_in: AtomicU64,
+    /// Frames handed to sessions for delivery.
+    pub messages_out: AtomicU64,
+    /// Deliveries refused because a session's outbox was full.
+    pub overflow_drops: AtomicU64,
+    /// Sessions closed because their outbox overflowed.
+    pub overflow_disconnects: AtomicU64,
+    /// Sessions ever opened.
+    pub sessions_opened: AtomicU64,
+    /// Sessions ever closed.
+    pub sessions_closed: AtomicU64,
+    /// Connections refused because the session limit was reached.
+    pub sessions_refused: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Sessions on one transport of one protocol.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TransportCount {
+    /// Protocol name.
+    pub protocol: &'static str,
+    /// Transport name.
+    pub transport: &'static str,
+    /// Live sessions.
+    pub sessions: usize,
+}
+
+/// A point-in-time view of the hub, as served by `GET /api/stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsSnapshot {
+    /// Live sessions on this node.
+    pub sessions: usize,
+    /// Live sessions by protocol and transport.
+    pub by_transport: Vec<TransportCount>,
+    /// Rooms with at least one member.
+    pub rooms: usize,
+    /// Messages received from clients and publishers.
+    pub messages_in: u64,
+    /// Frames handed to sessions for delivery.
+    pub messages_out: u64,
+    /// Deliveries refused because a session's outbox was full.
+    pub overflow_drops: u64,
+    /// Sessions closed because their outbox overflowed.
+    pub overflow_disconnects: u64,
+    /// Sessions ever opened.
+    pub sessions_opened: u64,
+    /// Sessions ever closed.
+    pub sessions_closed: u64,
+    /// Connections refused at the session limit.
+    pub sessions_refused: u64,
+    /// The cluster adapter in use.
+    pub adapter: &'static str,
+}
+
+impl Counters {
+    /// Fills the counter fields of a snapshot.
+    pub fn snapshot(
+        &self,
+        sessions: usize,
+        by_transport: Vec<TransportCount>,
+        rooms: usize,
+        adapter: &'static str,
+    ) -> StatsSnapshot {
+        StatsSnapshot {
+            sessions,
+            by_transport,
+            rooms,
+            messages_in: Self::get(&self.messages_in),
+            messages_out: Self::get(&self.messages_out),
+            overflow_drops: Self::get(&self.overflow_drops),
+            overflow_disconnects: Self::get(&self.overflow_disconnects),
+            sessions_opened: Self::get(&self.sessions_opened),
+            sessions_closed: Self::get(&self.sessions_closed),
+            sessions_refused: Self::get(&self.sessions_refused),
+            adapter,
+        }
+    }
+}

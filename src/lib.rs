@@ -1,0 +1,70 @@
+//! switchboard: a realtime server that Socket.IO, SockJS and plain WebSocket clients can all talk
+//! to, with one hub of sessions and rooms across every protocol.
+//!
+//! Use it as a library by mounting it into an actix-web `App`:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use switchboard::{Config, Switchboard};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let switchboard = Switchboard::new(Config::default());
+//! let hub = switchboard.hub().clone(); // publish from Rust with hub.broadcast(...)
+//! HttpServer::new(move || App::new().configure(switchboard.configure()))
+//!     .bind("127.0.0.1:3000")?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+//!
+//! or run the `switchboard` binary, whose default application is relay mode ([`relay`]).
+
+pub mod api;
+pub mod config;
+pub mod handler;
+pub mod hub;
+pub mod relay;
+mod server;
+pub mod session;
+pub mod websocket;
+
+use std::sync::Arc;
+
+pub use config::Config;
+pub use handler::{DisconnectInfo, Handler, SessionRef};
+pub use hub::{Hub, Message, Target};
+pub use server::{RunningServer, Switchboard};
+
+/// What every request handler shares: the configuration, the hub and the application.
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The hub.
+    pub hub: Hub,
+    /// The application's handler.
+    pub handler: handler::SharedHandler,
+}
+
+impl AppState {
+    /// Limits for relay requests.
+    pub fn relay_limits(&self) -> relay::RelayLimits {
+        relay::RelayLimits {
+            max_room_name: self.config.max_room_name,
+        }
+    }
+
+    /// Options for new session actors.
+    pub fn session_options(&self) -> session::SessionOptions {
+        session::SessionOptions {
+            max_outbox: self.config.max_outbox,
+        }
+    }
+
+    /// Limits for WebSocket connections.
+    pub fn ws_limits(&self) -> session::WsLimits {
+        session::WsLimits {
+            max_message_size: self.config.max_message_size,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The JSON relay envelope: what relay clients send and receive (protocols/relay.md).
+//!
+//! Pure functions: text in, values out; values in, text out.
+
+use serde_json::{json, Map, Value};
+
+use crate::hub::Message;
+
+/// What a relay client asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Join a room.
+    Join {
+        /// The room.
+        room: String,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// Publish an event to a room.
+    Publish {
+        /// The room.
+        room: String,
+        /// The event name.
+        event: String,
+        /// The payload (`null` when absent).
+        data: Value,
+    },
+    /// Send an event to the server's handler.
+    Emit {
+        /// The event name.
+        event: String,
+        /// The payload (`null` when absent).
+        data: Value,
+    },
+}
+
+/// A decoded client message: a command and the optional id its answer must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The id to echo in the ack or error, if the client gave one.
+    pub id: Option<Value>,
+    /// What the client asks for.
+    pub command: Command,
+}
+
+/// A client message that could not be understood; answered with an error message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeError {
+    /// The request's id, when it could be read.
+    pub id: Option<Value>,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Decodes one client message.
+pub fn decode(text: &str) -> Result<Request, EnvelopeError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| EnvelopeError {
+        id: None,
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(EnvelopeError {
+            id: None,
+            message: "a message must be a JSON object".into(),
+        });
+    };
+    let id = fields.remove("id");
+    if let Some(bad) = id.as_ref().filter(|v| !(v.is_string() || v.is_number())) {
+        return Err(EnvelopeError {
+            id: None,
+            message: format!("\"id\" must be a string or a number, not {bad}"),
+        });
+    }
+    let fail = |message: String| EnvelopeError {
+        id: id.clone(),
+        message,
+    };
+    let kind = match fields.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        Some(_) => return Err(fail("\"type\" must be a string".into())),
+        None => return Err(fail("missing field \"type\"".into())),
+    };
+    let command = match kind.as_str() {
+        "join" => Command::Join {
+            room: string_field(&fields, "room").map_err(fail)?,
+        },
+        "leave" => Command::Leave {
+            room: string_field(&fields, "room").map_err(fail)?,
+        },
+        "publish" => Command::Publish {
+            room: string_field(&fields, "room").map_err(fail)?,
+            event: string_field(&fields, "event").map_err(fail)?,
+            data: fields.remove("data").unwrap_or(Value::Null),
+        },
+        "emit" => Command::Emit {
+            event: string_field(&fields, "event").map_err(fail)?,
+            data: fields.remove("data").unwrap_or(Value::Null),
+        },
+        other => return Err(fail(format!("unknown type \"{other}\""))),
+    };
+    Ok(Request { id, command })
+}
+
+fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, String> {
+    match fields.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("\"{name}\" must be a string")),
+        None => Err(format!("missing field \"{name}\"")),
+    }
+}
+
+/// The welcome a client gets when its session opens.
+pub fn encode_welcome(session_id: &str) -> String {
+    json!({"type": "welcome", "session": session_id}).to_string()
+}
+
+/// A room message (or a direct one, without `room`), as every relay client receives it.
+pub fn encode_message(message: &Message) -> String {
+    let mut out = Map::with_capacity(4);
+    out.insert("type".into(), "message".into());
+    if let Some(room) = &message.room {
+        out.insert("room".into(), Value::String(room.to_string()));
+    }
+    out.insert("event".into(), Value::String(message.event.clone()));
+    out.insert("data".into(), message.data.clone());
+    Value::Object(out).to_string()
+}
+
+/// The answer to a request with an id; `data` is what an `emit` handler returned.
+pub fn encode_ack(id: &Value, data: Option<&Value>) -> String {
+    match data {
+        Some(data) => json!({"type": "ack", "id": id, "data": data}).to_string(),
+        None => json!({"type": "ack", "id": id}).to_string(),
+    }
+}
+
+/// An error answer, with the request's id when there was one.
+pub fn encode_error(id: Option<&Value>, message: &str) -> String {
+    match id {
+        Some(id) => json!({"type": "error", "id": id, "message": message}).to_string(),
+        None => json!({"type": "error", "message": message}).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_command() {
+        assert_eq!(
+            decode(r#"{"type":"join","room":"lobby","id":1}"#).unwrap(),
+            Request {
+                id: Some(json!(1)),
+                command: Command::Join {
+                    room: "lobby".into()
+                }
+            }
+        );
+        assert_eq!(
+            decode(r#"{"type":"leave","room":"lobby"}"#)
+                .unwrap()
+                .command,
+            Command::Leave {
+                room: "lobby".into()
+            }
+        );
+        assert_eq!(
+            decode(r#"{"type":"publish","room":"r","event":"chat","data":{"a":[1]}}"#)
+                .unwrap()
+                .command,
+            Command::Publish {
+                room: "r".into(),
+                event: "chat".into(),
+                data: json!({"a":[1]})
+            }
+        );
+        assert_eq!(
+            decode(r#"{"type":"emit","event":"time","id":"x"}"#).unwrap(),
+            Request {
+                id: Some(json!("x")),
+                command: Command::Emit {
+                    event: "time".into(),
+                    data: Value::Null
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_bad_messages_with_a_reason_and_the_id() {
+        let err = decode("{nope").unwrap_err();
+        assert!(err.message.starts_with("invalid JSON"), "{}", err.message);
+        assert_eq!(err.id, None);
+        assert_eq!(
+            decode("[1,2]").unwrap_err().message,
+            "a message must be a JSON object"
+        );
+        let err = decode(r#"{"type":"dance","id":7}"#).unwrap_err();
+        assert_eq!(err.message, "unknown type \"dance\"");
+        assert_eq!(err.id, Some(json!(7)));
+        assert_eq!(
+            decode(r#"{"type":"join"}"#).unwrap_err().message,
+            "missing field \"room\""
+        );
+        assert_eq!(
+            decode(r#"{"type":"join","room":5}"#).unwrap_err().message,
+            "\"room\" must be a string"
+        );
+        assert_eq!(
+            decode(r#"{"room":"x"}"#).unwrap_err().message,
+            "missing field \"type\""
+        );
+        assert_eq!(
+            decode(r#"{"type":"join","room":"x","id":{}}"#)
+                .unwrap_err()
+                .message,
+            "\"id\" must be a string or a number, not {}"
+        );
+    }
+
+    #[test]
+    fn encodes_exact_envelopes() {
+        let msg = Message::new(Some("lobby".into()), "chat", json!({"text":"hi"}));
+        assert_eq!(
+            encode_message(&msg),
+            r#"{"type":"message","room":"lobby","event":"chat","data":{"text":"hi"}}"#
+        );
+        let direct = Message::new(None, "hello", json!(1));
+        assert_eq!(
+            encode_message(&direct),
+            r#"{"type":"message","event":"hello","data":1}"#
+        );
+        assert_eq!(encode_ack(&json!(3), None), r#"{"type":"ack","id":3}"#);
+        assert_eq!(
+            encode_ack(&json!("a"), Some(&json!([1]))),
+            r#"{"type":"ack","id":"a","data":[1]}"#
+        );
+        assert_eq!(
+            encode_error(Some(&json!(3)), "nope"),
+            r#"{"type":"error","id":3,"message":"nope"}"#
+        );
+        assert_eq!(
+            encode_error(None, "nope"),
+            r#"{"type":"error","message":"nope"}"#
+        );
+        assert_eq!(
+            encode_welcome("abc"),
+            r#"{"type":"welcome","session":"abc"}"#
+        );
+    }
+}

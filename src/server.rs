@@ -1,0 +1,203 @@
+//! Building, mounting, running and stopping a switchboard server.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::handler::{Handler, SharedHandler};
+use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
+use crate::relay::RelayHandler;
+use crate::{api, websocket, AppState, Config};
+
+/// A switchboard server: configuration, hub and application, ready to mount or run.
+#[derive(Clone)]
+pub struct Switchboard {
+    state: web::Data<AppState>,
+}
+
+impl Switchboard {
+    /// A single-node server running relay mode.
+    pub fn new(config: Config) -> Switchboard {
+        let relay = RelayHandler {
+            server_only_publish: config.server_only_publish,
+        };
+        Switchboard::with_parts(config, Arc::new(relay), Arc::new(LocalAdapter))
+    }
+
+    /// A server running `handler` instead of relay mode.
+    pub fn with_handler(self, handler: impl Handler) -> Switchboard {
+        let state = self.state.get_ref();
+        Switchboard {
+            state: web::Data::new(AppState {
+                config: state.config.clone(),
+                hub: state.hub.clone(),
+                handler: Arc::new(handler),
+            }),
+        }
+    }
+
+    /// A server from its parts: configuration, application and cluster adapter.
+    pub fn with_parts(
+        config: Config,
+        handler: SharedHandler,
+        adapter: Arc<dyn Adapter>,
+    ) -> Switchboard {
+        let limits = HubLimits {
+            max_sessions: config.max_sessions,
+            max_rooms_per_session: config.max_rooms_per_session,
+        };
+        Switchboard {
+            state: web::Data::new(AppState {
+                hub: Hub::new(limits, adapter),
+                config: Arc::new(config),
+                handler,
+            }),
+        }
+    }
+
+    /// The hub, to publish from Rust or look at sessions.
+    pub fn hub(&self) -> &Hub {
+        &self.state.hub
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Mounts every endpoint (`/ws`, `/api`, `/healthz`; not the static page) into an `App`:
+    /// `App::new().configure(switchboard.configure())`.
+    pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
+        let state = self.state.clone();
+        move |cfg: &mut web::ServiceConfig| {
+            let max_body = state.config.max_message_size;
+            cfg.app_data(state.clone())
+                .configure(websocket::configure)
+                .configure(|cfg| api::configure(cfg, max_body))
+                .route("/healthz", web::get().to(healthz));
+        }
+    }
+
+    /// Binds the configured address and starts serving in the background, static page included.
+    pub fn start(self) -> io::Result<RunningServer> {
+        let config = self.state.config.clone();
+        let mount = self.configure();
+        let static_dir = config.static_dir.clone();
+        let serve_static = static_dir.is_dir();
+        if !serve_static {
+            tracing::warn!(dir = %static_dir.display(), "static folder not found: / is not served");
+        }
+        let mut server = HttpServer::new(move || {
+            let app = App::new().configure(mount.clone());
+            if serve_static {
+                app.service(actix_files::Files::new("/", &static_dir).index_file("index.html"))
+            } else {
+                app.service(actix_files::Files::new("/", ".").path_filter(|_, _| false))
+            }
+        })
+        .disable_signals()
+        .shutdown_timeout(1)
+        .client_disconnect_timeout(Duration::from_secs(1));
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        let server = server.bind(config.listen)?;
+        let addr = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::other("no address bound"))?;
+        let server = server.run();
+        let handle = server.handle();
+        let task = actix_web::rt::spawn(server);
+        tracing::info!(%addr, "switchboard listening");
+        Ok(RunningServer {
+            addr,
+            hub: self.state.hub.clone(),
+            handle,
+            task,
+            shutdown_timeout: config.shutdown_timeout(),
+        })
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run(self) -> io::Result<()> {
+        let server = self.start()?;
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received");
+        server.shutdown().await
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// A server that is running.
+pub struct RunningServer {
+    addr: SocketAddr,
+    hub: Hub,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<io::Result<()>>,
+    shutdown_timeout: Duration,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Closes every session with a proper close (reason: server shutdown), waits for them to
+    /// go (at most the shutdown timeout), then stops the HTTP server.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.hub.disconnect_all(DisconnectReason::ServerShutdown);
+        let deadline = Instant::now() + self.shutdown_timeout;
+        while self.hub.session_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if self.hub.session_count() > 0 {
+            tracing::warn!(
+                left = self.hub.session_count(),
+                "sessions still open at shutdown"
+            );
+        }
+        self.handle.stop(true).await;
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%e, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,363 @@
+//! The transport-independent session: one actor per client, whatever protocol it speaks.
+//!
+//! A session outlives its transport. Its state (outbox, close reason, liveness) belongs to a
+//! [`SessionActor`]; transports *pull* from it. A WebSocket driver pulls in a loop for the life of
+//! the socket; a long-poll request pulls once and returns what it got. Either way the actor answers
+//! a [`Pull`] as soon as it has frames (or a close) for the client, so one mechanism serves every
+//! transport. What a protocol adds is a [`SessionLogic`]: how to encode a broadcast, what to do with
+//! a frame from the client, how to say goodbye.
+
+mod outbox;
+mod ws_driver;
+
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message as ActixMessage};
+use bytes::Bytes;
+use bytestring::ByteString;
+use tokio::sync::oneshot;
+
+use crate::hub::{
+    DisconnectReason, Frame, Hub, Message, Protocol, RegisterError, Room, SessionCommand,
+    SessionId, Transport, WireFormat,
+};
+
+pub use outbox::{Outbox, Overflow};
+pub use ws_driver::{drive_websocket, WsLimits};
+
+/// How long a closing session waits for a transport to collect its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// A close as the transport writes it: a WebSocket close code and a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// Close code (WebSocket close codes; protocols map them to their own close frames).
+    pub code: u16,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+/// What a transport gets for one [`Pull`]: queued frames, then possibly the close.
+#[derive(Debug, Default)]
+pub struct Pulled {
+    /// Frames to write, oldest first.
+    pub frames: Vec<Frame>,
+    /// Set when the session is over: write it after the frames and end the transport.
+    pub close: Option<CloseInfo>,
+}
+
+/// A transport asks for the next frames; answered once something is queued or the session closes.
+#[derive(Debug, ActixMessage)]
+#[rtype(result = "()")]
+pub struct Pull(pub oneshot::Sender<Pulled>);
+
+/// What a transport reports from the client's side.
+#[derive(Debug, ActixMessage)]
+#[rtype(result = "()")]
+pub enum TransportEvent {
+    /// A text message from the client.
+    Text(ByteString),
+    /// A binary message from the client.
+    Binary(Bytes),
+    /// A keepalive answer (WebSocket pong).
+    Pong,
+    /// The client closed cleanly.
+    ClientClose,
+    /// The connection went away without a close.
+    Gone,
+    /// The transport failed or the client broke the framing.
+    Error(DisconnectReason),
+}
+
+/// A periodic keepalive a protocol asks its session to send.
+#[derive(Debug, Clone)]
+pub struct Keepalive {
+    /// The frame to send.
+    pub frame: Frame,
+    /// Time between two keepalives.
+    pub interval: Duration,
+    /// If set, the client must show a sign of life within this long after each keepalive.
+    pub timeout: Option<Duration>,
+}
+
+/// The protocol-specific part of a session.
+pub trait SessionLogic: Unpin + Sized + 'static {
+    /// The wire format broadcasts are encoded into for this session.
+    fn format(&self) -> WireFormat;
+
+    /// Encodes a broadcast (called at most once per message and format).
+    fn encode(message: &Message) -> Frame;
+
+    /// The keepalive this session sends, if any.
+    fn keepalive(&self) -> Option<Keepalive>;
+
+    /// The session has started and is registered with the hub.
+    fn on_open(&mut self, core: &mut SessionCore);
+
+    /// A text message arrived.
+    fn on_text(&mut self, text: ByteString, core: &mut SessionCore);
+
+    /// A binary message arrived.
+    fn on_binary(&mut self, data: Bytes, core: &mut SessionCore);
+
+    /// How this protocol tells the client why the session ends.
+    fn close_info(&self, reason: &DisconnectReason) -> CloseInfo;
+
+    /// The session has ended (already out of the hub); `rooms` are the rooms it was in.
+    fn on_close(&mut self, core: &SessionCore, reason: &DisconnectReason, rooms: Vec<Room>);
+}
+
+/// The state every session has, whatever its protocol.
+#[derive(Debug)]
+pub struct SessionCore {
+    id: SessionId,
+    protocol: Protocol,
+    transport: Transport,
+    hub: Hub,
+    outbox: Outbox,
+    puller: Option<oneshot::Sender<Pulled>>,
+    closing: Option<DisconnectReason>,
+    closed_reported: bool,
+    last_seen: Instant,
+}
+
+impl SessionCore {
+    /// The session's id.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The session's protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The transport the session is attached through.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The hub the session is registered with.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Queues a frame for the client; an overflow closes the session.
+    pub fn send(&mut self, frame: Frame) {
+        if self.closing.is_some() {
+            return;
+        }
+        if self.outbox.push(frame).is_err() {
+            self.hub.overflow_of(&self.id);
+            self.close(DisconnectReason::Overflow);
+        }
+    }
+
+    /// Ends the session: queued frames are still delivered (but for an overflow), then the close.
+    pub fn close(&mut self, reason: DisconnectReason) {
+        if self.closing.is_some() {
+            return;
+        }
+        if reason == DisconnectReason::Overflow {
+            self.outbox.clear();
+        }
+        self.closing = Some(reason);
+    }
+
+    /// True once the session is closing.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+}
+
+/// Options every session actor needs.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Most frames queued for the client (and most broadcasts waiting in the mailbox).
+    pub max_outbox: usize,
+}
+
+/// The actor that owns one session.
+pub struct SessionActor<L: SessionLogic> {
+    core: SessionCore,
+    logic: L,
+    max_outbox: usize,
+}
+
+impl<L: SessionLogic> SessionActor<L> {
+    /// Starts a session and registers it with the hub.
+    pub fn start(
+        hub: Hub,
+        protocol: Protocol,
+        transport: Transport,
+        logic: L,
+        options: &SessionOptions,
+    ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
+        let id = crate::hub::new_session_id();
+        let max_outbox = options.max_outbox.max(1);
+        let mut refused = None;
+        let addr = SessionActor::create(|ctx| {
+            ctx.set_mailbox_capacity(max_outbox);
+            if let Err(e) = hub.register(id.clone(), protocol, transport, ctx.address().recipient())
+            {
+                refused = Some(e);
+            }
+            SessionActor {
+                core: SessionCore {
+                    id,
+                    protocol,
+                    transport,
+                    hub: hub.clone(),
+                    outbox: Outbox::new(max_outbox),
+                    puller: None,
+                    closing: None,
+                    closed_reported: refused.is_some(),
+                    last_seen: Instant::now(),
+                },
+                logic,
+                max_outbox,
+            }
+        });
+        match refused {
+            Some(e) => {
+                addr.do_send(SessionCommand::Close(DisconnectReason::ServerDisconnect));
+                Err(e)
+            }
+            None => Ok(addr),
+        }
+    }
+
+    /// After every event: report a new close, hand frames to a waiting transport.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if let (Some(reason), false) = (&self.core.closing, self.core.closed_reported) {
+            let reason = reason.clone();
+            self.core.closed_reported = true;
+            let rooms = self.core.hub.unregister(&self.core.id);
+            tracing::info!(
+                session = %self.core.id,
+                protocol = %self.core.protocol,
+                transport = self.core.transport.as_str(),
+                rooms = ?rooms,
+                reason = %reason,
+                "session closed"
+            );
+            self.logic.on_close(&self.core, &reason, rooms);
+            ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+        }
+        let ready = !self.core.outbox.is_empty() || self.core.closing.is_some();
+        if ready {
+            if let Some(puller) = self.core.puller.take() {
+                let close = self.core.closing.as_ref().map(|r| self.logic.close_info(r));
+                let done = close.is_some();
+                let _ = puller.send(Pulled {
+                    frames: self.core.outbox.drain(),
+                    close,
+                });
+                if done {
+                    ctx.stop();
+                }
+            }
+        }
+    }
+
+    fn start_keepalive(&mut self, ctx: &mut Context<Self>) {
+        let Some(keepalive) = self.logic.keepalive() else {
+            return;
+        };
+        ctx.run_interval(keepalive.interval, move |act, ctx| {
+            let sent_at = Instant::now();
+            act.core.send(keepalive.frame.clone());
+            act.settle(ctx);
+            if let Some(timeout) = keepalive.timeout {
+                ctx.run_later(timeout, move |act, ctx| {
+                    if act.core.last_seen < sent_at {
+                        act.core.close(DisconnectReason::PingTimeout);
+                        act.settle(ctx);
+                    }
+                });
+            }
+        });
+    }
+}
+
+impl<L: SessionLogic> Actor for SessionActor<L> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.core.closed_reported {
+            return;
+        }
+        tracing::debug!(session = %self.core.id, protocol = %self.core.protocol, "session opened");
+        self.logic.on_open(&mut self.core);
+        self.start_keepalive(ctx);
+        self.settle(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        if self.core.closing.is_none() {
+            self.core.close(DisconnectReason::TransportClosed);
+        }
+        self.settle(ctx);
+    }
+}
+
+impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
+    type Result = ();
+
+    fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
+        match cmd {
+            SessionCommand::Deliver(message) => {
+                let frame = message.encoded(self.logic.format(), L::encode);
+                self.core.send(frame);
+            }
+            SessionCommand::Close(reason) => self.core.close(reason),
+        }
+        self.settle(ctx);
+    }
+}
+
+impl<L: SessionLogic> Handler<Pull> for SessionActor<L> {
+    type Result = ();
+
+    fn handle(&mut self, Pull(puller): Pull, ctx: &mut Context<Self>) {
+        self.core.puller = Some(puller);
+        self.settle(ctx);
+    }
+}
+
+impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
+    type Result = ();
+
+    fn handle(&mut self, event: TransportEvent, ctx: &mut Context<Self>) {
+        self.core.last_seen = Instant::now();
+        match event {
+            TransportEvent::Text(text) => {
+                if self.core.closing.is_none() {
+                    self.logic.on_text(text, &mut self.core);
+                }
+            }
+            TransportEvent::Binary(data) => {
+                if self.core.closing.is_none() {
+                    self.logic.on_binary(data, &mut self.core);
+                }
+            }
+            TransportEvent::Pong => {}
+            TransportEvent::ClientClose => self.core.close(DisconnectReason::ClientClosed),
+            TransportEvent::Gone => {
+                self.core.close(DisconnectReason::TransportClosed);
+                self.settle(ctx);
+                ctx.stop();
+                return;
+            }
+            TransportEvent::Error(reason) => self.core.close(reason),
+        }
+        self.settle(ctx);
+    }
+}
+
+impl<L: SessionLogic> SessionActor<L> {
+    /// Most frames this session queues.
+    pub fn max_outbox(&self) -> usize {
+        self.max_outbox
+    }
+}

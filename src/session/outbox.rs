@@ -1,0 +1,75 @@
+//! A session's bounded queue of frames waiting for a transport.
+
+use std::collections::VecDeque;
+
+use crate::hub::Frame;
+
+/// Frames queued for one client, at most `limit` of them.
+#[derive(Debug)]
+pub struct Outbox {
+    frames: VecDeque<Frame>,
+    limit: usize,
+}
+
+/// The outbox is full: the frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl Outbox {
+    /// An empty outbox that holds at most `limit` frames.
+    pub fn new(limit: usize) -> Outbox {
+        Outbox {
+            frames: VecDeque::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// Queues a frame, or refuses it when the outbox is full.
+    pub fn push(&mut self, frame: Frame) -> Result<(), Overflow> {
+        if self.frames.len() >= self.limit {
+            return Err(Overflow);
+        }
+        self.frames.push_back(frame);
+        Ok(())
+    }
+
+    /// Takes every queued frame, oldest first.
+    pub fn drain(&mut self) -> Vec<Frame> {
+        self.frames.drain(..).collect()
+    }
+
+    /// Drops every queued frame.
+    pub fn clear(&mut self) {
+        self.frames.clear();
+    }
+
+    /// Number of queued frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_its_limit_and_drains_in_order() {
+        let mut outbox = Outbox::new(2);
+        outbox.push(Frame::Text("a".into())).unwrap();
+        outbox.push(Frame::Text("b".into())).unwrap();
+        assert_eq!(outbox.push(Frame::Text("c".into())), Err(Overflow));
+        assert_eq!(
+            outbox.drain(),
+            vec![Frame::Text("a".into()), Frame::Text("b".into())]
+        );
+        assert!(outbox.is_empty());
+        outbox.push(Frame::Text("d".into())).unwrap();
+        assert_eq!(outbox.len(), 1);
+    }
+}

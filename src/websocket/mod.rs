@@ -1,0 +1,143 @@
+//! Plain WebSocket at `/ws`, speaking the JSON relay envelope (protocols/relay.md).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::handler::{DisconnectInfo, SessionRef, SharedHandler};
+use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room, Transport, WireFormat};
+use crate::relay::{self, envelope, RelayLimits};
+use crate::session::{
+    drive_websocket, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
+};
+use crate::AppState;
+
+/// The protocol logic of one plain WebSocket session.
+pub struct WebSocketLogic {
+    handler: SharedHandler,
+    limits: RelayLimits,
+    keepalive: Keepalive,
+    session: Option<SessionRef>,
+}
+
+impl WebSocketLogic {
+    /// Logic that hands requests to `handler`, pinging as `keepalive` says.
+    pub fn new(handler: SharedHandler, limits: RelayLimits, keepalive: Keepalive) -> Self {
+        WebSocketLogic {
+            handler,
+            limits,
+            keepalive,
+            session: None,
+        }
+    }
+}
+
+/// The WebSocket close code and reason for each way a session ends.
+pub fn close_info(reason: &DisconnectReason) -> CloseInfo {
+    let code = match reason {
+        DisconnectReason::ClientClosed
+        | DisconnectReason::TransportClosed
+        | DisconnectReason::ServerDisconnect => 1000,
+        DisconnectReason::ServerShutdown | DisconnectReason::PingTimeout => 1001,
+        DisconnectReason::TransportError(_) => 1002,
+        DisconnectReason::Overflow => 1008,
+        DisconnectReason::MessageTooBig => 1009,
+    };
+    CloseInfo {
+        code,
+        reason: reason.as_str().to_string(),
+    }
+}
+
+impl SessionLogic for WebSocketLogic {
+    fn format(&self) -> WireFormat {
+        WireFormat::RelayJson
+    }
+
+    fn encode(message: &Message) -> Frame {
+        Frame::Text(envelope::encode_message(message).into())
+    }
+
+    fn keepalive(&self) -> Option<Keepalive> {
+        Some(self.keepalive.clone())
+    }
+
+    fn on_open(&mut self, core: &mut SessionCore) {
+        let session = SessionRef::new(core.id().clone(), Protocol::WebSocket, core.hub().clone());
+        core.send(Frame::Text(envelope::encode_welcome(core.id()).into()));
+        self.handler.on_connect(&session);
+        self.session = Some(session);
+    }
+
+    fn on_text(&mut self, text: ByteString, core: &mut SessionCore) {
+        let Some(session) = &self.session else { return };
+        crate::hub::Counters::add(&core.hub().counters().messages_in, 1);
+        if let Some(reply) = relay::handle_text(&text, session, &*self.handler, &self.limits) {
+            core.send(Frame::Text(reply.into()));
+        }
+    }
+
+    fn on_binary(&mut self, _data: Bytes, core: &mut SessionCore) {
+        tracing::debug!(session = %core.id(), "binary frame refused");
+        let error = envelope::encode_error(None, "binary frames are not supported: send JSON text");
+        core.send(Frame::Text(error.into()));
+    }
+
+    fn close_info(&self, reason: &DisconnectReason) -> CloseInfo {
+        close_info(reason)
+    }
+
+    fn on_close(&mut self, core: &SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+        self.handler.on_disconnect(&DisconnectInfo {
+            id: core.id().clone(),
+            protocol: Protocol::WebSocket,
+            rooms,
+            reason: reason.clone(),
+        });
+    }
+}
+
+/// `GET /ws`: upgrades to a WebSocket and starts a session.
+pub async fn websocket_route(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if state.hub.is_full() {
+        crate::hub::Counters::add(&state.hub.counters().sessions_refused, 1);
+        tracing::warn!("websocket refused: session limit reached");
+        return Ok(HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"error": "session limit reached"})));
+    }
+    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    let logic = WebSocketLogic::new(
+        state.handler.clone(),
+        state.relay_limits(),
+        Keepalive {
+            frame: Frame::Ping,
+            interval: state.config.ping_interval(),
+            timeout: Some(state.config.ping_timeout()),
+        },
+    );
+    let addr = SessionActor::start(
+        state.hub.clone(),
+        Protocol::WebSocket,
+        Transport::WebSocket,
+        logic,
+        &state.session_options(),
+    )
+    .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    actix_web::rt::spawn(drive_websocket(
+        ws,
+        stream,
+        addr.clone().recipient(),
+        addr.recipient(),
+        state.ws_limits(),
+    ));
+    Ok(response)
+}
+
+/// Mounts `/ws`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(websocket_route));
+}

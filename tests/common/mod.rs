@@ -1,0 +1,205 @@
+//! Shared helpers for integration tests: a real server on an ephemeral port, real clients.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use switchboard::{Config, RunningServer, Switchboard};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A test configuration: ephemeral port, the repository's static folder.
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.workers = 2;
+    config.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
+    config
+}
+
+/// Starts a relay-mode server with `config`.
+pub fn start(config: Config) -> RunningServer {
+    Switchboard::new(config).start().expect("server starts")
+}
+
+/// A plain WebSocket client of the relay envelope.
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub session: String,
+    next_id: u64,
+}
+
+impl Client {
+    /// Connects to `/ws` and reads the welcome.
+    pub async fn connect(server: &RunningServer) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr()))
+            .await
+            .expect("websocket connects");
+        let mut client = Client {
+            ws,
+            session: String::new(),
+            next_id: 0,
+        };
+        let welcome = client.recv().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        client.session = welcome["session"].as_str().unwrap().to_string();
+        assert_eq!(client.session.len(), 32);
+        client
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(WsMessage::text(text)).await.unwrap();
+    }
+
+    /// Sends a JSON request with a fresh id and returns its answer (the next message).
+    pub async fn request(&mut self, mut request: Value) -> Value {
+        self.next_id += 1;
+        request["id"] = Value::from(self.next_id);
+        self.send_text(&request.to_string()).await;
+        let answer = self.recv().await;
+        assert_eq!(answer["id"], self.next_id, "answer out of order: {answer}");
+        answer
+    }
+
+    /// Joins a room and checks the ack.
+    pub async fn join(&mut self, room: &str) {
+        let ack = self
+            .request(serde_json::json!({"type":"join","room":room}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+
+    /// The next text message, as JSON (keepalive frames skipped).
+    pub async fn recv(&mut self) -> Value {
+        match self.next_frame().await {
+            WsMessage::Text(text) => serde_json::from_str(&text).expect("server sends JSON"),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    /// The next frame other than ping/pong.
+    pub async fn next_frame(&mut self) -> WsMessage {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("stream open")
+                .expect("frame ok");
+            if !matches!(frame, WsMessage::Ping(_) | WsMessage::Pong(_)) {
+                return frame;
+            }
+        }
+    }
+
+    /// Waits for the server's close frame and returns it.
+    pub async fn expect_close(&mut self) -> CloseFrame {
+        match self.next_frame().await {
+            WsMessage::Close(Some(frame)) => frame,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    /// Proves nothing is queued for this client: a request's answer comes next.
+    pub async fn assert_nothing_pending(&mut self) {
+        let answer = self
+            .request(serde_json::json!({"type":"leave","room":"__probe__"}))
+            .await;
+        assert_eq!(answer["type"], "ack", "{answer}");
+    }
+}
+
+/// An HTTP client for the API.
+pub struct Api {
+    base: String,
+    client: awc::Client,
+    token: Option<String>,
+}
+
+impl Api {
+    /// A client of `server`'s API.
+    pub fn new(server: &RunningServer) -> Api {
+        Api {
+            base: format!("http://{}", server.addr()),
+            client: awc::Client::default(),
+            token: None,
+        }
+    }
+
+    /// The same client, sending a bearer token.
+    pub fn with_token(mut self, token: &str) -> Api {
+        self.token = Some(token.into());
+        self
+    }
+
+    fn auth(&self, req: awc::ClientRequest) -> awc::ClientRequest {
+        match &self.token {
+            Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
+            None => req,
+        }
+    }
+
+    /// POSTs a raw body with a JSON content type; returns status and JSON body.
+    pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        let req = self
+            .auth(self.client.post(format!("{}{}", self.base, path)))
+            .insert_header(("Content-Type", "application/json"));
+        let mut res = req.send_body(body.to_string()).await.expect("http answer");
+        let status = res.status().as_u16();
+        let body = res.body().limit(1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&body).expect("JSON body"))
+    }
+
+    /// POSTs JSON; returns status and JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_raw(path, &body.to_string()).await
+    }
+
+    /// GETs a path; returns status and body bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, bytes::Bytes) {
+        let mut res = self
+            .auth(self.client.get(format!("{}{}", self.base, path)))
+            .send()
+            .await
+            .expect("http answer");
+        let status = res.status().as_u16();
+        (status, res.body().limit(1 << 20).await.expect("body"))
+    }
+
+    /// GETs a path; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body) = self.get_bytes(path).await;
+        (status, serde_json::from_slice(&body).expect("JSON body"))
+    }
+
+    /// Publishes through the API and returns the delivered count.
+    pub async fn publish(&self, room: &str, event: &str, data: Value) -> u64 {
+        let (status, body) = self
+            .post(
+                "/api/publish",
+                serde_json::json!({"room":room,"event":event,"data":data}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["delivered"].as_u64().unwrap()
+    }
+}
+
+/// Waits (bounded) until `check` holds, re-checking whenever the hub may have changed.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
