@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod config;
+pub mod engineio;
 pub mod handler;
 pub mod hub;
 pub mod relay;

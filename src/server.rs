@@ -13,10 +13,14 @@ use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
 use crate::{api, websocket, AppState, Config};
 
+/// Something more to mount next to switchboard's own endpoints.
+type Mount = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 /// A switchboard server: configuration, hub and application, ready to mount or run.
 #[derive(Clone)]
 pub struct Switchboard {
     state: web::Data<AppState>,
+    mounts: Vec<Mount>,
 }
 
 impl Switchboard {
@@ -37,6 +41,7 @@ impl Switchboard {
                 hub: state.hub.clone(),
                 handler: Arc::new(handler),
             }),
+            mounts: self.mounts,
         }
     }
 
@@ -56,7 +61,14 @@ impl Switchboard {
                 config: Arc::new(config),
                 handler,
             }),
+            mounts: Vec::new(),
         }
+    }
+
+    /// Adds more services (e.g. a bare Engine.IO server) to mount with switchboard's own.
+    pub fn mount(mut self, f: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+        self.mounts.push(Arc::new(f));
+        self
     }
 
     /// The hub, to publish from Rust or look at sessions.
@@ -73,8 +85,12 @@ impl Switchboard {
     /// `App::new().configure(switchboard.configure())`.
     pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let state = self.state.clone();
+        let mounts = self.mounts.clone();
         move |cfg: &mut web::ServiceConfig| {
             let max_body = state.config.max_message_size;
+            for mount in &mounts {
+                mount(cfg);
+            }
             cfg.app_data(state.clone())
                 .configure(websocket::configure)
                 .configure(|cfg| api::configure(cfg, max_body))

@@ -51,30 +51,51 @@ impl Frame {
     }
 }
 
-/// An application message: an event with its data, sent to a room or to one session.
+/// An application message: an event with its arguments, sent to a room or to one session.
 ///
 /// It is shared (`Arc<Message>`) by every recipient of a broadcast; each wire format encodes it
 /// once, on first use, and every later recipient gets a cheap clone of the same bytes.
+/// Relay clients see the first argument as `data`; Socket.IO clients see every argument.
 #[derive(Debug)]
 pub struct Message {
+    /// The Socket.IO namespace it belongs to; `None` is the default namespace `/`.
+    pub namespace: Option<Arc<str>>,
     /// The room it was published to, if any.
     pub room: Option<Room>,
     /// The event name.
     pub event: String,
-    /// The payload.
-    pub data: Value,
+    /// The arguments (relay messages have exactly one, `data`).
+    pub args: Vec<Value>,
     encoded: [OnceLock<Frame>; FORMATS],
 }
+
+static NULL: Value = Value::Null;
 
 impl Message {
     /// A new message for `event` carrying `data`, published to `room` (or to no room).
     pub fn new(room: Option<Room>, event: impl Into<String>, data: Value) -> Arc<Message> {
+        Message::with_args(None, room, event, vec![data])
+    }
+
+    /// A new message with any number of arguments, in a Socket.IO namespace (`None`: `/`).
+    pub fn with_args(
+        namespace: Option<Arc<str>>,
+        room: Option<Room>,
+        event: impl Into<String>,
+        args: Vec<Value>,
+    ) -> Arc<Message> {
         Arc::new(Message {
+            namespace,
             room,
             event: event.into(),
-            data,
+            args,
             encoded: Default::default(),
         })
+    }
+
+    /// The first argument (`null` when there is none): what relay clients receive as `data`.
+    pub fn data(&self) -> &Value {
+        self.args.first().unwrap_or(&NULL)
     }
 
     /// This message in `format`, encoded by `encode` the first time it is asked for.
@@ -96,7 +117,7 @@ mod tests {
         let calls = Cell::new(0);
         let encode = |m: &Message| {
             calls.set(calls.get() + 1);
-            Frame::Text(ByteString::from(format!("{}:{}", m.event, m.data)))
+            Frame::Text(ByteString::from(format!("{}:{}", m.event, m.data())))
         };
         let a = msg.encoded(WireFormat::RelayJson, encode);
         let b = msg.encoded(WireFormat::RelayJson, encode);

@@ -11,7 +11,7 @@ mod session_info;
 mod stats;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix::dev::SendError;
@@ -35,8 +35,9 @@ pub fn new_session_id() -> SessionId {
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
 pub enum SessionCommand {
-    /// Deliver this message to the client.
-    Deliver(Arc<Message>),
+    /// Deliver this message to the client, for the registered session `0` (an actor may
+    /// register several, e.g. one Socket.IO socket per namespace).
+    Deliver(SessionId, Arc<Message>),
     /// Close the session for this reason.
     Close(DisconnectReason),
 }
@@ -123,6 +124,8 @@ struct Member {
     protocol: Protocol,
     transport: AtomicU8,
     addr: Recipient<SessionCommand>,
+    /// False for extra registrations of one connection (they are not counted as sessions).
+    counted: bool,
     /// The session's rooms; `None` once it has left the hub.
     rooms: Mutex<Option<HashSet<Room>>>,
     overflowed: AtomicBool,
@@ -130,6 +133,8 @@ struct Member {
 
 struct HubInner {
     sessions: DashMap<SessionId, Arc<Member>>,
+    /// Counted sessions (connections), as opposed to extra members.
+    live: AtomicUsize,
     rooms: DashMap<Room, HashMap<SessionId, Arc<Member>>>,
     counters: Counters,
     limits: HubLimits,
@@ -157,6 +162,7 @@ impl Hub {
         let hub = Hub {
             inner: Arc::new(HubInner {
                 sessions: DashMap::new(),
+                live: AtomicUsize::new(0),
                 rooms: DashMap::new(),
                 counters: Counters::default(),
                 limits,
@@ -186,26 +192,52 @@ impl Hub {
         addr: Recipient<SessionCommand>,
     ) -> Result<(), RegisterError> {
         let limit = self.inner.limits.max_sessions;
-        if self.inner.sessions.len() >= limit {
+        if self.is_full() {
             Counters::add(&self.inner.counters.sessions_refused, 1);
             return Err(RegisterError::Full(limit));
         }
+        self.inner.live.fetch_add(1, Ordering::Relaxed);
+        self.insert(id, protocol, transport, addr, true);
+        Counters::add(&self.inner.counters.sessions_opened, 1);
+        Ok(())
+    }
+
+    /// Registers one more addressable member for an already registered connection (a Socket.IO
+    /// socket in another namespace): it has rooms and receives messages, but is not counted as a
+    /// session.
+    pub fn register_member(
+        &self,
+        id: SessionId,
+        protocol: Protocol,
+        transport: Transport,
+        addr: Recipient<SessionCommand>,
+    ) {
+        self.insert(id, protocol, transport, addr, false);
+    }
+
+    fn insert(
+        &self,
+        id: SessionId,
+        protocol: Protocol,
+        transport: Transport,
+        addr: Recipient<SessionCommand>,
+        counted: bool,
+    ) {
         let member = Arc::new(Member {
             id: id.clone(),
             protocol,
             transport: AtomicU8::new(transport as u8),
             addr,
+            counted,
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
         });
         self.inner.sessions.insert(id, member);
-        Counters::add(&self.inner.counters.sessions_opened, 1);
-        Ok(())
     }
 
     /// True when the node is at its session limit.
     pub fn is_full(&self) -> bool {
-        self.inner.sessions.len() >= self.inner.limits.max_sessions
+        self.session_count() >= self.inner.limits.max_sessions
     }
 
     /// Removes a session and its room memberships; returns the rooms it was in.
@@ -217,7 +249,10 @@ impl Hub {
         for room in &rooms {
             self.remove_from_room(room, id);
         }
-        Counters::add(&self.inner.counters.sessions_closed, 1);
+        if member.counted {
+            self.inner.live.fetch_sub(1, Ordering::Relaxed);
+            Counters::add(&self.inner.counters.sessions_closed, 1);
+        }
         rooms.into_iter().collect()
     }
 
@@ -280,9 +315,9 @@ impl Hub {
         self.inner.sessions.contains_key(id)
     }
 
-    /// Number of live sessions on this node.
+    /// Number of live sessions (connections) on this node.
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.len()
+        self.inner.live.load(Ordering::Relaxed)
     }
 
     /// Sends a message to every session of `target`, here and on other nodes; returns how many
@@ -323,7 +358,13 @@ impl Hub {
 
     /// Asks every session to close (graceful shutdown).
     pub fn disconnect_all(&self, reason: DisconnectReason) {
-        let members: Vec<Arc<Member>> = self.inner.sessions.iter().map(|e| e.clone()).collect();
+        let members: Vec<Arc<Member>> = self
+            .inner
+            .sessions
+            .iter()
+            .filter(|e| e.counted)
+            .map(|e| e.clone())
+            .collect();
         for m in members {
             m.addr.do_send(SessionCommand::Close(reason.clone()));
         }
@@ -332,7 +373,7 @@ impl Hub {
     /// Live counts and counters.
     pub fn stats(&self) -> StatsSnapshot {
         let mut counts: HashMap<(Protocol, u8), usize> = HashMap::new();
-        for entry in self.inner.sessions.iter() {
+        for entry in self.inner.sessions.iter().filter(|e| e.counted) {
             let key = (entry.protocol, entry.transport.load(Ordering::Relaxed));
             *counts.entry(key).or_default() += 1;
         }
@@ -346,7 +387,7 @@ impl Hub {
             .collect();
         by_transport.sort_by_key(|c| (c.protocol, c.transport));
         self.inner.counters.snapshot(
-            self.inner.sessions.len(),
+            self.session_count(),
             by_transport,
             self.inner.rooms.len(),
             self.inner.adapter.name(),
@@ -383,7 +424,10 @@ impl Hub {
     /// Hands a message to a session's bounded mailbox; a full mailbox closes the session.
     fn deliver(&self, member: &Member, message: Arc<Message>) -> bool {
         let counters = &self.inner.counters;
-        match member.addr.try_send(SessionCommand::Deliver(message)) {
+        match member
+            .addr
+            .try_send(SessionCommand::Deliver(member.id.clone(), message))
+        {
             Ok(()) => {
                 Counters::add(&counters.messages_out, 1);
                 true
@@ -416,11 +460,17 @@ impl Hub {
     }
 
     fn remove_from_room(&self, room: &str, id: &str) {
-        if let dashmap::Entry::Occupied(mut members) = self.inner.rooms.entry(room.into()) {
-            members.get_mut().remove(id);
-            if members.get().is_empty() {
-                members.remove();
+        let now_empty = match self.inner.rooms.get_mut(room) {
+            Some(mut members) => {
+                members.remove(id);
+                members.is_empty()
             }
+            None => false,
+        };
+        if now_empty {
+            self.inner
+                .rooms
+                .remove_if(room, |_, members| members.is_empty());
         }
     }
 }

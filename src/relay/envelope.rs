@@ -125,7 +125,7 @@ pub fn encode_message(message: &Message) -> String {
         out.insert("room".into(), Value::String(room.to_string()));
     }
     out.insert("event".into(), Value::String(message.event.clone()));
-    out.insert("data".into(), message.data.clone());
+    out.insert("data".into(), message.data().clone());
     Value::Object(out).to_string()
 }
 

@@ -12,7 +12,11 @@ mod ws_driver;
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message as ActixMessage};
+use std::sync::Arc;
+
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message as ActixMessage, Recipient,
+};
 use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::oneshot;
@@ -23,7 +27,7 @@ use crate::hub::{
 };
 
 pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{drive_websocket, WsLimits};
+pub use ws_driver::{drive_websocket, limited_stream, WsLimits};
 
 /// How long a closing session waits for a transport to collect its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -35,6 +39,8 @@ pub struct CloseInfo {
     pub code: u16,
     /// Human-readable reason.
     pub reason: String,
+    /// True when the client asked for the close (some protocols answer it differently).
+    pub by_client: bool,
 }
 
 /// What a transport gets for one [`Pull`]: queued frames, then possibly the close.
@@ -85,8 +91,22 @@ pub trait SessionLogic: Unpin + Sized + 'static {
     /// The wire format broadcasts are encoded into for this session.
     fn format(&self) -> WireFormat;
 
-    /// Encodes a broadcast (called at most once per message and format).
-    fn encode(message: &Message) -> Frame;
+    /// Encodes a broadcast into `format` (called at most once per message and format).
+    fn encode(format: WireFormat, message: &Message) -> Frame;
+
+    /// A message from the hub for registered member `to` (the session itself, or another
+    /// member it registered); by default it is encoded (once per format) and queued.
+    fn on_deliver(&mut self, to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
+        let _ = to;
+        let format = self.format();
+        core.send(message.encoded(format, |m| Self::encode(format, m)));
+    }
+
+    /// A transport's pull was abandoned (its request went away) while frames were ready; the
+    /// frames are back in the outbox. By default the session ends.
+    fn on_abandoned_pull(&mut self, core: &mut SessionCore) {
+        core.close(DisconnectReason::TransportClosed);
+    }
 
     /// The keepalive this session sends, if any.
     fn keepalive(&self) -> Option<Keepalive>;
@@ -104,7 +124,7 @@ pub trait SessionLogic: Unpin + Sized + 'static {
     fn close_info(&self, reason: &DisconnectReason) -> CloseInfo;
 
     /// The session has ended (already out of the hub); `rooms` are the rooms it was in.
-    fn on_close(&mut self, core: &SessionCore, reason: &DisconnectReason, rooms: Vec<Room>);
+    fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>);
 }
 
 /// The state every session has, whatever its protocol.
@@ -114,6 +134,7 @@ pub struct SessionCore {
     protocol: Protocol,
     transport: Transport,
     hub: Hub,
+    addr: Recipient<SessionCommand>,
     outbox: Outbox,
     puller: Option<oneshot::Sender<Pulled>>,
     closing: Option<DisconnectReason>,
@@ -140,6 +161,55 @@ impl SessionCore {
     /// The hub the session is registered with.
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The actor's address for hub commands, to register more members for this connection.
+    pub fn recipient(&self) -> Recipient<SessionCommand> {
+        self.addr.clone()
+    }
+
+    /// Records that the session now runs over another transport.
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
+        self.hub.set_transport(&self.id, transport);
+    }
+
+    /// True while a transport waits for frames.
+    pub fn has_puller(&self) -> bool {
+        self.puller.is_some()
+    }
+
+    /// True when the waiting transport's request has gone away.
+    pub fn puller_abandoned(&self) -> bool {
+        self.puller.as_ref().is_some_and(|p| p.is_closed())
+    }
+
+    /// Attaches a transport waiting for frames (replacing any other).
+    pub fn attach(&mut self, puller: oneshot::Sender<Pulled>) {
+        self.puller = Some(puller);
+    }
+
+    /// Answers the waiting transport now, with whatever is queued (possibly nothing).
+    pub fn release_puller(&mut self) {
+        if let Some(puller) = self.puller.take() {
+            let frames = self.outbox.drain();
+            if let Err(unsent) = puller.send(Pulled {
+                frames,
+                close: None,
+            }) {
+                self.outbox.restore(unsent.frames);
+            }
+        }
+    }
+
+    /// Records a sign of life from the client (for keepalive timeouts).
+    pub fn touch(&mut self) {
+        self.last_seen = Instant::now();
+    }
+
+    /// Number of frames waiting.
+    pub fn queued(&self) -> usize {
+        self.outbox.len()
     }
 
     /// Queues a frame for the client; an overflow closes the session.
@@ -181,7 +251,6 @@ pub struct SessionOptions {
 pub struct SessionActor<L: SessionLogic> {
     core: SessionCore,
     logic: L,
-    max_outbox: usize,
 }
 
 impl<L: SessionLogic> SessionActor<L> {
@@ -208,6 +277,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     protocol,
                     transport,
                     hub: hub.clone(),
+                    addr: ctx.address().recipient(),
                     outbox: Outbox::new(max_outbox),
                     puller: None,
                     closing: None,
@@ -215,7 +285,6 @@ impl<L: SessionLogic> SessionActor<L> {
                     last_seen: Instant::now(),
                 },
                 logic,
-                max_outbox,
             }
         });
         match refused {
@@ -241,7 +310,7 @@ impl<L: SessionLogic> SessionActor<L> {
                 reason = %reason,
                 "session closed"
             );
-            self.logic.on_close(&self.core, &reason, rooms);
+            self.logic.on_close(&mut self.core, &reason, rooms);
             ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
         }
         let ready = !self.core.outbox.is_empty() || self.core.closing.is_some();
@@ -249,10 +318,17 @@ impl<L: SessionLogic> SessionActor<L> {
             if let Some(puller) = self.core.puller.take() {
                 let close = self.core.closing.as_ref().map(|r| self.logic.close_info(r));
                 let done = close.is_some();
-                let _ = puller.send(Pulled {
+                let sent = puller.send(Pulled {
                     frames: self.core.outbox.drain(),
                     close,
                 });
+                if let Err(unsent) = sent {
+                    self.core.outbox.restore(unsent.frames);
+                    if !done {
+                        self.logic.on_abandoned_pull(&mut self.core);
+                        return self.settle(ctx);
+                    }
+                }
                 if done {
                     ctx.stop();
                 }
@@ -306,9 +382,10 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
 
     fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
         match cmd {
-            SessionCommand::Deliver(message) => {
-                let frame = message.encoded(self.logic.format(), L::encode);
-                self.core.send(frame);
+            SessionCommand::Deliver(to, message) => {
+                if self.core.closing.is_none() {
+                    self.logic.on_deliver(&to, message, &mut self.core);
+                }
             }
             SessionCommand::Close(reason) => self.core.close(reason),
         }
@@ -355,9 +432,23 @@ impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
     }
 }
 
-impl<L: SessionLogic> SessionActor<L> {
-    /// Most frames this session queues.
-    pub fn max_outbox(&self) -> usize {
-        self.max_outbox
+/// Runs a closure on a session's logic and core inside the actor (protocol-specific requests
+/// such as a long-poll or an upgrade step), then hands frames to a waiting transport.
+pub struct Invoke<L, R>(pub InvokeFn<L, R>);
+
+/// The closure an [`Invoke`] runs.
+pub type InvokeFn<L, R> = Box<dyn FnOnce(&mut L, &mut SessionCore) -> R + Send>;
+
+impl<L: 'static, R: 'static> ActixMessage for Invoke<L, R> {
+    type Result = R;
+}
+
+impl<L: SessionLogic, R: 'static> Handler<Invoke<L, R>> for SessionActor<L> {
+    type Result = actix::MessageResult<Invoke<L, R>>;
+
+    fn handle(&mut self, Invoke(f): Invoke<L, R>, ctx: &mut Context<Self>) -> Self::Result {
+        let result = f(&mut self.logic, &mut self.core);
+        self.settle(ctx);
+        actix::MessageResult(result)
     }
 }

@@ -38,6 +38,14 @@ impl Outbox {
         self.frames.drain(..).collect()
     }
 
+    /// Puts frames a transport could not deliver back at the front, in order (the limit does
+    /// not apply: they were already counted).
+    pub fn restore(&mut self, frames: Vec<Frame>) {
+        for frame in frames.into_iter().rev() {
+            self.frames.push_front(frame);
+        }
+    }
+
     /// Drops every queued frame.
     pub fn clear(&mut self) {
         self.frames.clear();

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use actix::Recipient;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, MessageStream, ProtocolError};
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream,
+    ProtocolError,
+};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
@@ -51,18 +54,22 @@ fn reason_of(error: &ProtocolError) -> DisconnectReason {
     }
 }
 
+/// A WebSocket's incoming messages, continuations joined, within the size limit.
+pub fn limited_stream(stream: MessageStream, limits: &WsLimits) -> AggregatedMessageStream {
+    stream
+        .max_frame_size(limits.max_message_size)
+        .aggregate_continuations()
+        .max_continuation_size(limits.max_message_size)
+}
+
 /// Runs a WebSocket for a session until either side closes it.
 pub async fn drive_websocket(
     mut ws: actix_ws::Session,
-    stream: MessageStream,
+    mut stream: AggregatedMessageStream,
     pull: Recipient<Pull>,
     events: Recipient<TransportEvent>,
     limits: WsLimits,
 ) {
-    let mut stream = stream
-        .max_frame_size(limits.max_message_size)
-        .aggregate_continuations()
-        .max_continuation_size(limits.max_message_size);
     let mut reading = true;
     let mut pending = request(&pull);
     loop {
@@ -75,7 +82,7 @@ pub async fn drive_websocket(
                         return;
                     }
                 }
-                if let Some(CloseInfo { code, reason }) = pulled.close {
+                if let Some(CloseInfo { code, reason, .. }) = pulled.close {
                     let close = CloseReason { code: CloseCode::from(code), description: Some(reason) };
                     let _ = timeout(limits.write_timeout, ws.close(Some(close))).await;
                     return;

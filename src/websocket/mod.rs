@@ -8,7 +8,7 @@ use crate::handler::{DisconnectInfo, SessionRef, SharedHandler};
 use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room, Transport, WireFormat};
 use crate::relay::{self, envelope, RelayLimits};
 use crate::session::{
-    drive_websocket, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
+    drive_websocket, limited_stream, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
 };
 use crate::AppState;
 
@@ -46,6 +46,7 @@ pub fn close_info(reason: &DisconnectReason) -> CloseInfo {
     CloseInfo {
         code,
         reason: reason.as_str().to_string(),
+        by_client: *reason == DisconnectReason::ClientClosed,
     }
 }
 
@@ -54,7 +55,7 @@ impl SessionLogic for WebSocketLogic {
         WireFormat::RelayJson
     }
 
-    fn encode(message: &Message) -> Frame {
+    fn encode(_format: WireFormat, message: &Message) -> Frame {
         Frame::Text(envelope::encode_message(message).into())
     }
 
@@ -87,7 +88,7 @@ impl SessionLogic for WebSocketLogic {
         close_info(reason)
     }
 
-    fn on_close(&mut self, core: &SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+    fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
         self.handler.on_disconnect(&DisconnectInfo {
             id: core.id().clone(),
             protocol: Protocol::WebSocket,
@@ -127,12 +128,13 @@ pub async fn websocket_route(
         &state.session_options(),
     )
     .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    let limits = state.ws_limits();
     actix_web::rt::spawn(drive_websocket(
         ws,
-        stream,
+        limited_stream(stream, &limits),
         addr.clone().recipient(),
         addr.recipient(),
-        state.ws_limits(),
+        limits,
     ));
     Ok(response)
 }

@@ -16,11 +16,12 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A test configuration: ephemeral port, the repository's static folder.
 pub fn config() -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.workers = 2;
-    config.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
-    config
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers: 2,
+        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+        ..Config::default()
+    }
 }
 
 /// Starts a relay-mode server with `config`.

@@ -1,0 +1,155 @@
+//! What runs on top of Engine.IO (Socket.IO, or a bare application such as an echo).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::packet::EioVersion;
+use crate::hub::{
+    DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionCommand, SessionId, WireFormat,
+};
+use crate::session::SessionCore;
+
+/// What the application sees of the handshake request.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// The query parameters (`EIO`, `transport`, and anything the client added).
+    pub query: HashMap<String, String>,
+    /// The request headers, lower-case names.
+    pub headers: HashMap<String, String>,
+    /// The peer's address.
+    pub address: Option<String>,
+}
+
+/// A data message from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// One Engine.IO connection, as the application on top sees it while handling an event.
+pub struct EngineConn<'a> {
+    pub(super) core: &'a mut SessionCore,
+    pub(super) version: EioVersion,
+    pub(super) handshake: &'a Arc<Handshake>,
+}
+
+impl EngineConn<'_> {
+    /// The connection's hub session id (not the Engine.IO sid, which stays secret).
+    pub fn id(&self) -> &SessionId {
+        self.core.id()
+    }
+
+    /// The Engine.IO protocol revision of the client.
+    pub fn version(&self) -> EioVersion {
+        self.version
+    }
+
+    /// The handshake request.
+    pub fn handshake(&self) -> &Arc<Handshake> {
+        self.handshake
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Hub {
+        self.core.hub()
+    }
+
+    /// The connection actor's address, to register more hub members for this connection.
+    pub fn recipient(&self) -> actix::Recipient<SessionCommand> {
+        self.core.recipient()
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) {
+        self.core.send(message_frame_text(text));
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: Bytes) {
+        self.core.send(message_frame_binary(self.version, data));
+    }
+
+    /// Sends an already encoded message frame (see [`message_frame_text`]).
+    pub fn send_frame(&mut self, frame: Frame) {
+        self.core.send(frame);
+    }
+
+    /// Closes the connection.
+    pub fn close(&mut self, reason: DisconnectReason) {
+        self.core.close(reason);
+    }
+}
+
+/// A text message as the frame every transport writes: `4<text>`.
+pub fn message_frame_text(text: &str) -> Frame {
+    let mut out = String::with_capacity(text.len() + 1);
+    out.push('4');
+    out.push_str(text);
+    Frame::Text(out.into())
+}
+
+/// A binary message as the frame every transport writes (EIO3 prefixes the type byte 4).
+pub fn message_frame_binary(version: EioVersion, data: Bytes) -> Frame {
+    match version {
+        EioVersion::V4 => Frame::Binary(data),
+        EioVersion::V3 => {
+            let mut out = Vec::with_capacity(data.len() + 1);
+            out.push(4u8);
+            out.extend_from_slice(&data);
+            Frame::Binary(out.into())
+        }
+    }
+}
+
+/// The application that runs on an Engine.IO server.
+pub trait EngineHandler: Send + Sync + 'static {
+    /// Per-connection state, owned by the connection's actor.
+    type Conn: Unpin + 'static;
+
+    /// The protocol its sessions are counted as in the hub.
+    fn protocol(&self) -> Protocol;
+
+    /// A connection has opened (its open packet is already queued).
+    fn open(&self, conn: &mut EngineConn<'_>) -> Self::Conn;
+
+    /// A message arrived.
+    fn message(&self, state: &mut Self::Conn, conn: &mut EngineConn<'_>, message: EngineMessage);
+
+    /// Encodes a hub broadcast into an Engine.IO message frame in `format`.
+    fn encode(format: WireFormat, message: &Message) -> Frame;
+
+    /// A hub message for member `to` of this connection; by default it is encoded and sent.
+    fn deliver(
+        &self,
+        state: &mut Self::Conn,
+        conn: &mut EngineConn<'_>,
+        to: &SessionId,
+        message: Arc<Message>,
+    ) {
+        let _ = (state, to);
+        let format = wire_format(conn.version());
+        conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+    }
+
+    /// The connection has ended; `rooms` are the rooms its hub session was in.
+    fn close(
+        &self,
+        state: &mut Self::Conn,
+        conn: &mut EngineConn<'_>,
+        reason: &DisconnectReason,
+        rooms: Vec<Room>,
+    );
+}
+
+/// The hub wire format of an Engine.IO revision.
+pub fn wire_format(version: EioVersion) -> WireFormat {
+    match version {
+        EioVersion::V3 => WireFormat::Eio3,
+        EioVersion::V4 => WireFormat::Eio4,
+    }
+}

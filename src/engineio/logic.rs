@@ -1,0 +1,251 @@
+//! The session logic of one Engine.IO connection: packets in, packets out, heartbeat, upgrade
+//! state. The application on top is an [`EngineHandler`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use tokio::sync::oneshot;
+
+use super::error::EngineError;
+use super::handler::{wire_format, EngineConn, EngineHandler, EngineMessage, Handshake};
+use super::packet::{
+    decode_binary_packet, decode_text_packet, EioVersion, Packet, PacketData, PacketType,
+};
+use super::EngineShared;
+use crate::hub::{DisconnectReason, Frame, Message, Room, SessionId, Transport, WireFormat};
+use crate::session::{CloseInfo, Keepalive, Pulled, SessionCore, SessionLogic};
+
+/// One Engine.IO connection's protocol state.
+pub struct EngineLogic<H: EngineHandler> {
+    engine: Arc<EngineShared<H>>,
+    sid: Arc<str>,
+    version: EioVersion,
+    handshake: Arc<Handshake>,
+    open_packet: String,
+    state: Option<H::Conn>,
+    upgrading: bool,
+    upgraded: bool,
+}
+
+impl<H: EngineHandler> EngineLogic<H> {
+    /// The logic of a new connection with Engine.IO id `sid`, whose open packet is `open_packet`.
+    pub(super) fn new(
+        engine: Arc<EngineShared<H>>,
+        sid: Arc<str>,
+        version: EioVersion,
+        handshake: Arc<Handshake>,
+        open_packet: String,
+    ) -> Self {
+        EngineLogic {
+            engine,
+            sid,
+            version,
+            handshake,
+            open_packet,
+            state: None,
+            upgrading: false,
+            upgraded: false,
+        }
+    }
+
+    fn with_conn<R>(
+        &mut self,
+        core: &mut SessionCore,
+        f: impl FnOnce(&H, &mut H::Conn, &mut EngineConn<'_>) -> R,
+    ) -> Option<R> {
+        let state = self.state.as_mut()?;
+        let mut conn = EngineConn {
+            core,
+            version: self.version,
+            handshake: &self.handshake,
+        };
+        Some(f(&self.engine.handler, state, &mut conn))
+    }
+
+    /// A long-poll GET wants the next payload.
+    pub(super) fn attach_poll(
+        &mut self,
+        core: &mut SessionCore,
+        puller: oneshot::Sender<Pulled>,
+    ) -> Result<(), EngineError> {
+        if self.upgraded {
+            return Err(EngineError::BadRequest);
+        }
+        if core.has_puller() {
+            // Two polls at once (or one the client gave up on): Node closes the session.
+            let detail = if core.puller_abandoned() {
+                "poll connection closed prematurely"
+            } else {
+                "overlap from client"
+            };
+            tracing::debug!(sid = %self.sid, detail, "duplicate poll");
+            core.close(DisconnectReason::TransportError(detail.into()));
+            return Err(EngineError::BadRequest);
+        }
+        if self.upgrading && core.queued() == 0 {
+            // Release the client's poll at once so it can finish the upgrade.
+            let _ = puller.send(Pulled::default());
+            return Ok(());
+        }
+        core.attach(puller);
+        Ok(())
+    }
+
+    /// A POST carried these packets.
+    pub(super) fn receive_posted(
+        &mut self,
+        core: &mut SessionCore,
+        packets: Vec<Packet>,
+    ) -> Result<(), EngineError> {
+        if self.upgraded {
+            return Err(EngineError::BadRequest);
+        }
+        for packet in packets {
+            self.on_packet(packet, core);
+        }
+        Ok(())
+    }
+
+    /// A WebSocket with this sid asks to take over from polling.
+    pub(super) fn begin_upgrade(&mut self) -> Result<(), EngineError> {
+        if self.upgraded || self.upgrading {
+            return Err(EngineError::BadRequest);
+        }
+        self.upgrading = true;
+        Ok(())
+    }
+
+    /// The probe succeeded: release any waiting poll so the client pauses polling.
+    pub(super) fn probe_answered(&mut self, core: &mut SessionCore) {
+        core.release_puller();
+    }
+
+    /// The client sent the upgrade packet: from now on frames go over the WebSocket.
+    pub(super) fn finish_upgrade(&mut self, core: &mut SessionCore) -> bool {
+        if !self.upgrading || core.is_closing() {
+            return false;
+        }
+        self.upgrading = false;
+        self.upgraded = true;
+        core.release_puller();
+        core.set_transport(Transport::WebSocket);
+        true
+    }
+
+    /// The upgrade was abandoned (timeout, bad probe): the session stays on polling.
+    pub(super) fn abort_upgrade(&mut self) {
+        self.upgrading = false;
+    }
+
+    /// The session started directly over WebSocket.
+    pub(super) fn started_on_websocket(&mut self) {
+        self.upgraded = true;
+    }
+
+    fn on_packet(&mut self, packet: Packet, core: &mut SessionCore) {
+        core.touch();
+        match packet.kind {
+            PacketType::Message => {
+                let message = match packet.data {
+                    PacketData::Text(text) => EngineMessage::Text(text),
+                    PacketData::Empty => EngineMessage::Text(String::new()),
+                    PacketData::Binary(data) => EngineMessage::Binary(data),
+                };
+                self.with_conn(core, |handler, state, conn| {
+                    handler.message(state, conn, message)
+                });
+            }
+            PacketType::Ping if self.version == EioVersion::V3 => {
+                let pong = match packet.data {
+                    PacketData::Text(text) => format!("3{text}"),
+                    _ => "3".to_string(),
+                };
+                core.send(Frame::Text(pong.into()));
+            }
+            PacketType::Close => core.close(DisconnectReason::ClientClosed),
+            PacketType::Pong
+            | PacketType::Ping
+            | PacketType::Noop
+            | PacketType::Upgrade
+            | PacketType::Open => {}
+        }
+    }
+
+    fn parse_error(&self, core: &mut SessionCore, error: impl std::fmt::Display) {
+        tracing::debug!(sid = %self.sid, %error, "invalid engine.io packet");
+        core.close(DisconnectReason::TransportError(format!(
+            "parse error: {error}"
+        )));
+    }
+}
+
+impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
+    fn format(&self) -> WireFormat {
+        wire_format(self.version)
+    }
+
+    fn encode(format: WireFormat, message: &Message) -> Frame {
+        H::encode(format, message)
+    }
+
+    fn on_deliver(&mut self, to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
+        self.with_conn(core, |handler, state, conn| {
+            handler.deliver(state, conn, to, message)
+        });
+    }
+
+    fn keepalive(&self) -> Option<Keepalive> {
+        let config = &self.engine.config;
+        match self.version {
+            EioVersion::V4 => Some(Keepalive {
+                frame: Frame::Text(ByteString::from_static("2")),
+                interval: config.ping_interval,
+                timeout: Some(config.ping_timeout),
+            }),
+            // EIO3 clients ping; the server only answers (see `on_packet`).
+            EioVersion::V3 => None,
+        }
+    }
+
+    fn on_open(&mut self, core: &mut SessionCore) {
+        core.send(Frame::Text(std::mem::take(&mut self.open_packet).into()));
+        let mut conn = EngineConn {
+            core,
+            version: self.version,
+            handshake: &self.handshake,
+        };
+        self.state = Some(self.engine.handler.open(&mut conn));
+    }
+
+    fn on_text(&mut self, text: ByteString, core: &mut SessionCore) {
+        match decode_text_packet(&text, self.version) {
+            Ok(packet) => self.on_packet(packet, core),
+            Err(error) => self.parse_error(core, error),
+        }
+    }
+
+    fn on_binary(&mut self, data: Bytes, core: &mut SessionCore) {
+        match decode_binary_packet(data, self.version) {
+            Ok(packet) => self.on_packet(packet, core),
+            Err(error) => self.parse_error(core, error),
+        }
+    }
+
+    fn close_info(&self, reason: &DisconnectReason) -> CloseInfo {
+        CloseInfo {
+            code: 1000,
+            reason: String::new(),
+            by_client: *reason == DisconnectReason::ClientClosed,
+        }
+    }
+
+    fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+        self.engine.sessions.remove(self.sid.as_ref());
+        tracing::debug!(sid = %self.sid, %reason, "engine.io session closed");
+        // The application may still look at the connection; sending is a no-op while closing.
+        self.with_conn(core, |handler, state, conn| {
+            handler.close(state, conn, reason, rooms)
+        });
+    }
+}

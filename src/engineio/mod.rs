@@ -1,0 +1,155 @@
+//! Engine.IO v4 (and v3): the transport layer under Socket.IO, usable on its own.
+//!
+//! An [`Engine`] serves one path (e.g. `/socket.io/`) with long-polling and WebSocket transports
+//! and the upgrade from one to the other, and runs an [`EngineHandler`] on top. Each connection is
+//! a [`SessionActor`](crate::session::SessionActor) with [`EngineLogic`](logic::EngineLogic): a
+//! long-poll GET is one pull from it, a WebSocket pulls for its life, and an upgrade only changes
+//! which transport is allowed to pull. See protocols/socketio.md.
+//!
+//! The codecs ([`packet`], [`payload`], [`jsonp`]) are pure functions with exact-byte tests.
+
+mod echo;
+mod error;
+mod handler;
+pub mod jsonp;
+mod logic;
+pub mod packet;
+pub mod payload;
+mod polling;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use dashmap::DashMap;
+
+use crate::hub::Hub;
+use crate::session::{SessionActor, SessionOptions, WsLimits};
+
+pub use echo::Echo;
+pub use error::EngineError;
+pub use handler::{
+    message_frame_binary, message_frame_text, wire_format, EngineConn, EngineHandler,
+    EngineMessage, Handshake,
+};
+pub use logic::EngineLogic;
+pub use transport::configure;
+
+/// A hook that may refuse a handshake (Node's `allowRequest`): `Err` answers 403 Forbidden.
+pub type AllowRequest = Arc<dyn Fn(&actix_web::HttpRequest) -> Result<(), String> + Send + Sync>;
+
+/// Options of one Engine.IO server, with Node's defaults.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The path it serves, with a trailing slash (`/socket.io/`).
+    pub path: String,
+    /// Time between server pings (pingInterval).
+    pub ping_interval: Duration,
+    /// How long a ping waits for its pong (pingTimeout).
+    pub ping_timeout: Duration,
+    /// Largest HTTP body or WebSocket message accepted (maxHttpBufferSize).
+    pub max_payload: usize,
+    /// How long an upgrade may take before it is abandoned (upgradeTimeout).
+    pub upgrade_timeout: Duration,
+    /// Serve Engine.IO v3 clients (socket.io-client 1.x/2.x).
+    pub allow_eio3: bool,
+    /// Accept the long-polling transport.
+    pub polling: bool,
+    /// Accept the WebSocket transport (and upgrades to it).
+    pub websocket: bool,
+    /// Refuses handshakes; none accepts every handshake.
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            upgrade_timeout: Duration::from_millis(10_000),
+            allow_eio3: true,
+            polling: true,
+            websocket: true,
+            allow_request: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("allow_eio3", &self.allow_eio3)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every request of one Engine.IO server shares.
+pub struct EngineShared<H: EngineHandler> {
+    config: EngineConfig,
+    handler: H,
+    hub: Hub,
+    session_options: SessionOptions,
+    ws_limits: WsLimits,
+    sessions: DashMap<String, Addr<SessionActor<EngineLogic<H>>>>,
+}
+
+/// An Engine.IO server: mount it with [`Engine::configure`].
+pub struct Engine<H: EngineHandler> {
+    shared: Arc<EngineShared<H>>,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// An Engine.IO server running `handler`, registering its sessions in `hub`.
+    pub fn new(
+        config: EngineConfig,
+        handler: H,
+        hub: Hub,
+        session_options: SessionOptions,
+    ) -> Self {
+        let ws_limits = WsLimits {
+            max_message_size: config.max_payload,
+            ..Default::default()
+        };
+        Engine {
+            shared: Arc::new(EngineShared {
+                config,
+                handler,
+                hub,
+                session_options,
+                ws_limits,
+                sessions: DashMap::new(),
+            }),
+        }
+    }
+
+    /// The application on top.
+    pub fn handler(&self) -> &H {
+        &self.shared.handler
+    }
+
+    /// Number of open Engine.IO sessions.
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.len()
+    }
+
+    /// Mounts the engine's path into an actix-web app.
+    pub fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
+        transport::configure(self.shared.clone(), cfg);
+    }
+}

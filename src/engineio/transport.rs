@@ -1,0 +1,381 @@
+//! The HTTP side of Engine.IO: handshake, long-polling GET/POST, WebSocket and the upgrade.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::AggregatedMessage;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::error::EngineError;
+use super::handler::{EngineHandler, Handshake};
+use super::logic::EngineLogic;
+use super::packet::EioVersion;
+use super::payload::decode_payload_v4;
+use super::polling::encode_poll_v4;
+use super::EngineShared;
+use crate::hub::{DisconnectReason, Transport};
+use crate::session::{drive_websocket, limited_stream, Invoke, SessionActor, SessionCore};
+
+type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
+
+/// Mounts the engine's path.
+pub fn configure<H: EngineHandler>(engine: Arc<EngineShared<H>>, cfg: &mut web::ServiceConfig) {
+    let path = engine.config.path.clone();
+    let bare = path.trim_end_matches('/').to_string();
+    let handler = move |req: HttpRequest, body: web::Payload| {
+        let engine = engine.clone();
+        async move { handle(engine, req, body).await }
+    };
+    cfg.service(web::resource([path, bare]).route(web::route().to(handler)));
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TransportName {
+    Polling,
+    WebSocket,
+}
+
+fn parse_query(query: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+async fn handle<H: EngineHandler>(
+    engine: Arc<EngineShared<H>>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    match route(&engine, &req, body).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(path = %req.path(), query = req.query_string(), %error, "engine.io request refused");
+            error.response()
+        }
+    }
+}
+
+async fn route<H: EngineHandler>(
+    engine: &Arc<EngineShared<H>>,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, EngineError> {
+    let query = parse_query(req.query_string());
+    let config = &engine.config;
+    let transport = match query.get("transport").map(String::as_str) {
+        Some("polling") if config.polling => TransportName::Polling,
+        Some("websocket") if config.websocket => TransportName::WebSocket,
+        _ => return Err(EngineError::UnknownTransport),
+    };
+    let version = match query.get("EIO").and_then(|v| EioVersion::from_query(v)) {
+        Some(EioVersion::V3) if !config.allow_eio3 => {
+            return Err(EngineError::UnsupportedProtocolVersion)
+        }
+        Some(version) => version,
+        None => return Err(EngineError::UnsupportedProtocolVersion),
+    };
+    let upgrade = is_websocket_upgrade(req);
+
+    if let Some(sid) = query.get("sid") {
+        let addr = engine
+            .sessions
+            .get(sid.as_str())
+            .map(|a| a.clone())
+            .ok_or(EngineError::UnknownSid)?;
+        return match (transport, upgrade) {
+            (TransportName::WebSocket, true) => upgrade_to_websocket(engine, addr, req, body).await,
+            (TransportName::Polling, false) if req.method() == Method::GET => {
+                poll(addr, version).await
+            }
+            (TransportName::Polling, false) if req.method() == Method::POST => {
+                post(engine, addr, version, body).await
+            }
+            _ => Err(EngineError::BadRequest),
+        };
+    }
+
+    if req.method() != Method::GET {
+        return Err(EngineError::BadHandshakeMethod);
+    }
+    if transport == TransportName::WebSocket && !upgrade {
+        return Err(EngineError::BadRequest);
+    }
+    if let Some(allow) = &config.allow_request {
+        if let Err(reason) = allow(req) {
+            tracing::info!(%reason, "engine.io handshake refused by allow_request");
+            return Err(EngineError::Forbidden);
+        }
+    }
+    if engine.hub.is_full() {
+        crate::hub::Counters::add(&engine.hub.counters().sessions_refused, 1);
+        return Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"code": 3, "message": "session limit reached"})));
+    }
+    let handshake = Arc::new(Handshake {
+        query,
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+    });
+    match transport {
+        TransportName::Polling => {
+            let addr = open_session(engine, version, handshake, Transport::Polling)?;
+            poll(addr, version).await
+        }
+        TransportName::WebSocket => {
+            let (response, ws, stream) =
+                actix_ws::handle(req, body).map_err(|_| EngineError::BadRequest)?;
+            let addr = open_session(engine, version, handshake, Transport::WebSocket)?;
+            let _ = addr
+                .send(invoke(|logic: &mut EngineLogic<H>, _| {
+                    logic.started_on_websocket()
+                }))
+                .await;
+            let limits = engine.ws_limits.clone();
+            actix_web::rt::spawn(drive_websocket(
+                ws,
+                limited_stream(stream, &limits),
+                addr.clone().recipient(),
+                addr.recipient(),
+                limits,
+            ));
+            Ok(response)
+        }
+    }
+}
+
+fn invoke<H: EngineHandler, R: 'static>(
+    f: impl FnOnce(&mut EngineLogic<H>, &mut SessionCore) -> R + Send + 'static,
+) -> Invoke<EngineLogic<H>, R> {
+    Invoke(Box::new(f))
+}
+
+fn open_session<H: EngineHandler>(
+    engine: &Arc<EngineShared<H>>,
+    version: EioVersion,
+    handshake: Arc<Handshake>,
+    transport: Transport,
+) -> Result<EngineAddr<H>, EngineError> {
+    let sid: Arc<str> = crate::hub::new_session_id();
+    let config = &engine.config;
+    let upgrades = if transport == Transport::Polling && config.websocket {
+        json!(["websocket"])
+    } else {
+        json!([])
+    };
+    let open = match version {
+        EioVersion::V4 => json!({
+            "sid": sid.as_ref(),
+            "upgrades": upgrades,
+            "pingInterval": config.ping_interval.as_millis() as u64,
+            "pingTimeout": config.ping_timeout.as_millis() as u64,
+            "maxPayload": config.max_payload,
+        }),
+        EioVersion::V3 => json!({
+            "sid": sid.as_ref(),
+            "upgrades": upgrades,
+            "pingInterval": config.ping_interval.as_millis() as u64,
+            "pingTimeout": config.ping_timeout.as_millis() as u64,
+        }),
+    };
+    let logic = EngineLogic::new(
+        engine.clone(),
+        sid.clone(),
+        version,
+        handshake,
+        format!("0{open}"),
+    );
+    let addr = SessionActor::start(
+        engine.hub.clone(),
+        engine.handler.protocol(),
+        transport,
+        logic,
+        &engine.session_options,
+    )
+    .map_err(|_| EngineError::BadRequest)?;
+    engine.sessions.insert(sid.to_string(), addr.clone());
+    Ok(addr)
+}
+
+fn text_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=UTF-8")
+        .body(body)
+}
+
+/// A long-poll GET: waits for the session's next frames (a ping is due within pingInterval).
+async fn poll<H: EngineHandler>(
+    addr: EngineAddr<H>,
+    version: EioVersion,
+) -> Result<HttpResponse, EngineError> {
+    let (tx, rx) = oneshot::channel();
+    addr.send(invoke(move |logic: &mut EngineLogic<H>, core| {
+        logic.attach_poll(core, tx)
+    }))
+    .await
+    .map_err(|_| EngineError::UnknownSid)??;
+    let pulled = rx.await.map_err(|_| EngineError::UnknownSid)?;
+    match version {
+        EioVersion::V4 => Ok(text_response(encode_poll_v4(&pulled))),
+        EioVersion::V3 => Ok(text_response(super::polling::encode_poll_v3(&pulled))),
+    }
+}
+
+async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ()> {
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        if buf.len() + chunk.len() > limit {
+            return Err(());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// A POST: the client's packets.
+async fn post<H: EngineHandler>(
+    engine: &Arc<EngineShared<H>>,
+    addr: EngineAddr<H>,
+    version: EioVersion,
+    body: web::Payload,
+) -> Result<HttpResponse, EngineError> {
+    let Ok(body) = read_body(body, engine.config.max_payload).await else {
+        tracing::debug!("engine.io POST over maxHttpBufferSize");
+        addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
+            core.close(DisconnectReason::MessageTooBig)
+        }));
+        return Ok(HttpResponse::PayloadTooLarge().finish());
+    };
+    let packets = match version {
+        EioVersion::V4 => std::str::from_utf8(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|text| decode_payload_v4(text).map_err(|e| e.to_string())),
+        EioVersion::V3 => super::polling::decode_post_v3(&body),
+    };
+    let packets = match packets {
+        Ok(packets) => packets,
+        Err(error) => {
+            addr.do_send(invoke(
+                move |_: &mut EngineLogic<H>, core: &mut SessionCore| {
+                    core.close(DisconnectReason::TransportError(format!(
+                        "parse error: {error}"
+                    )))
+                },
+            ));
+            return Err(EngineError::BadRequest);
+        }
+    };
+    addr.send(invoke(move |logic: &mut EngineLogic<H>, core| {
+        logic.receive_posted(core, packets)
+    }))
+    .await
+    .map_err(|_| EngineError::UnknownSid)??;
+    Ok(HttpResponse::Ok().content_type("text/html").body("ok"))
+}
+
+/// A WebSocket with the sid of a polling session: probe, then take over.
+async fn upgrade_to_websocket<H: EngineHandler>(
+    engine: &Arc<EngineShared<H>>,
+    addr: EngineAddr<H>,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, EngineError> {
+    addr.send(invoke(|logic: &mut EngineLogic<H>, _| {
+        logic.begin_upgrade()
+    }))
+    .await
+    .map_err(|_| EngineError::UnknownSid)??;
+    let (response, ws, stream) = match actix_ws::handle(req, body) {
+        Ok(parts) => parts,
+        Err(_) => {
+            addr.do_send(invoke(|logic: &mut EngineLogic<H>, _| {
+                logic.abort_upgrade()
+            }));
+            return Err(EngineError::BadRequest);
+        }
+    };
+    let limits = engine.ws_limits.clone();
+    let timeout = engine.config.upgrade_timeout;
+    actix_web::rt::spawn(async move {
+        let mut stream = limited_stream(stream, &limits);
+        let mut ws = ws;
+        let probed = tokio::time::timeout(timeout, probe::<H>(&mut ws, &mut stream, &addr)).await;
+        let upgraded = match probed {
+            Ok(true) => addr
+                .send(invoke(|logic: &mut EngineLogic<H>, core| {
+                    logic.finish_upgrade(core)
+                }))
+                .await
+                .unwrap_or(false),
+            _ => false,
+        };
+        if upgraded {
+            drive_websocket(
+                ws,
+                stream,
+                addr.clone().recipient(),
+                addr.recipient(),
+                limits,
+            )
+            .await;
+        } else {
+            tracing::debug!("engine.io upgrade abandoned");
+            addr.do_send(invoke(|logic: &mut EngineLogic<H>, _| {
+                logic.abort_upgrade()
+            }));
+            let _ = ws.close(None).await;
+        }
+    });
+    Ok(response)
+}
+
+/// The probe exchange: `2probe` → `3probe`, then the client's `5`. False if anything else comes.
+async fn probe<H: EngineHandler>(
+    ws: &mut actix_ws::Session,
+    stream: &mut actix_ws::AggregatedMessageStream,
+    addr: &EngineAddr<H>,
+) -> bool {
+    let mut probed = false;
+    while let Some(Ok(message)) = stream.recv().await {
+        match message {
+            AggregatedMessage::Text(text) if &*text == "2probe" && !probed => {
+                if ws.text("3probe").await.is_err() {
+                    return false;
+                }
+                probed = true;
+                if addr
+                    .send(invoke(|logic: &mut EngineLogic<H>, core| {
+                        logic.probe_answered(core)
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            AggregatedMessage::Text(text) if &*text == "5" && probed => return true,
+            AggregatedMessage::Ping(data) => {
+                let _ = ws.pong(&data).await;
+            }
+            AggregatedMessage::Pong(_) => {}
+            _ => return false,
+        }
+    }
+    false
+}
