@@ -74,6 +74,23 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
 
+    /// Path of the Socket.IO endpoint.
+    #[arg(long, env = "SWITCHBOARD_SOCKETIO_PATH", default_value = "/socket.io/")]
+    pub socketio_path: String,
+
+    /// How long a Socket.IO connection may stay without joining a namespace, in milliseconds
+    /// (socket.io connectTimeout).
+    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT_MS", default_value_t = 45_000)]
+    pub connect_timeout_ms: u64,
+
+    /// How long a polling-to-WebSocket upgrade may take, in milliseconds (upgradeTimeout).
+    #[arg(long, env = "SWITCHBOARD_UPGRADE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub upgrade_timeout_ms: u64,
+
+    /// Refuse Engine.IO v3 clients (socket.io-client 1.x/2.x), which are served by default.
+    #[arg(long, env = "SWITCHBOARD_DISABLE_EIO3", default_value_t = false)]
+    pub disable_eio3: bool,
+
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,

@@ -27,6 +27,7 @@ pub mod hub;
 pub mod relay;
 mod server;
 pub mod session;
+pub mod socketio;
 pub mod websocket;
 
 use std::sync::Arc;

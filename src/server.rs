@@ -8,19 +8,51 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
+use crate::engineio::{Engine, EngineConfig};
 use crate::handler::{Handler, SharedHandler};
 use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
+use crate::socketio::{RelaySockets, SocketIo, SocketIoConfig};
 use crate::{api, websocket, AppState, Config};
 
 /// Something more to mount next to switchboard's own endpoints.
 type Mount = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The Socket.IO endpoint of relay mode (or of the application's [`Handler`]).
+type RelayEngine = Engine<SocketIo<RelaySockets>>;
 
 /// A switchboard server: configuration, hub and application, ready to mount or run.
 #[derive(Clone)]
 pub struct Switchboard {
     state: web::Data<AppState>,
     mounts: Vec<Mount>,
+    socketio: RelayEngine,
+}
+
+fn socketio_engine(state: &AppState) -> RelayEngine {
+    let config = &state.config;
+    let engine_config = EngineConfig {
+        path: config.socketio_path.clone(),
+        ping_interval: config.ping_interval(),
+        ping_timeout: config.ping_timeout(),
+        max_payload: config.max_message_size,
+        upgrade_timeout: Duration::from_millis(config.upgrade_timeout_ms),
+        allow_eio3: !config.disable_eio3,
+        ..EngineConfig::default()
+    };
+    let socketio = SocketIo::new(
+        RelaySockets::new(state.handler.clone(), state.relay_limits()),
+        SocketIoConfig {
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            ..SocketIoConfig::default()
+        },
+    );
+    Engine::new(
+        engine_config,
+        socketio,
+        state.hub.clone(),
+        state.session_options(),
+    )
 }
 
 impl Switchboard {
@@ -35,12 +67,14 @@ impl Switchboard {
     /// A server running `handler` instead of relay mode.
     pub fn with_handler(self, handler: impl Handler) -> Switchboard {
         let state = self.state.get_ref();
+        let state = AppState {
+            config: state.config.clone(),
+            hub: state.hub.clone(),
+            handler: Arc::new(handler),
+        };
         Switchboard {
-            state: web::Data::new(AppState {
-                config: state.config.clone(),
-                hub: state.hub.clone(),
-                handler: Arc::new(handler),
-            }),
+            socketio: socketio_engine(&state),
+            state: web::Data::new(state),
             mounts: self.mounts,
         }
     }
@@ -55,12 +89,14 @@ impl Switchboard {
             max_sessions: config.max_sessions,
             max_rooms_per_session: config.max_rooms_per_session,
         };
+        let state = AppState {
+            hub: Hub::new(limits, adapter),
+            config: Arc::new(config),
+            handler,
+        };
         Switchboard {
-            state: web::Data::new(AppState {
-                hub: Hub::new(limits, adapter),
-                config: Arc::new(config),
-                handler,
-            }),
+            socketio: socketio_engine(&state),
+            state: web::Data::new(state),
             mounts: Vec::new(),
         }
     }
@@ -81,16 +117,19 @@ impl Switchboard {
         &self.state.config
     }
 
-    /// Mounts every endpoint (`/ws`, `/api`, `/healthz`; not the static page) into an `App`:
+    /// Mounts every endpoint (`/socket.io/`, `/ws`, `/api`, `/healthz`; not the static page)
+    /// into an `App`:
     /// `App::new().configure(switchboard.configure())`.
     pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let state = self.state.clone();
         let mounts = self.mounts.clone();
+        let socketio = self.socketio.clone();
         move |cfg: &mut web::ServiceConfig| {
             let max_body = state.config.max_message_size;
             for mount in &mounts {
                 mount(cfg);
             }
+            socketio.configure(cfg);
             cfg.app_data(state.clone())
                 .configure(websocket::configure)
                 .configure(|cfg| api::configure(cfg, max_body))

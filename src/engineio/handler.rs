@@ -83,6 +83,22 @@ impl EngineConn<'_> {
     pub fn close(&mut self, reason: DisconnectReason) {
         self.core.close(reason);
     }
+
+    /// Closes the connection for `reason` unless [`clear_deadline`](Self::clear_deadline) is
+    /// called within `after`.
+    pub fn set_deadline(&mut self, after: std::time::Duration, reason: DisconnectReason) {
+        self.core.set_deadline(after, reason);
+    }
+
+    /// Cancels the deadline.
+    pub fn clear_deadline(&mut self) {
+        self.core.clear_deadline();
+    }
+
+    /// The transport the connection runs over now.
+    pub fn transport(&self) -> crate::hub::Transport {
+        self.core.transport()
+    }
 }
 
 /// A text message as the frame every transport writes: `4<text>`.

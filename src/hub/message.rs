@@ -77,7 +77,8 @@ impl Message {
         Message::with_args(None, room, event, vec![data])
     }
 
-    /// A new message with any number of arguments, in a Socket.IO namespace (`None`: `/`).
+    /// A new message with any number of arguments, in a Socket.IO namespace (`None` or `"/"`:
+    /// the default namespace, which relay clients of every protocol share).
     pub fn with_args(
         namespace: Option<Arc<str>>,
         room: Option<Room>,
@@ -85,7 +86,7 @@ impl Message {
         args: Vec<Value>,
     ) -> Arc<Message> {
         Arc::new(Message {
-            namespace,
+            namespace: namespace.filter(|n| n.as_ref() != "/"),
             room,
             event: event.into(),
             args,

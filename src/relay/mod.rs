@@ -59,15 +59,15 @@ fn room_name(room: String, limits: &RelayLimits) -> Result<Room, Refusal> {
     Ok(room.into())
 }
 
-/// Carries out one relay request; returns the answer to send back, if any.
-pub fn dispatch(
-    request: Request,
+/// Carries out one relay command, whatever protocol it came over; `Ok` carries what an `emit`
+/// handler answered.
+pub fn execute(
+    command: Command,
     session: &SessionRef,
     handler: &dyn Handler,
     limits: &RelayLimits,
-) -> Option<String> {
-    let Request { id, command } = request;
-    let outcome: Result<Option<Value>, Refusal> = match command {
+) -> Result<Option<Value>, Refusal> {
+    match command {
         Command::Join { room } => room_name(room, limits)
             .and_then(|room| handler.on_join(session, room))
             .map(|()| None),
@@ -78,8 +78,18 @@ pub fn dispatch(
             .and_then(|room| handler.on_publish(session, room, &event, data))
             .map(|()| None),
         Command::Emit { event, data } => handler.on_event(session, &event, data).map(Some),
-    };
-    match (outcome, id) {
+    }
+}
+
+/// Carries out one relay request; returns the answer to send back, if any.
+pub fn dispatch(
+    request: Request,
+    session: &SessionRef,
+    handler: &dyn Handler,
+    limits: &RelayLimits,
+) -> Option<String> {
+    let Request { id, command } = request;
+    match (execute(command, session, handler, limits), id) {
         (Ok(data), Some(id)) => Some(envelope::encode_ack(&id, data.as_ref())),
         (Ok(_), None) => None,
         (Err(message), id) => {

@@ -140,6 +140,8 @@ pub struct SessionCore {
     closing: Option<DisconnectReason>,
     closed_reported: bool,
     last_seen: Instant,
+    deadline: Option<(Instant, DisconnectReason)>,
+    deadline_armed: bool,
 }
 
 impl SessionCore {
@@ -200,6 +202,17 @@ impl SessionCore {
                 self.outbox.restore(unsent.frames);
             }
         }
+    }
+
+    /// Closes the session for `reason` unless [`clear_deadline`](Self::clear_deadline) is called
+    /// within `after` (e.g. Socket.IO's connectTimeout).
+    pub fn set_deadline(&mut self, after: Duration, reason: DisconnectReason) {
+        self.deadline = Some((Instant::now() + after, reason));
+    }
+
+    /// Cancels the deadline.
+    pub fn clear_deadline(&mut self) {
+        self.deadline = None;
     }
 
     /// Records a sign of life from the client (for keepalive timeouts).
@@ -283,6 +296,8 @@ impl<L: SessionLogic> SessionActor<L> {
                     closing: None,
                     closed_reported: refused.is_some(),
                     last_seen: Instant::now(),
+                    deadline: None,
+                    deadline_armed: false,
                 },
                 logic,
             }
@@ -296,8 +311,23 @@ impl<L: SessionLogic> SessionActor<L> {
         }
     }
 
-    /// After every event: report a new close, hand frames to a waiting transport.
+    /// After every event: arm a new deadline, report a new close, hand frames to a transport.
     fn settle(&mut self, ctx: &mut Context<Self>) {
+        if let (Some((at, _)), false) = (&self.core.deadline, self.core.deadline_armed) {
+            self.core.deadline_armed = true;
+            let wait = at.saturating_duration_since(Instant::now());
+            ctx.run_later(wait, |act, ctx| {
+                act.core.deadline_armed = false;
+                if let Some((at, reason)) = act.core.deadline.take() {
+                    if Instant::now() >= at {
+                        act.core.close(reason);
+                    } else {
+                        act.core.deadline = Some((at, reason));
+                    }
+                }
+                act.settle(ctx);
+            });
+        }
         if let (Some(reason), false) = (&self.core.closing, self.core.closed_reported) {
             let reason = reason.clone();
             self.core.closed_reported = true;

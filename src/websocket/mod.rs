@@ -1,11 +1,15 @@
 //! Plain WebSocket at `/ws`, speaking the JSON relay envelope (protocols/relay.md).
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::handler::{DisconnectInfo, SessionRef, SharedHandler};
-use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room, Transport, WireFormat};
+use crate::hub::{
+    DisconnectReason, Frame, Message, Protocol, Room, SessionId, Transport, WireFormat,
+};
 use crate::relay::{self, envelope, RelayLimits};
 use crate::session::{
     drive_websocket, limited_stream, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
@@ -57,6 +61,15 @@ impl SessionLogic for WebSocketLogic {
 
     fn encode(_format: WireFormat, message: &Message) -> Frame {
         Frame::Text(envelope::encode_message(message).into())
+    }
+
+    fn on_deliver(&mut self, _to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
+        // Relay clients live in the default namespace only.
+        if message.namespace.is_none() {
+            core.send(message.encoded(WireFormat::RelayJson, |m| {
+                Self::encode(WireFormat::RelayJson, m)
+            }));
+        }
     }
 
     fn keepalive(&self) -> Option<Keepalive> {

@@ -1,0 +1,340 @@
+//! Socket.IO (protocol v5 for socket.io-client 3.x/4.x, v4 for 2.x) on top of Engine.IO.
+//!
+//! [`SocketIo`] is an [`EngineHandler`]: it decodes Socket.IO packets from Engine.IO messages,
+//! keeps one [`Socket`] per namespace a client connects to, and hands events to a
+//! [`SocketHandler`]. Every socket is a member of the hub, so rooms and broadcasts reach Socket.IO
+//! clients like any other. [`RelaySockets`] is relay mode for Socket.IO clients.
+
+pub mod binary;
+pub mod conformance;
+pub mod packet;
+mod relay;
+mod socket;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::engineio::{message_frame_text, EngineConn, EngineHandler, EngineMessage};
+use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room, SessionId, WireFormat};
+use packet::{encode, Decoder, Packet, PacketType, ProtocolVersion};
+use socket::{client_may_send, event_name, packet_frames, protocol_of, SocketState};
+
+pub use relay::RelaySockets;
+pub use socket::{room_key, AckError, AckReply, ConnectError, Socket, SocketHandler};
+
+/// Options of the Socket.IO layer, with Node's defaults.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    /// How long a connection may stay without joining any namespace (connectTimeout).
+    pub connect_timeout: Duration,
+    /// Most binary attachments in one packet.
+    pub max_attachments: usize,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            connect_timeout: Duration::from_millis(45_000),
+            max_attachments: packet::DEFAULT_MAX_ATTACHMENTS,
+        }
+    }
+}
+
+/// The Socket.IO layer: an Engine.IO application running a [`SocketHandler`].
+pub struct SocketIo<A: SocketHandler> {
+    app: A,
+    config: SocketIoConfig,
+}
+
+impl<A: SocketHandler> SocketIo<A> {
+    /// Socket.IO running `app`.
+    pub fn new(app: A, config: SocketIoConfig) -> Self {
+        SocketIo { app, config }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+}
+
+/// One Engine.IO connection's Socket.IO state: its decoder and its sockets by namespace.
+pub struct SocketIoConn {
+    decoder: Decoder,
+    sockets: HashMap<Arc<str>, SocketState>,
+}
+
+impl SocketIoConn {
+    fn namespace_of(&self, id: &SessionId) -> Option<Arc<str>> {
+        self.sockets
+            .values()
+            .find(|s| s.id == *id)
+            .map(|s| s.nsp.clone())
+    }
+}
+
+fn close_reason(reason: &DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::ClientClosed | DisconnectReason::TransportClosed => "transport close",
+        DisconnectReason::PingTimeout => "ping timeout",
+        DisconnectReason::TransportError(detail) if detail.starts_with("parse error") => {
+            "parse error"
+        }
+        DisconnectReason::TransportError(_) | DisconnectReason::MessageTooBig => "transport error",
+        DisconnectReason::Overflow => "transport error",
+        DisconnectReason::ServerShutdown => "server shutting down",
+        DisconnectReason::ServerDisconnect => "server namespace disconnect",
+    }
+}
+
+impl<A: SocketHandler> SocketIo<A> {
+    fn on_packet(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, packet: Packet) {
+        if !client_may_send(packet.kind) {
+            return conn.close(DisconnectReason::TransportError(
+                "parse error: unexpected packet".into(),
+            ));
+        }
+        if packet.kind == PacketType::Connect {
+            return self.connect(state, conn, packet);
+        }
+        let nsp: Arc<str> = packet.nsp.as_str().into();
+        let Some(socket) = state.sockets.get_mut(&nsp) else {
+            // A packet for a namespace the client has not joined: Node closes the connection.
+            tracing::debug!(nsp = %nsp, "socket.io packet for an unjoined namespace");
+            return conn.close(DisconnectReason::TransportError("invalid state".into()));
+        };
+        match packet.kind {
+            PacketType::Disconnect => {
+                self.remove_socket(state, conn, &nsp, "client namespace disconnect");
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let data = packet.data.unwrap_or(Value::Null);
+                let Some(event) = event_name(&data) else {
+                    return conn.close(DisconnectReason::TransportError(
+                        "parse error: bad event".into(),
+                    ));
+                };
+                let args = match data {
+                    Value::Array(mut items) => items.split_off(1),
+                    _ => Vec::new(),
+                };
+                let mut socket = Socket {
+                    state: socket,
+                    conn,
+                };
+                self.app
+                    .on_event(&mut socket, &event, args, packet.attachments, packet.id);
+                self.settle(state, conn, &nsp);
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                if let Some(id) = packet.id {
+                    let args = match packet.data {
+                        Some(Value::Array(items)) => items,
+                        _ => Vec::new(),
+                    };
+                    socket.resolve_ack(
+                        id,
+                        AckReply {
+                            args,
+                            attachments: packet.attachments,
+                        },
+                    );
+                }
+            }
+            PacketType::Connect | PacketType::ConnectError => {}
+        }
+    }
+
+    fn connect(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, packet: Packet) {
+        let version = protocol_of(conn);
+        let nsp: Arc<str> = packet.nsp.as_str().into();
+        if !self.app.namespace_allowed(&nsp) {
+            let refusal = Packet::connect_error(version, nsp.to_string(), "Invalid namespace");
+            return packet_frames(conn, &refusal);
+        }
+        if let Some(existing) = state.sockets.get(&nsp) {
+            let again =
+                Packet::connect(nsp.to_string(), Some(json!({"sid": existing.id.as_ref()})));
+            return packet_frames(conn, &again);
+        }
+        let id: SessionId = if nsp.as_ref() == "/" {
+            conn.id().clone()
+        } else {
+            crate::hub::new_session_id()
+        };
+        let auth = match packet.data {
+            Some(value @ Value::Object(_)) => value,
+            _ => json!({}),
+        };
+        let mut socket_state = SocketState::new(id.clone(), nsp.clone(), auth);
+        let mut socket = Socket {
+            state: &mut socket_state,
+            conn,
+        };
+        if let Err(refusal) = self.app.middleware(&mut socket) {
+            let mut body = json!({"message": refusal.message});
+            if let Some(data) = refusal.data {
+                body["data"] = data;
+            }
+            let mut packet = Packet::new(PacketType::ConnectError, nsp.to_string());
+            packet.data = Some(match version {
+                ProtocolVersion::V5 => body,
+                ProtocolVersion::V4 => Value::String(refusal.message),
+            });
+            return packet_frames(conn, &packet);
+        }
+        if nsp.as_ref() != "/" {
+            conn.hub().register_member(
+                id.clone(),
+                Protocol::SocketIo,
+                conn.transport(),
+                conn.recipient(),
+            );
+        }
+        let reply = match version {
+            ProtocolVersion::V5 => {
+                Packet::connect(nsp.to_string(), Some(json!({"sid": id.as_ref()})))
+            }
+            ProtocolVersion::V4 => Packet::connect(nsp.to_string(), None),
+        };
+        packet_frames(conn, &reply);
+        conn.clear_deadline();
+        state.sockets.insert(nsp.clone(), socket_state);
+        if let Some(socket_state) = state.sockets.get_mut(&nsp) {
+            let mut socket = Socket {
+                state: socket_state,
+                conn,
+            };
+            self.app.on_connection(&mut socket);
+        }
+        self.settle(state, conn, &nsp);
+    }
+
+    /// Removes a socket the application disconnected during a callback.
+    fn settle(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, nsp: &Arc<str>) {
+        if state.sockets.get(nsp).is_some_and(|s| s.left) {
+            self.remove_socket(state, conn, nsp, "server namespace disconnect");
+        }
+    }
+
+    fn remove_socket(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        nsp: &Arc<str>,
+        reason: &str,
+    ) {
+        let Some(mut socket_state) = state.sockets.remove(nsp) else {
+            return;
+        };
+        let hub = conn.hub().clone();
+        let rooms = hub.rooms_of(&socket_state.id);
+        if nsp.as_ref() == "/" {
+            for room in &rooms {
+                hub.leave(&socket_state.id, room);
+            }
+        } else {
+            hub.unregister(&socket_state.id);
+        }
+        let mut socket = Socket {
+            state: &mut socket_state,
+            conn,
+        };
+        self.app.on_disconnect(&mut socket, reason, rooms);
+    }
+}
+
+impl<A: SocketHandler> EngineHandler for SocketIo<A> {
+    type Conn = SocketIoConn;
+
+    fn protocol(&self) -> Protocol {
+        Protocol::SocketIo
+    }
+
+    fn open(&self, conn: &mut EngineConn<'_>) -> SocketIoConn {
+        let version = protocol_of(conn);
+        let mut state = SocketIoConn {
+            decoder: Decoder::with_max_attachments(version, self.config.max_attachments),
+            sockets: HashMap::new(),
+        };
+        match version {
+            ProtocolVersion::V5 => conn.set_deadline(
+                self.config.connect_timeout,
+                DisconnectReason::TransportError("connect timeout".into()),
+            ),
+            // v2 clients are connected to `/` at once.
+            ProtocolVersion::V4 => self.connect(&mut state, conn, Packet::connect("/", None)),
+        }
+        state
+    }
+
+    fn message(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, message: EngineMessage) {
+        let decoded = match message {
+            EngineMessage::Text(text) => state.decoder.feed_text(&text),
+            EngineMessage::Binary(data) => state.decoder.feed_binary(data),
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(state, conn, packet),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "invalid socket.io packet");
+                conn.close(DisconnectReason::TransportError(format!(
+                    "parse error: {error}"
+                )));
+            }
+        }
+    }
+
+    fn encode(_format: WireFormat, message: &Message) -> Frame {
+        let nsp = message.namespace.as_deref().unwrap_or("/");
+        let packet = Packet::event(
+            nsp,
+            socket::event_data(&message.event, message.args.clone()),
+            None,
+        );
+        let (text, _) = encode(&packet);
+        message_frame_text(&text)
+    }
+
+    fn deliver(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        to: &SessionId,
+        message: Arc<Message>,
+    ) {
+        let wanted = message.namespace.as_deref().unwrap_or("/");
+        if state
+            .namespace_of(to)
+            .is_some_and(|nsp| nsp.as_ref() == wanted)
+        {
+            let format = crate::engineio::wire_format(conn.version());
+            conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+        }
+    }
+
+    fn close(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        reason: &DisconnectReason,
+        rooms: Vec<Room>,
+    ) {
+        let reason = close_reason(reason);
+        for (nsp, mut socket_state) in state.sockets.drain() {
+            let rooms = if nsp.as_ref() == "/" {
+                rooms.clone()
+            } else {
+                conn.hub().unregister(&socket_state.id)
+            };
+            let mut socket = Socket {
+                state: &mut socket_state,
+                conn,
+            };
+            self.app.on_disconnect(&mut socket, reason, rooms);
+        }
+    }
+}
