@@ -91,6 +91,19 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DISABLE_EIO3", default_value_t = false)]
     pub disable_eio3: bool,
 
+    /// Origins allowed to reach Socket.IO from a browser on another origin (repeat the flag, or
+    /// separate with commas; `*` allows any). None: no CORS headers, as Node's default.
+    #[arg(long, env = "SWITCHBOARD_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
+    /// Allow credentials (cookies) on cross-origin Socket.IO requests.
+    #[arg(long, env = "SWITCHBOARD_CORS_CREDENTIALS", default_value_t = false)]
+    pub cors_credentials: bool,
+
+    /// Set the sticky-session cookie `io=<sid>` on Socket.IO handshakes (for load balancers).
+    #[arg(long, env = "SWITCHBOARD_COOKIE", default_value_t = false)]
+    pub cookie: bool,
+
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::engineio::{Engine, EngineConfig};
+use crate::engineio::{Cors, Engine, EngineConfig};
 use crate::handler::{Handler, SharedHandler};
 use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
@@ -38,6 +38,11 @@ fn socketio_engine(state: &AppState) -> RelayEngine {
         max_payload: config.max_message_size,
         upgrade_timeout: Duration::from_millis(config.upgrade_timeout_ms),
         allow_eio3: !config.disable_eio3,
+        cors: (!config.cors_origin.is_empty()).then(|| Cors {
+            origins: config.cors_origin.clone(),
+            credentials: config.cors_credentials,
+        }),
+        cookie: config.cookie.then(|| "io".to_string()),
         ..EngineConfig::default()
     };
     let socketio = SocketIo::new(

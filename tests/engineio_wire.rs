@@ -16,14 +16,20 @@ const PING_INTERVAL: u64 = 300;
 const PING_TIMEOUT: u64 = 200;
 
 fn start_echo(upgrade_timeout: Duration) -> RunningServer {
+    start_with(EngineConfig {
+        upgrade_timeout,
+        ..EngineConfig::default()
+    })
+}
+
+fn start_with(config: EngineConfig) -> RunningServer {
     let switchboard = Switchboard::new(common::config());
     let engine = Engine::new(
         EngineConfig {
             path: "/engine.io/".into(),
             ping_interval: Duration::from_millis(PING_INTERVAL),
             ping_timeout: Duration::from_millis(PING_TIMEOUT),
-            upgrade_timeout,
-            ..EngineConfig::default()
+            ..config
         },
         Echo,
         switchboard.hub().clone(),
@@ -437,4 +443,92 @@ async fn a_body_over_max_payload_is_refused_with_413() {
     let sid = http.open().await;
     let big = format!("4{}", "x".repeat(1_000_001));
     assert_eq!(http.post(&sid, &big).await.0, 413);
+}
+
+#[actix_web::test]
+async fn cors_sticky_cookie_and_allow_request() {
+    let server = start_with(EngineConfig {
+        cors: Some(switchboard::engineio::Cors {
+            origins: vec!["https://app.example".into()],
+            credentials: true,
+        }),
+        cookie: Some("io".into()),
+        allow_request: Some(std::sync::Arc::new(
+            |req: &actix_web::HttpRequest| match req.headers().get("x-block") {
+                Some(_) => Err("blocked".to_string()),
+                None => Ok(()),
+            },
+        )),
+        ..EngineConfig::default()
+    });
+    let client = awc::Client::default();
+    let url = format!(
+        "http://{}/engine.io/?EIO=4&transport=polling",
+        server.addr()
+    );
+
+    let mut res = client
+        .get(&url)
+        .insert_header(("Origin", "https://app.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let header = |res: &awc::ClientResponse<_>, name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        header(&res, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let body = res.body().await.unwrap();
+    let open: Value = serde_json::from_slice(&body[1..]).unwrap();
+    let cookie = header(&res, "set-cookie").unwrap();
+    assert_eq!(
+        cookie,
+        format!(
+            "io={}; Path=/; HttpOnly; SameSite=Lax",
+            open["sid"].as_str().unwrap()
+        )
+    );
+
+    // Another origin gets no CORS headers; a preflight is answered.
+    let res = client
+        .get(&url)
+        .insert_header(("Origin", "https://evil.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&res, "access-control-allow-origin"), None);
+    let res = client
+        .request(awc::http::Method::OPTIONS, &url)
+        .insert_header(("Origin", "https://app.example"))
+        .insert_header(("Access-Control-Request-Headers", "content-type"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(
+        header(&res, "access-control-allow-headers").as_deref(),
+        Some("content-type")
+    );
+
+    // allow_request refuses with 403 and code 4.
+    let mut res = client
+        .get(&url)
+        .insert_header(("x-block", "1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(
+        &res.body().await.unwrap()[..],
+        br#"{"code":4,"message":"Forbidden"}"#
+    );
 }

@@ -198,13 +198,16 @@ impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
     fn keepalive(&self) -> Option<Keepalive> {
         let config = &self.engine.config;
         match self.version {
-            EioVersion::V4 => Some(Keepalive {
+            EioVersion::V4 => Some(Keepalive::Ping {
                 frame: Frame::Text(ByteString::from_static("2")),
                 interval: config.ping_interval,
                 timeout: Some(config.ping_timeout),
             }),
-            // EIO3 clients ping; the server only answers (see `on_packet`).
-            EioVersion::V3 => None,
+            // EIO3 clients ping and the server answers (see `on_packet`); a client silent for
+            // pingInterval + pingTimeout is gone.
+            EioVersion::V3 => Some(Keepalive::Silence {
+                limit: config.ping_interval + config.ping_timeout,
+            }),
         }
     }
 

@@ -39,6 +39,29 @@ pub use transport::configure;
 /// A hook that may refuse a handshake (Node's `allowRequest`): `Err` answers 403 Forbidden.
 pub type AllowRequest = Arc<dyn Fn(&actix_web::HttpRequest) -> Result<(), String> + Send + Sync>;
 
+/// Cross-origin rules for browsers on other origins (Node's `cors` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Allowed origins; `*` in the list allows any.
+    pub origins: Vec<String>,
+    /// Allow credentials (cookies) on cross-origin requests.
+    pub credentials: bool,
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
+        let any = self.origins.iter().any(|o| o == "*");
+        match origin {
+            // With credentials a wildcard is not allowed by browsers: echo the origin.
+            Some(origin) if any && self.credentials => Some(origin.to_string()),
+            _ if any => Some("*".to_string()),
+            Some(origin) if self.origins.iter().any(|o| o == origin) => Some(origin.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// Options of one Engine.IO server, with Node's defaults.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -60,6 +83,10 @@ pub struct EngineConfig {
     pub websocket: bool,
     /// Refuses handshakes; none accepts every handshake.
     pub allow_request: Option<AllowRequest>,
+    /// Cross-origin rules; none sends no CORS headers (Node's default).
+    pub cors: Option<Cors>,
+    /// Name of the sticky-session cookie set on the handshake (Node's `cookie`), if any.
+    pub cookie: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +101,8 @@ impl Default for EngineConfig {
             polling: true,
             websocket: true,
             allow_request: None,
+            cors: None,
+            cookie: None,
         }
     }
 }
@@ -87,6 +116,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("upgrade_timeout", &self.upgrade_timeout)
             .field("allow_eio3", &self.allow_eio3)
+            .field("cors", &self.cors)
+            .field("cookie", &self.cookie)
             .finish_non_exhaustive()
     }
 }
@@ -151,5 +182,42 @@ impl<H: EngineHandler> Engine<H> {
     /// Mounts the engine's path into an actix-web app.
     pub fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
         transport::configure(self.shared.clone(), cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cors;
+
+    #[test]
+    fn cors_origins() {
+        let list = Cors {
+            origins: vec!["https://a.example".into()],
+            credentials: false,
+        };
+        assert_eq!(
+            list.allow_origin(Some("https://a.example")).as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(list.allow_origin(Some("https://b.example")), None);
+        assert_eq!(list.allow_origin(None), None);
+        let any = Cors {
+            origins: vec!["*".into()],
+            credentials: false,
+        };
+        assert_eq!(
+            any.allow_origin(Some("https://b.example")).as_deref(),
+            Some("*")
+        );
+        let any_with_credentials = Cors {
+            credentials: true,
+            ..any
+        };
+        assert_eq!(
+            any_with_credentials
+                .allow_origin(Some("https://b.example"))
+                .as_deref(),
+            Some("https://b.example")
+        );
     }
 }

@@ -58,13 +58,67 @@ async fn handle<H: EngineHandler>(
     req: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    match route(&engine, &req, body).await {
+    if req.method() == Method::OPTIONS && engine.config.cors.is_some() {
+        return with_cors(&engine, &req, preflight(&req));
+    }
+    let response = match route(&engine, &req, body).await {
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(path = %req.path(), query = req.query_string(), %error, "engine.io request refused");
             error.response()
         }
+    };
+    if response.status() == actix_web::http::StatusCode::SWITCHING_PROTOCOLS {
+        return response;
     }
+    with_cors(&engine, &req, response)
+}
+
+/// The answer to a CORS preflight.
+fn preflight(req: &HttpRequest) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    response.insert_header((
+        "Access-Control-Allow-Methods",
+        "GET,HEAD,PUT,PATCH,POST,DELETE",
+    ));
+    if let Some(headers) = req.headers().get("Access-Control-Request-Headers") {
+        response.insert_header(("Access-Control-Allow-Headers", headers.clone()));
+    }
+    response.finish()
+}
+
+/// Adds the CORS headers the configuration calls for.
+fn with_cors<H: EngineHandler>(
+    engine: &EngineShared<H>,
+    req: &HttpRequest,
+    mut response: HttpResponse,
+) -> HttpResponse {
+    let Some(cors) = &engine.config.cors else {
+        return response;
+    };
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok());
+    if let Some(allowed) = cors.allow_origin(origin) {
+        let headers = response.headers_mut();
+        if let Ok(value) = allowed.parse() {
+            headers.insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        if allowed != "*" {
+            headers.insert(
+                actix_web::http::header::VARY,
+                actix_web::http::header::HeaderValue::from_static("Origin"),
+            );
+        }
+        if cors.credentials {
+            headers.insert(
+                actix_web::http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                actix_web::http::header::HeaderValue::from_static("true"),
+            );
+        }
+    }
+    response
 }
 
 async fn route<H: EngineHandler>(
@@ -134,13 +188,22 @@ async fn route<H: EngineHandler>(
     });
     match transport {
         TransportName::Polling => {
-            let addr = open_session(engine, version, handshake, Transport::Polling)?;
-            poll(addr, version).await
+            let (sid, addr) = open_session(engine, version, handshake, Transport::Polling)?;
+            let mut response = poll(addr, version).await?;
+            if let Some(name) = &config.cookie {
+                let cookie = format!("{name}={sid}; Path=/; HttpOnly; SameSite=Lax");
+                if let Ok(value) = cookie.parse() {
+                    response
+                        .headers_mut()
+                        .append(actix_web::http::header::SET_COOKIE, value);
+                }
+            }
+            Ok(response)
         }
         TransportName::WebSocket => {
             let (response, ws, stream) =
                 actix_ws::handle(req, body).map_err(|_| EngineError::BadRequest)?;
-            let addr = open_session(engine, version, handshake, Transport::WebSocket)?;
+            let (_, addr) = open_session(engine, version, handshake, Transport::WebSocket)?;
             let _ = addr
                 .send(invoke(|logic: &mut EngineLogic<H>, _| {
                     logic.started_on_websocket()
@@ -170,7 +233,7 @@ fn open_session<H: EngineHandler>(
     version: EioVersion,
     handshake: Arc<Handshake>,
     transport: Transport,
-) -> Result<EngineAddr<H>, EngineError> {
+) -> Result<(Arc<str>, EngineAddr<H>), EngineError> {
     let sid: Arc<str> = crate::hub::new_session_id();
     let config = &engine.config;
     let upgrades = if transport == Transport::Polling && config.websocket {
@@ -209,7 +272,7 @@ fn open_session<H: EngineHandler>(
     )
     .map_err(|_| EngineError::BadRequest)?;
     engine.sessions.insert(sid.to_string(), addr.clone());
-    Ok(addr)
+    Ok((sid, addr))
 }
 
 fn text_response(body: String) -> HttpResponse {

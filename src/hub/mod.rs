@@ -305,6 +305,15 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// The members of a room on this node.
+    pub fn room_members(&self, room: &str) -> Vec<SessionId> {
+        self.inner
+            .rooms
+            .get(room)
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Number of members of a room on this node.
     pub fn room_size(&self, room: &str) -> usize {
         self.inner.rooms.get(room).map_or(0, |r| r.len())

@@ -75,15 +75,24 @@ pub enum TransportEvent {
     Error(DisconnectReason),
 }
 
-/// A periodic keepalive a protocol asks its session to send.
+/// How a session checks that its client is alive.
 #[derive(Debug, Clone)]
-pub struct Keepalive {
-    /// The frame to send.
-    pub frame: Frame,
-    /// Time between two keepalives.
-    pub interval: Duration,
-    /// If set, the client must show a sign of life within this long after each keepalive.
-    pub timeout: Option<Duration>,
+pub enum Keepalive {
+    /// Send `frame` every `interval`; if `timeout` is set, the client must show a sign of life
+    /// within that long after each one.
+    Ping {
+        /// The frame to send.
+        frame: Frame,
+        /// Time between two pings.
+        interval: Duration,
+        /// How long a ping waits for any sign of life.
+        timeout: Option<Duration>,
+    },
+    /// The client pings; close the session after `limit` without hearing from it.
+    Silence {
+        /// The longest silence allowed.
+        limit: Duration,
+    },
 }
 
 /// The protocol-specific part of a session.
@@ -367,22 +376,37 @@ impl<L: SessionLogic> SessionActor<L> {
     }
 
     fn start_keepalive(&mut self, ctx: &mut Context<Self>) {
-        let Some(keepalive) = self.logic.keepalive() else {
-            return;
-        };
-        ctx.run_interval(keepalive.interval, move |act, ctx| {
-            let sent_at = Instant::now();
-            act.core.send(keepalive.frame.clone());
-            act.settle(ctx);
-            if let Some(timeout) = keepalive.timeout {
-                ctx.run_later(timeout, move |act, ctx| {
-                    if act.core.last_seen < sent_at {
+        match self.logic.keepalive() {
+            None => {}
+            Some(Keepalive::Ping {
+                frame,
+                interval,
+                timeout,
+            }) => {
+                ctx.run_interval(interval, move |act, ctx| {
+                    let sent_at = Instant::now();
+                    act.core.send(frame.clone());
+                    act.settle(ctx);
+                    if let Some(timeout) = timeout {
+                        ctx.run_later(timeout, move |act, ctx| {
+                            if act.core.last_seen < sent_at {
+                                act.core.close(DisconnectReason::PingTimeout);
+                                act.settle(ctx);
+                            }
+                        });
+                    }
+                });
+            }
+            Some(Keepalive::Silence { limit }) => {
+                // Checked four times per limit: a silent client goes within 1.25 × limit.
+                ctx.run_interval(limit / 4, move |act, ctx| {
+                    if act.core.last_seen.elapsed() >= limit {
                         act.core.close(DisconnectReason::PingTimeout);
                         act.settle(ctx);
                     }
                 });
             }
-        });
+        }
     }
 }
 

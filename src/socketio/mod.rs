@@ -18,12 +18,45 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::engineio::{message_frame_text, EngineConn, EngineHandler, EngineMessage};
-use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room, SessionId, WireFormat};
+use crate::hub::{DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionId, WireFormat};
 use packet::{encode, Decoder, Packet, PacketType, ProtocolVersion};
 use socket::{client_may_send, event_name, packet_frames, protocol_of, SocketState};
 
 pub use relay::RelaySockets;
 pub use socket::{room_key, AckError, AckReply, ConnectError, Socket, SocketHandler};
+
+/// The sockets in a room of a namespace on this node (`io.of(nsp).in(room).fetchSockets()`).
+pub fn fetch_sockets(hub: &Hub, nsp: &str, room: &str) -> Vec<SessionId> {
+    hub.room_members(&room_key(nsp, room))
+}
+
+/// Makes every socket in `room` join `new_room` too (`io.in(room).socketsJoin(new_room)`);
+/// returns how many joined.
+pub fn sockets_join(hub: &Hub, nsp: &str, room: &str, new_room: &str) -> usize {
+    let key = room_key(nsp, new_room);
+    fetch_sockets(hub, nsp, room)
+        .iter()
+        .filter(|id| hub.join(id, key.clone()).is_ok())
+        .count()
+}
+
+/// Makes every socket in `room` leave `old_room` (`io.in(room).socketsLeave(old_room)`).
+pub fn sockets_leave(hub: &Hub, nsp: &str, room: &str, old_room: &str) -> usize {
+    let key = room_key(nsp, old_room);
+    fetch_sockets(hub, nsp, room)
+        .iter()
+        .filter(|id| hub.leave(id, &key))
+        .count()
+}
+
+/// Disconnects every socket in `room` (`io.in(room).disconnectSockets(true)`: their whole
+/// connections close); returns how many.
+pub fn disconnect_sockets(hub: &Hub, nsp: &str, room: &str) -> usize {
+    fetch_sockets(hub, nsp, room)
+        .iter()
+        .filter(|id| hub.disconnect(id, DisconnectReason::ServerDisconnect))
+        .count()
+}
 
 /// Options of the Socket.IO layer, with Node's defaults.
 #[derive(Debug, Clone)]

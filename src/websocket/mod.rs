@@ -127,7 +127,7 @@ pub async fn websocket_route(
     let logic = WebSocketLogic::new(
         state.handler.clone(),
         state.relay_limits(),
-        Keepalive {
+        Keepalive::Ping {
             frame: Frame::Ping,
             interval: state.config.ping_interval(),
             timeout: Some(state.config.ping_timeout()),
