@@ -83,7 +83,7 @@ test("a message over --max-message-size closes the connection with 1009", async 
 
   assert.equal((await client.request(publishOf(900))).type, "ack");
   client.send(publishOf(2000));
-  const { code, reason } = await client.closed;
+  const { code, reason } = await client.waitClose();
   assert.equal(code, 1009);
   assert.equal(reason, "message too big");
 });
@@ -93,7 +93,7 @@ test("SIGTERM closes every client with 1001 and the server exits cleanly", async
   const clients = await connect(server, 2);
   await clients[0].join("lobby");
 
-  const [exit, ...closes] = await Promise.all([server.stop(), ...clients.map((c) => c.closed)]);
+  const [exit, ...closes] = await Promise.all([server.stop(), ...clients.map((c) => c.waitClose())]);
   for (const close of closes) assert.deepEqual(close, { code: 1001, reason: "server shutting down" });
   assert.deepEqual(exit, { code: 0, signal: null });
 });

@@ -81,10 +81,12 @@ export async function startServer(flags = [], { deadlineMs = 10_000 } = {}) {
   const keep = (chunk) => (log = (log + chunk).slice(-4000));
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
+  const reap = () => child.kill("SIGKILL"); // never outlive the test process
+  process.once("exit", reap);
   const exited = new Promise((resolve) => {
     child.once("error", (error) => resolve({ error }));
     child.once("exit", (code, signal) => resolve({ code, signal }));
-  });
+  }).finally(() => process.off("exit", reap));
 
   async function stop() {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
@@ -140,11 +142,9 @@ export async function publish(server, body, { token } = {}) {
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(WAIT),
   });
-  const answer = await response.json();
-  if (response.status !== 200) {
-    throw new Error(`POST /api/publish answered ${response.status}: ${JSON.stringify(answer)}`);
-  }
-  return answer;
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`POST /api/publish answered ${response.status}: ${text}`);
+  return JSON.parse(text);
 }
 
 /**
@@ -155,10 +155,10 @@ export async function publish(server, body, { token } = {}) {
 export class RelayClient {
   static async connect(server, { timeoutMs = WAIT } = {}) {
     const client = new RelayClient(new WebSocket(`${server.wsUrl}/ws`));
+    server.track?.(client);
     const welcome = await client.next(timeoutMs);
     if (welcome.type !== "welcome") throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
     client.session = welcome.session;
-    server.track?.(client);
     return client;
   }
 
@@ -172,7 +172,8 @@ export class RelayClient {
     this.errors = [];
     this.closed = new Promise((resolve) => {
       ws.on("close", (code, reason) => {
-        const failure = new Error(`connection closed (${code} ${reason})`);
+        const why = this.errors.length > 0 ? `: ${this.errors[0].message}` : "";
+        const failure = new Error(`connection closed (${code} ${reason})${why}`);
         for (const { reject } of [...this.pending.values(), ...this.waiters]) reject(failure);
         this.pending.clear();
         this.waiters = [];
@@ -234,9 +235,14 @@ export class RelayClient {
     if (answer.type !== "ack") throw new Error(`round trip refused: ${JSON.stringify(answer)}`);
   }
 
-  /** Closes the connection; resolves with the close code and reason. */
+  /** Resolves with `{code, reason}` once the connection has closed; rejects after `timeoutMs`. */
+  waitClose(timeoutMs = WAIT) {
+    return within(this.closed, "connection close", timeoutMs);
+  }
+
+  /** Closes the connection; resolves like `waitClose()`. */
   close() {
     this.ws.close();
-    return this.closed;
+    return this.waitClose();
   }
 }
