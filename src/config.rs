@@ -104,6 +104,48 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_COOKIE", default_value_t = false)]
     pub cookie: bool,
 
+    /// Prefix of the SockJS endpoint (relay mode over SockJS).
+    #[arg(long, env = "SWITCHBOARD_SOCKJS_PREFIX", default_value = "/sockjs")]
+    pub sockjs_prefix: String,
+
+    /// Time between SockJS heartbeat frames, in milliseconds (sockjs-node heartbeat_delay).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKJS_HEARTBEAT_MS",
+        default_value_t = 25_000
+    )]
+    pub sockjs_heartbeat_ms: u64,
+
+    /// How long a SockJS session lives without a receiving request, in milliseconds
+    /// (sockjs-node disconnect_delay).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKJS_DISCONNECT_DELAY_MS",
+        default_value_t = 5_000
+    )]
+    pub sockjs_disconnect_delay_ms: u64,
+
+    /// Bytes one SockJS streaming response carries before the client opens another
+    /// (sockjs-node response_limit).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKJS_RESPONSE_LIMIT",
+        default_value_t = 131_072
+    )]
+    pub sockjs_response_limit: usize,
+
+    /// Send the JSESSIONID cookie on SockJS requests (for sticky load balancers).
+    #[arg(long, env = "SWITCHBOARD_SOCKJS_JSESSIONID", default_value_t = false)]
+    pub sockjs_jsessionid: bool,
+
+    /// The sockjs-client script the SockJS iframe page loads.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKJS_URL",
+        default_value = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+    )]
+    pub sockjs_url: String,
+
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,

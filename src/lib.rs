@@ -28,6 +28,7 @@ pub mod relay;
 mod server;
 pub mod session;
 pub mod socketio;
+pub mod sockjs;
 pub mod websocket;
 
 use std::sync::Arc;

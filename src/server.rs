@@ -13,6 +13,7 @@ use crate::handler::{Handler, SharedHandler};
 use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
 use crate::socketio::{RelaySockets, SocketIo, SocketIoConfig};
+use crate::sockjs::{RelaySockJs, SockJs, SockJsConfig};
 use crate::{api, websocket, AppState, Config};
 
 /// Something more to mount next to switchboard's own endpoints.
@@ -27,6 +28,27 @@ pub struct Switchboard {
     state: web::Data<AppState>,
     mounts: Vec<Mount>,
     socketio: RelayEngine,
+    sockjs: SockJs<RelaySockJs>,
+}
+
+fn sockjs_service(state: &AppState) -> SockJs<RelaySockJs> {
+    let config = &state.config;
+    let sockjs_config = SockJsConfig {
+        prefix: config.sockjs_prefix.trim_end_matches('/').to_string(),
+        sockjs_url: config.sockjs_url.clone(),
+        websocket: true,
+        jsessionid: config.sockjs_jsessionid,
+        heartbeat_delay: Duration::from_millis(config.sockjs_heartbeat_ms),
+        disconnect_delay: Duration::from_millis(config.sockjs_disconnect_delay_ms),
+        response_limit: config.sockjs_response_limit,
+        max_message_size: config.max_message_size,
+    };
+    SockJs::new(
+        sockjs_config,
+        RelaySockJs::new(state.handler.clone(), state.relay_limits()),
+        state.hub.clone(),
+        state.session_options(),
+    )
 }
 
 fn socketio_engine(state: &AppState) -> RelayEngine {
@@ -79,6 +101,7 @@ impl Switchboard {
         };
         Switchboard {
             socketio: socketio_engine(&state),
+            sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: self.mounts,
         }
@@ -101,6 +124,7 @@ impl Switchboard {
         };
         Switchboard {
             socketio: socketio_engine(&state),
+            sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: Vec::new(),
         }
@@ -122,19 +146,21 @@ impl Switchboard {
         &self.state.config
     }
 
-    /// Mounts every endpoint (`/socket.io/`, `/ws`, `/api`, `/healthz`; not the static page)
+    /// Mounts every endpoint (`/socket.io/`, `/sockjs`, `/ws`, `/api`, `/healthz`; not the static page)
     /// into an `App`:
     /// `App::new().configure(switchboard.configure())`.
     pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let state = self.state.clone();
         let mounts = self.mounts.clone();
         let socketio = self.socketio.clone();
+        let sockjs = self.sockjs.clone();
         move |cfg: &mut web::ServiceConfig| {
             let max_body = state.config.max_message_size;
             for mount in &mounts {
                 mount(cfg);
             }
             socketio.configure(cfg);
+            sockjs.configure(cfg);
             cfg.app_data(state.clone())
                 .configure(websocket::configure)
                 .configure(|cfg| api::configure(cfg, max_body))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::packet::EioVersion;
+use super::packet::{decode_binary_packet, encode_text_packet, EioVersion};
 use crate::hub::{
     DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionCommand, SessionId, WireFormat,
 };
@@ -36,6 +36,8 @@ pub struct EngineConn<'a> {
     pub(super) core: &'a mut SessionCore,
     pub(super) version: EioVersion,
     pub(super) handshake: &'a Arc<Handshake>,
+    /// EIO3 client without binary support (`b64`): binary messages go out as `b4<base64>` text.
+    pub(super) base64: bool,
 }
 
 impl EngineConn<'_> {
@@ -71,11 +73,22 @@ impl EngineConn<'_> {
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: Bytes) {
-        self.core.send(message_frame_binary(self.version, data));
+        self.send_frame(message_frame_binary(self.version, data));
     }
 
-    /// Sends an already encoded message frame (see [`message_frame_text`]).
+    /// Sends an already encoded message frame (see [`message_frame_text`] and
+    /// [`message_frame_binary`]); to an EIO3 client without binary support (`b64`) a binary
+    /// frame goes as `b4<base64>` text.
     pub fn send_frame(&mut self, frame: Frame) {
+        let frame = match frame {
+            Frame::Binary(data) if self.base64 => {
+                match decode_binary_packet(data.clone(), self.version) {
+                    Ok(packet) => Frame::Text(encode_text_packet(&packet, self.version).into()),
+                    Err(_) => Frame::Binary(data),
+                }
+            }
+            frame => frame,
+        };
         self.core.send(frame);
     }
 

@@ -26,6 +26,18 @@ pub struct EngineLogic<H: EngineHandler> {
     state: Option<H::Conn>,
     upgrading: bool,
     upgraded: bool,
+    /// EIO3 only: the client asked for `b64` (no binary support), so binary messages travel as
+    /// `b4<base64>` text.
+    base64: bool,
+}
+
+/// Whether a request's query asks for base64 instead of binary (`b64`, any non-empty value, as
+/// Node's truthiness test; EIO3 only).
+pub(super) fn wants_base64(
+    version: EioVersion,
+    query: &std::collections::HashMap<String, String>,
+) -> bool {
+    version == EioVersion::V3 && query.get("b64").is_some_and(|v| !v.is_empty())
 }
 
 impl<H: EngineHandler> EngineLogic<H> {
@@ -37,6 +49,7 @@ impl<H: EngineHandler> EngineLogic<H> {
         handshake: Arc<Handshake>,
         open_packet: String,
     ) -> Self {
+        let base64 = wants_base64(version, &handshake.query);
         EngineLogic {
             engine,
             sid,
@@ -46,7 +59,14 @@ impl<H: EngineHandler> EngineLogic<H> {
             state: None,
             upgrading: false,
             upgraded: false,
+            base64,
         }
+    }
+
+    /// Whether poll answers may use the binary (XHR2) payload form: an EIO3 client that did not
+    /// ask for `b64` at its handshake (Node fixes this per transport, at the handshake).
+    pub(super) fn supports_binary(&self) -> bool {
+        !self.base64
     }
 
     fn with_conn<R>(
@@ -59,6 +79,7 @@ impl<H: EngineHandler> EngineLogic<H> {
             core,
             version: self.version,
             handshake: &self.handshake,
+            base64: self.base64,
         };
         Some(f(&self.engine.handler, state, &mut conn))
     }
@@ -107,12 +128,14 @@ impl<H: EngineHandler> EngineLogic<H> {
         Ok(())
     }
 
-    /// A WebSocket with this sid asks to take over from polling.
-    pub(super) fn begin_upgrade(&mut self) -> Result<(), EngineError> {
+    /// A WebSocket with this sid asks to take over from polling; `base64` when its request asks
+    /// for `b64` (binary messages queued from then on are sent as base64 text).
+    pub(super) fn begin_upgrade(&mut self, base64: bool) -> Result<(), EngineError> {
         if self.upgraded || self.upgrading {
             return Err(EngineError::BadRequest);
         }
         self.upgrading = true;
+        self.base64 |= base64;
         Ok(())
     }
 
@@ -217,6 +240,7 @@ impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
             core,
             version: self.version,
             handshake: &self.handshake,
+            base64: self.base64,
         };
         self.state = Some(self.engine.handler.open(&mut conn));
     }
@@ -240,6 +264,7 @@ impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
             code: 1000,
             reason: String::new(),
             by_client: *reason == DisconnectReason::ClientClosed,
+            farewell: None,
         }
     }
 

@@ -104,22 +104,27 @@ pub fn encode_payload_v3_binary(packets: &[Packet]) -> Bytes {
     for packet in packets {
         match &packet.data {
             PacketData::Binary(data) => {
-                out.push(1);
-                push_length_digits(&mut out, 1 + data.len());
-                out.push(0xFF);
+                push_binary_header(&mut out, true, 1 + data.len());
                 out.push(packet.kind.as_u8());
                 out.extend_from_slice(data);
             }
             _ => {
                 let encoded = encode_text_packet(packet, EioVersion::V3);
-                out.push(0);
-                push_length_digits(&mut out, encoded.len());
-                out.push(0xFF);
+                push_binary_header(&mut out, false, encoded.len());
                 out.extend_from_slice(encoded.as_bytes());
             }
         }
     }
     Bytes::from(out)
+}
+
+/// Appends the header of one entry of an EIO3 binary-form payload: the marker (0 string,
+/// 1 binary), the decimal digits of the body's byte length as byte values `0..=9`, and `0xFF`.
+/// The body (`len` bytes) must follow.
+pub(super) fn push_binary_header(out: &mut Vec<u8>, binary: bool, len: usize) {
+    out.push(u8::from(binary));
+    out.extend(len.to_string().bytes().map(|b| b - b'0'));
+    out.push(0xFF);
 }
 
 /// Decodes an EIO3 binary-form (XHR2) payload.
@@ -207,11 +212,6 @@ fn utf16_prefix_len(text: &str, units: usize) -> Result<usize, DecodeError> {
             available: counted,
         })
     }
-}
-
-/// Appends the decimal digits of `n` as byte values `0..=9`.
-fn push_length_digits(out: &mut Vec<u8>, n: usize) {
-    out.extend(n.to_string().bytes().map(|b| b - b'0'));
 }
 
 #[cfg(test)]

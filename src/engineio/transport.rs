@@ -13,10 +13,11 @@ use tokio::sync::oneshot;
 
 use super::error::EngineError;
 use super::handler::{EngineHandler, Handshake};
-use super::logic::EngineLogic;
+use super::jsonp::validate_jsonp_index;
+use super::logic::{wants_base64, EngineLogic};
 use super::packet::EioVersion;
 use super::payload::decode_payload_v4;
-use super::polling::encode_poll_v4;
+use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
 use crate::hub::{DisconnectReason, Transport};
 use crate::session::{drive_websocket, limited_stream, Invoke, SessionActor, SessionCore};
@@ -141,6 +142,10 @@ async fn route<H: EngineHandler>(
         None => return Err(EngineError::UnsupportedProtocolVersion),
     };
     let upgrade = is_websocket_upgrade(req);
+    let jsonp = match transport {
+        TransportName::Polling => jsonp_index(version, &query)?,
+        TransportName::WebSocket => None,
+    };
 
     if let Some(sid) = query.get("sid") {
         let addr = engine
@@ -149,12 +154,15 @@ async fn route<H: EngineHandler>(
             .map(|a| a.clone())
             .ok_or(EngineError::UnknownSid)?;
         return match (transport, upgrade) {
-            (TransportName::WebSocket, true) => upgrade_to_websocket(engine, addr, req, body).await,
+            (TransportName::WebSocket, true) => {
+                let base64 = wants_base64(version, &query);
+                upgrade_to_websocket(engine, addr, base64, req, body).await
+            }
             (TransportName::Polling, false) if req.method() == Method::GET => {
-                poll(addr, version).await
+                poll(addr, version, jsonp).await
             }
             (TransportName::Polling, false) if req.method() == Method::POST => {
-                post(engine, addr, version, body).await
+                post(engine, addr, version, jsonp.is_some(), body).await
             }
             _ => Err(EngineError::BadRequest),
         };
@@ -189,7 +197,7 @@ async fn route<H: EngineHandler>(
     match transport {
         TransportName::Polling => {
             let (sid, addr) = open_session(engine, version, handshake, Transport::Polling)?;
-            let mut response = poll(addr, version).await?;
+            let mut response = poll(addr, version, jsonp).await?;
             if let Some(name) = &config.cookie {
                 let cookie = format!("{name}={sid}; Path=/; HttpOnly; SameSite=Lax");
                 if let Ok(value) = cookie.parse() {
@@ -219,6 +227,20 @@ async fn route<H: EngineHandler>(
             ));
             Ok(response)
         }
+    }
+}
+
+/// The JSONP callback index of an EIO3 polling request (`j`), if it is one. An index that is not
+/// a plain decimal number is refused (and never echoed). EIO4 has no JSONP: `j` is ignored.
+fn jsonp_index(
+    version: EioVersion,
+    query: &HashMap<String, String>,
+) -> Result<Option<String>, EngineError> {
+    match (version, query.get("j")) {
+        (EioVersion::V3, Some(index)) => validate_jsonp_index(index)
+            .map(|index| Some(index.to_string()))
+            .map_err(|_| EngineError::BadRequest),
+        _ => Ok(None),
     }
 }
 
@@ -275,28 +297,32 @@ fn open_session<H: EngineHandler>(
     Ok((sid, addr))
 }
 
-fn text_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=UTF-8")
-        .body(body)
-}
-
-/// A long-poll GET: waits for the session's next frames (a ping is due within pingInterval).
+/// A long-poll GET: waits for the session's next frames (a ping is due within pingInterval) and
+/// answers them in the form the client reads (`jsonp`: the callback index of a JSONP request).
 async fn poll<H: EngineHandler>(
     addr: EngineAddr<H>,
     version: EioVersion,
+    jsonp: Option<String>,
 ) -> Result<HttpResponse, EngineError> {
     let (tx, rx) = oneshot::channel();
-    addr.send(invoke(move |logic: &mut EngineLogic<H>, core| {
-        logic.attach_poll(core, tx)
-    }))
-    .await
-    .map_err(|_| EngineError::UnknownSid)??;
+    let binary = addr
+        .send(invoke(move |logic: &mut EngineLogic<H>, core| {
+            logic
+                .attach_poll(core, tx)
+                .map(|()| logic.supports_binary())
+        }))
+        .await
+        .map_err(|_| EngineError::UnknownSid)??;
     let pulled = rx.await.map_err(|_| EngineError::UnknownSid)?;
-    match version {
-        EioVersion::V4 => Ok(text_response(encode_poll_v4(&pulled))),
-        EioVersion::V3 => Ok(text_response(super::polling::encode_poll_v3(&pulled))),
-    }
+    let flavor = match (version, jsonp) {
+        (EioVersion::V4, _) => PollFlavor::V4,
+        (EioVersion::V3, Some(index)) => PollFlavor::V3Jsonp { index },
+        (EioVersion::V3, None) => PollFlavor::V3 { binary },
+    };
+    let answer = answer_poll(&pulled, &flavor);
+    Ok(HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body))
 }
 
 async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ()> {
@@ -311,11 +337,12 @@ async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut
     Ok(buf)
 }
 
-/// A POST: the client's packets.
+/// A POST: the client's packets (`jsonp`: a form with the payload in `d`).
 async fn post<H: EngineHandler>(
     engine: &Arc<EngineShared<H>>,
     addr: EngineAddr<H>,
     version: EioVersion,
+    jsonp: bool,
     body: web::Payload,
 ) -> Result<HttpResponse, EngineError> {
     let Ok(body) = read_body(body, engine.config.max_payload).await else {
@@ -329,7 +356,8 @@ async fn post<H: EngineHandler>(
         EioVersion::V4 => std::str::from_utf8(&body)
             .map_err(|e| e.to_string())
             .and_then(|text| decode_payload_v4(text).map_err(|e| e.to_string())),
-        EioVersion::V3 => super::polling::decode_post_v3(&body),
+        EioVersion::V3 if jsonp => decode_post_jsonp(&body),
+        EioVersion::V3 => decode_post_v3(&body),
     };
     let packets = match packets {
         Ok(packets) => packets,
@@ -356,11 +384,12 @@ async fn post<H: EngineHandler>(
 async fn upgrade_to_websocket<H: EngineHandler>(
     engine: &Arc<EngineShared<H>>,
     addr: EngineAddr<H>,
+    base64: bool,
     req: &HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, EngineError> {
-    addr.send(invoke(|logic: &mut EngineLogic<H>, _| {
-        logic.begin_upgrade()
+    addr.send(invoke(move |logic: &mut EngineLogic<H>, _| {
+        logic.begin_upgrade(base64)
     }))
     .await
     .map_err(|_| EngineError::UnknownSid)??;

@@ -41,6 +41,8 @@ pub struct CloseInfo {
     pub reason: String,
     /// True when the client asked for the close (some protocols answer it differently).
     pub by_client: bool,
+    /// A last text frame to write before the close (SockJS's `c[...]` over WebSocket).
+    pub farewell: Option<String>,
 }
 
 /// What a transport gets for one [`Pull`]: queued frames, then possibly the close.
@@ -109,6 +111,16 @@ pub trait SessionLogic: Unpin + Sized + 'static {
         let _ = to;
         let format = self.format();
         core.send(message.encoded(format, |m| Self::encode(format, m)));
+    }
+
+    /// Takes from the outbox what the waiting transport gets now; by default everything.
+    fn take_frames(&mut self, outbox: &mut Outbox) -> Vec<Frame> {
+        outbox.drain()
+    }
+
+    /// A transport's pull was answered (the transport may now be gone until the next one).
+    fn on_pull_answered(&mut self, core: &mut SessionCore) {
+        let _ = core;
     }
 
     /// A transport's pull was abandoned (its request went away) while frames were ready; the
@@ -322,6 +334,14 @@ impl<L: SessionLogic> SessionActor<L> {
 
     /// After every event: arm a new deadline, report a new close, hand frames to a transport.
     fn settle(&mut self, ctx: &mut Context<Self>) {
+        self.settle_deadline(ctx);
+        self.settle_close_and_frames(ctx);
+    }
+
+    fn settle_deadline(&mut self, ctx: &mut Context<Self>) {
+        if ctx.state() != actix::ActorState::Running {
+            return;
+        }
         if let (Some((at, _)), false) = (&self.core.deadline, self.core.deadline_armed) {
             self.core.deadline_armed = true;
             let wait = at.saturating_duration_since(Instant::now());
@@ -337,6 +357,9 @@ impl<L: SessionLogic> SessionActor<L> {
                 act.settle(ctx);
             });
         }
+    }
+
+    fn settle_close_and_frames(&mut self, ctx: &mut Context<Self>) {
         if let (Some(reason), false) = (&self.core.closing, self.core.closed_reported) {
             let reason = reason.clone();
             self.core.closed_reported = true;
@@ -350,17 +373,21 @@ impl<L: SessionLogic> SessionActor<L> {
                 "session closed"
             );
             self.logic.on_close(&mut self.core, &reason, rooms);
-            ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+            if ctx.state() == actix::ActorState::Running {
+                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+            }
         }
         let ready = !self.core.outbox.is_empty() || self.core.closing.is_some();
         if ready {
             if let Some(puller) = self.core.puller.take() {
-                let close = self.core.closing.as_ref().map(|r| self.logic.close_info(r));
+                let frames = self.logic.take_frames(&mut self.core.outbox);
+                // A transport that gets only part of the outbox gets the close next time.
+                let close = match self.core.outbox.is_empty() {
+                    true => self.core.closing.as_ref().map(|r| self.logic.close_info(r)),
+                    false => None,
+                };
                 let done = close.is_some();
-                let sent = puller.send(Pulled {
-                    frames: self.core.outbox.drain(),
-                    close,
-                });
+                let sent = puller.send(Pulled { frames, close });
                 if let Err(unsent) = sent {
                     self.core.outbox.restore(unsent.frames);
                     if !done {
@@ -370,6 +397,9 @@ impl<L: SessionLogic> SessionActor<L> {
                 }
                 if done {
                     ctx.stop();
+                } else {
+                    self.logic.on_pull_answered(&mut self.core);
+                    self.settle_deadline(ctx);
                 }
             }
         }

@@ -82,7 +82,10 @@ pub async fn drive_websocket(
                         return;
                     }
                 }
-                if let Some(CloseInfo { code, reason, .. }) = pulled.close {
+                if let Some(CloseInfo { code, reason, farewell, .. }) = pulled.close {
+                    if let Some(text) = farewell {
+                        let _ = timeout(limits.write_timeout, ws.text(text)).await;
+                    }
                     let close = CloseReason { code: CloseCode::from(code), description: Some(reason) };
                     let _ = timeout(limits.write_timeout, ws.close(Some(close))).await;
                     return;

@@ -109,6 +109,23 @@ impl SocketIoConn {
     }
 }
 
+/// A query string as a JSON object of strings, as Node's `querystring.parse` builds it (a repeated
+/// key becomes an array of its values).
+fn query_object(query: &str) -> Value {
+    let mut object = serde_json::Map::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = Value::String(value.into_owned());
+        match object.get_mut(key.as_ref()) {
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            None => {
+                object.insert(key.into_owned(), value);
+            }
+        }
+    }
+    Value::Object(object)
+}
+
 fn close_reason(reason: &DisconnectReason) -> &'static str {
     match reason {
         DisconnectReason::ClientClosed | DisconnectReason::TransportClosed => "transport close",
@@ -189,18 +206,23 @@ impl<A: SocketHandler> SocketIo<A> {
             return packet_frames(conn, &refusal);
         }
         if let Some(existing) = state.sockets.get(&nsp) {
-            let again =
-                Packet::connect(nsp.to_string(), Some(json!({"sid": existing.id.as_ref()})));
-            return packet_frames(conn, &again);
+            let sid = match version {
+                ProtocolVersion::V5 => Some(json!({"sid": existing.id.as_ref()})),
+                ProtocolVersion::V4 => None,
+            };
+            return packet_frames(conn, &Packet::connect(nsp.to_string(), sid));
         }
         let id: SessionId = if nsp.as_ref() == "/" {
             conn.id().clone()
         } else {
             crate::hub::new_session_id()
         };
-        let auth = match packet.data {
-            Some(value @ Value::Object(_)) => value,
-            _ => json!({}),
+        let auth = match (version, packet.data) {
+            // v2 clients have no auth payload; as in Node, the query of the namespace
+            // (`0/custom?token=abc,`) stands in for it.
+            (ProtocolVersion::V4, _) => query_object(packet.query.as_deref().unwrap_or("")),
+            (ProtocolVersion::V5, Some(value @ Value::Object(_))) => value,
+            (ProtocolVersion::V5, _) => json!({}),
         };
         let mut socket_state = SocketState::new(id.clone(), nsp.clone(), auth);
         let mut socket = Socket {

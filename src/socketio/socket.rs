@@ -129,7 +129,9 @@ impl Socket<'_, '_> {
         &self.state.nsp
     }
 
-    /// The auth payload of the CONNECT packet (v2 clients: `{}`; see the handshake query).
+    /// The auth payload of the CONNECT packet. v2 clients send none: theirs is the query of the
+    /// namespace they connect to (`0/admin?token=abc,` → `{"token":"abc"}`, `{}` for `/`), as in
+    /// Node; the Engine.IO handshake query is in [`handshake`](Self::handshake).
     pub fn auth(&self) -> &Value {
         &self.state.auth
     }

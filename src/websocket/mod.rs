@@ -51,6 +51,7 @@ pub fn close_info(reason: &DisconnectReason) -> CloseInfo {
         code,
         reason: reason.as_str().to_string(),
         by_client: *reason == DisconnectReason::ClientClosed,
+        farewell: None,
     }
 }
 

@@ -1,0 +1,174 @@
+//! What runs on a SockJS session: relay mode, or the reference test suite's services.
+
+use crate::handler::{DisconnectInfo, SessionRef, SharedHandler};
+use crate::hub::{DisconnectReason, Frame, Message, Protocol, Room};
+use crate::relay::{self, envelope, RelayLimits};
+use crate::session::SessionCore;
+
+use super::frame;
+
+/// One SockJS session while the application handles one of its events.
+pub struct SockJsConn<'a> {
+    pub(super) core: &'a mut SessionCore,
+    pub(super) close: &'a mut Option<(u16, String)>,
+    pub(super) raw: bool,
+}
+
+impl SockJsConn<'_> {
+    /// The session as a protocol-neutral [`SessionRef`].
+    pub fn session(&self) -> SessionRef {
+        SessionRef::new(
+            self.core.id().clone(),
+            Protocol::SockJs,
+            self.core.hub().clone(),
+        )
+    }
+
+    /// Sends one message to the client.
+    pub fn send(&mut self, message: &str) {
+        let text = if self.raw {
+            message.to_string()
+        } else {
+            frame::encode_messages(&[message])
+        };
+        self.core.send(Frame::Text(text.into()));
+    }
+
+    /// Closes the session with a SockJS close code and reason (`c[code,"reason"]`).
+    pub fn close(&mut self, code: u16, reason: &str) {
+        if self.close.is_none() {
+            *self.close = Some((code, reason.to_string()));
+        }
+        self.core.close(DisconnectReason::ServerDisconnect);
+    }
+}
+
+/// The application behind a SockJS service.
+pub trait SockJsApp: Send + Sync + 'static {
+    /// A session has opened.
+    fn on_open(&self, conn: &mut SockJsConn<'_>) {
+        let _ = conn;
+    }
+
+    /// A message arrived.
+    fn on_message(&self, conn: &mut SockJsConn<'_>, message: String);
+
+    /// The session has ended; `rooms` are the rooms it was in.
+    fn on_close(&self, conn: &mut SockJsConn<'_>, reason: &DisconnectReason, rooms: Vec<Room>) {
+        let _ = (conn, reason, rooms);
+    }
+
+    /// The message text a hub broadcast becomes (once per broadcast); by default the relay
+    /// envelope of protocols/relay.md.
+    fn encode(message: &Message) -> String
+    where
+        Self: Sized,
+    {
+        envelope::encode_message(message)
+    }
+}
+
+/// Relay mode over SockJS: the JSON envelope of protocols/relay.md inside SockJS messages.
+pub struct RelaySockJs {
+    handler: SharedHandler,
+    limits: RelayLimits,
+}
+
+impl RelaySockJs {
+    /// Relay mode running `handler`.
+    pub fn new(handler: SharedHandler, limits: RelayLimits) -> Self {
+        RelaySockJs { handler, limits }
+    }
+}
+
+impl SockJsApp for RelaySockJs {
+    fn on_open(&self, conn: &mut SockJsConn<'_>) {
+        conn.send(&envelope::encode_welcome(conn.core.id()));
+        self.handler.on_connect(&conn.session());
+    }
+
+    fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
+        let session = conn.session();
+        crate::hub::Counters::add(&session.hub().counters().messages_in, 1);
+        if let Some(reply) = relay::handle_text(&message, &session, &*self.handler, &self.limits) {
+            conn.send(&reply);
+        }
+    }
+
+    fn on_close(&self, conn: &mut SockJsConn<'_>, reason: &DisconnectReason, rooms: Vec<Room>) {
+        self.handler.on_disconnect(&DisconnectInfo {
+            id: conn.core.id().clone(),
+            protocol: Protocol::SockJs,
+            rooms,
+            reason: reason.clone(),
+        });
+    }
+}
+
+/// The services the sockjs-protocol test suite and sockjs-client's own tests expect.
+pub mod testing {
+    use super::{SockJsApp, SockJsConn};
+    use crate::hub::{Message, Target};
+
+    /// Writes back every message (`/echo`).
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Echo;
+
+    impl SockJsApp for Echo {
+        fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
+            conn.send(&message);
+        }
+    }
+
+    /// Closes every session at once with `3000 "Go away!"` (`/close`).
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Close;
+
+    impl SockJsApp for Close {
+        fn on_open(&self, conn: &mut SockJsConn<'_>) {
+            conn.close(3000, "Go away!");
+        }
+
+        fn on_message(&self, _conn: &mut SockJsConn<'_>, _message: String) {}
+    }
+
+    /// Answers a number `n` with `2^n` bytes of `x` (`/amplify`, 1 ≤ n ≤ 19).
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Amplify;
+
+    impl SockJsApp for Amplify {
+        fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
+            let n = message.trim().parse::<u32>().unwrap_or(1).clamp(1, 19);
+            conn.send(&"x".repeat(1usize << n));
+        }
+    }
+
+    /// Sends every message to every session of the service (`/broadcast`), through the hub.
+    #[derive(Debug, Clone)]
+    pub struct Broadcast {
+        /// The hub room that holds the service's sessions.
+        pub room: String,
+    }
+
+    impl SockJsApp for Broadcast {
+        fn on_open(&self, conn: &mut SockJsConn<'_>) {
+            let _ = conn.session().join(self.room.as_str().into());
+        }
+
+        fn encode(message: &Message) -> String {
+            message.data().as_str().unwrap_or_default().to_string()
+        }
+
+        fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
+            let room = self.room.as_str();
+            conn.session().hub().broadcast(
+                &Target::room(room),
+                Message::new(
+                    Some(room.into()),
+                    "broadcast",
+                    serde_json::Value::String(message),
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! The HTTP side of a SockJS service: routing, the static answers, and every transport.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+
+use super::app::SockJsApp;
+use super::frame::{self, CallbackTransport, FrameError};
+use super::headers;
+use super::logic::{Attach, Receiver, SockJsLogic};
+use super::{Entry, SockJsShared};
+use crate::hub::{Frame, Protocol, Transport};
+use crate::session::{drive_websocket, limited_stream, Invoke, Pulled, SessionActor, SessionCore};
+
+type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
+
+/// Mounts a service under its prefix.
+pub fn configure<A: SockJsApp>(service: Arc<SockJsShared<A>>, cfg: &mut web::ServiceConfig) {
+    let prefix = service.config.prefix.clone();
+    let handler = move |req: HttpRequest, body: web::Payload| {
+        let service = service.clone();
+        async move { handle(service, req, body).await }
+    };
+    cfg.service(web::scope(&prefix).default_service(web::to(handler)));
+}
+
+fn not_found(mut res: HttpResponseBuilder) -> HttpResponse {
+    res.status(StatusCode::NOT_FOUND)
+        .content_type(frame::CONTENT_TYPE_PLAIN)
+        .body(frame::NOT_FOUND_BODY)
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .finish()
+}
+
+fn error_500(mut res: HttpResponseBuilder, error: FrameError) -> HttpResponse {
+    res.status(StatusCode::INTERNAL_SERVER_ERROR)
+        .body(error.to_string())
+}
+
+/// The `/iframe*.html` pattern of sockjs-node (the dot before `html` is any character).
+fn is_iframe(rest: &str) -> bool {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let Some(middle) = rest.strip_prefix("/iframe") else {
+        return false;
+    };
+    let Some(middle) = middle.strip_suffix("html") else {
+        return false;
+    };
+    let mut chars = middle.chars();
+    chars.next_back().is_some()
+        && chars.as_str().bytes().all(|b| {
+            b.is_ascii_digit() || b.is_ascii_lowercase() || matches!(b, b'-' | b'.' | b'_')
+        })
+}
+
+/// `/<server>/<session>/<transport>`, ids without `/` or `.`.
+fn session_url(rest: &str) -> Option<(&str, &str)> {
+    let rest = rest.strip_prefix('/')?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let mut parts = rest.split('/');
+    let (server, session, transport) = (parts.next()?, parts.next()?, parts.next()?);
+    let valid = |id: &str| !id.is_empty() && !id.contains('.');
+    (parts.next().is_none() && valid(server) && valid(session)).then_some((session, transport))
+}
+
+async fn handle<A: SockJsApp>(
+    service: Arc<SockJsShared<A>>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let path = req.uri().path();
+    let rest = path.get(service.config.prefix.len()..).unwrap_or("");
+    let method = req.method().clone();
+    match rest {
+        "" | "/" => match method {
+            Method::GET => HttpResponse::Ok()
+                .content_type(frame::CONTENT_TYPE_PLAIN)
+                .body(frame::WELCOME_BODY),
+            _ => method_not_allowed("GET"),
+        },
+        "/info" | "/info/" => match method {
+            Method::GET => info(&service, &req),
+            Method::OPTIONS => options(&service, &req, frame::ALLOW_METHODS_INFO),
+            _ => method_not_allowed("OPTIONS, GET"),
+        },
+        "/websocket" | "/websocket/" => match method {
+            Method::GET => websocket(&service, &req, body, None),
+            _ => method_not_allowed("GET"),
+        },
+        _ if is_iframe(rest) => match method {
+            Method::GET => iframe(&service, &req),
+            _ => method_not_allowed("GET"),
+        },
+        _ => match session_url(rest) {
+            Some((sid, transport)) => {
+                session_request(service.clone(), &req, body, sid.to_string(), transport).await
+            }
+            None => not_found(HttpResponse::build(StatusCode::NOT_FOUND)),
+        },
+    }
+}
+
+fn info<A: SockJsApp>(service: &SockJsShared<A>, req: &HttpRequest) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    headers::xhr_cors(req, &mut res);
+    headers::no_cache(&mut res);
+    let body = frame::Info {
+        websocket: service.config.websocket,
+        cors: true,
+        cookie_needed: service.config.jsessionid,
+        entropy: rand::random::<u32>(),
+        base_url: None,
+    };
+    res.content_type(frame::CONTENT_TYPE_JSON)
+        .body(body.to_json())
+}
+
+fn options<A: SockJsApp>(
+    service: &SockJsShared<A>,
+    req: &HttpRequest,
+    methods: &'static str,
+) -> HttpResponse {
+    let mut res = HttpResponse::NoContent();
+    headers::jsessionid(req, service.config.jsessionid, &mut res);
+    headers::xhr_cors(req, &mut res);
+    headers::cache_for(&mut res);
+    res.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, methods))
+        .insert_header((
+            header::ACCESS_CONTROL_MAX_AGE,
+            frame::CACHE_FOR_SECS.to_string(),
+        ))
+        .finish()
+}
+
+fn iframe<A: SockJsApp>(service: &SockJsShared<A>, req: &HttpRequest) -> HttpResponse {
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let mut res = HttpResponse::Ok();
+    headers::cache_for(&mut res);
+    if frame::iframe_not_modified(if_none_match, &service.iframe_etag) {
+        return res.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    res.content_type(frame::CONTENT_TYPE_HTML)
+        .insert_header((header::ETAG, service.iframe_etag.clone()))
+        .body(service.iframe.clone())
+}
+
+fn websocket<A: SockJsApp>(
+    service: &Arc<SockJsShared<A>>,
+    req: &HttpRequest,
+    body: web::Payload,
+    framed: Option<()>,
+) -> HttpResponse {
+    if !service.config.websocket {
+        let mut res = HttpResponse::NotFound();
+        headers::cache_for(&mut res);
+        return not_found(res);
+    }
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let connection_upgrade = req
+        .headers()
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    if !upgrade || !connection_upgrade {
+        return HttpResponse::BadRequest().body(frame::WEBSOCKET_NOT_VALID_BODY);
+    }
+    if service.hub.is_full() {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let (response, ws, stream) = match actix_ws::handle(req, body) {
+        Ok(parts) => parts,
+        Err(_) => return HttpResponse::BadRequest().body(frame::RAW_WEBSOCKET_VERSION_BODY),
+    };
+    let receiver = match framed {
+        Some(()) => Receiver::WebSocket,
+        None => Receiver::RawWebSocket,
+    };
+    let logic = SockJsLogic::new(service.clone(), None, receiver);
+    let Ok(addr) = SessionActor::start(
+        service.hub.clone(),
+        Protocol::SockJs,
+        Transport::WebSocket,
+        logic,
+        &service.session_options,
+    ) else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let limits = service.ws_limits.clone();
+    actix_web::rt::spawn(drive_websocket(
+        ws,
+        limited_stream(stream, &limits),
+        addr.clone().recipient(),
+        addr.recipient(),
+        limits,
+    ));
+    response
+}
+
+/// How one HTTP transport wraps SockJS frames.
+#[derive(Clone)]
+enum Wrap {
+    Xhr,
+    EventSource,
+    HtmlFile,
+    Jsonp(String),
+}
+
+impl Wrap {
+    fn frame(&self, frame: &str) -> String {
+        match self {
+            Wrap::Xhr => frame::xhr_frame(frame),
+            Wrap::EventSource => frame::eventsource_frame(frame),
+            Wrap::HtmlFile => frame::htmlfile_frame(frame),
+            Wrap::Jsonp(callback) => frame::jsonp_frame(callback, frame),
+        }
+    }
+}
+
+fn content_type_of(content_type: Option<&header::HeaderValue>) -> Option<&str> {
+    content_type.and_then(|v| v.to_str().ok())
+}
+
+async fn read_body(mut body: web::Payload, limit: usize) -> Option<web::BytesMut> {
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.ok()?;
+        if buf.len() + chunk.len() > limit {
+            return None;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Some(buf)
+}
+
+async fn session_request<A: SockJsApp>(
+    service: Arc<SockJsShared<A>>,
+    req: &HttpRequest,
+    body: web::Payload,
+    sid: String,
+    transport: &str,
+) -> HttpResponse {
+    let method = req.method().clone();
+    let jsessionid = service.config.jsessionid;
+    let mut res = HttpResponse::Ok();
+    match (transport, method) {
+        ("websocket", Method::GET) => websocket(&service, req, body, Some(())),
+        ("websocket", _) => method_not_allowed("GET"),
+        ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => {
+            options(&service, req, frame::ALLOW_METHODS_XHR)
+        }
+        ("xhr", Method::POST) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            headers::xhr_cors(req, &mut res);
+            res.content_type(frame::CONTENT_TYPE_JAVASCRIPT);
+            polling(&service, sid, Transport::Polling, Wrap::Xhr, res).await
+        }
+        ("xhr_streaming", Method::POST) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            headers::xhr_cors(req, &mut res);
+            res.content_type(frame::CONTENT_TYPE_JAVASCRIPT);
+            let prelude = frame::XHR_STREAMING_PRELUDE.to_string();
+            streaming(
+                service,
+                sid,
+                Transport::XhrStreaming,
+                Wrap::Xhr,
+                prelude,
+                res,
+            )
+        }
+        ("eventsource", Method::GET) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            headers::eventsource_cors(req, &mut res);
+            res.content_type(frame::CONTENT_TYPE_EVENT_STREAM);
+            let prelude = frame::EVENTSOURCE_PRELUDE.to_string();
+            streaming(
+                service,
+                sid,
+                Transport::EventSource,
+                Wrap::EventSource,
+                prelude,
+                res,
+            )
+        }
+        ("htmlfile", Method::GET) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            let callback = match frame::callback_from_query(
+                Some(req.query_string()),
+                CallbackTransport::Htmlfile,
+            ) {
+                Ok(callback) => callback,
+                Err(error) => return error_500(res, error),
+            };
+            res.content_type(frame::CONTENT_TYPE_HTML);
+            let prelude = frame::htmlfile_prelude(&callback);
+            streaming(
+                service,
+                sid,
+                Transport::HtmlFile,
+                Wrap::HtmlFile,
+                prelude,
+                res,
+            )
+        }
+        ("jsonp", Method::GET) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            let callback = match frame::callback_from_query(
+                Some(req.query_string()),
+                CallbackTransport::Jsonp,
+            ) {
+                Ok(callback) => callback,
+                Err(error) => return error_500(res, error),
+            };
+            res.content_type(frame::CONTENT_TYPE_JAVASCRIPT)
+                .insert_header(("X-Content-Type-Options", "nosniff"));
+            polling(&service, sid, Transport::Jsonp, Wrap::Jsonp(callback), res).await
+        }
+        ("xhr_send", Method::POST) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            headers::xhr_cors(req, &mut res);
+            let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
+            let Some(body) = read_body(body, service.config.max_message_size).await else {
+                return res.status(StatusCode::PAYLOAD_TOO_LARGE).finish();
+            };
+            match frame::decode_xhr_send(content_type, &body) {
+                Ok(messages) => match deliver(&service, &sid, messages).await {
+                    true => res
+                        .status(StatusCode::NO_CONTENT)
+                        .content_type(frame::CONTENT_TYPE_PLAIN)
+                        .finish(),
+                    false => not_found(res),
+                },
+                Err(error) => error_500(res, error),
+            }
+        }
+        ("jsonp_send", Method::POST) => {
+            headers::jsessionid(req, jsessionid, &mut res);
+            headers::no_cache(&mut res);
+            let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
+            let Some(body) = read_body(body, service.config.max_message_size).await else {
+                return res.status(StatusCode::PAYLOAD_TOO_LARGE).finish();
+            };
+            match frame::decode_jsonp_send(content_type, &body) {
+                Ok(messages) => match deliver(&service, &sid, messages).await {
+                    true => res
+                        .content_type(frame::CONTENT_TYPE_PLAIN)
+                        .body(frame::JSONP_SEND_OK_BODY),
+                    false => not_found(res),
+                },
+                Err(error) => error_500(res, error),
+            }
+        }
+        ("xhr" | "xhr_send" | "xhr_streaming", _) => method_not_allowed("POST, OPTIONS"),
+        ("jsonp_send", _) => method_not_allowed("POST"),
+        ("eventsource" | "htmlfile" | "jsonp", _) => method_not_allowed("GET"),
+        _ => not_found(HttpResponse::build(StatusCode::NOT_FOUND)),
+    }
+}
+
+/// Hands posted messages to a live session; false when there is none.
+async fn deliver<A: SockJsApp>(
+    service: &SockJsShared<A>,
+    sid: &str,
+    messages: Vec<String>,
+) -> bool {
+    let Some(Entry::Live(addr)) = service.sessions.get(sid).map(|e| e.clone()) else {
+        return false;
+    };
+    let invoke: Invoke<SockJsLogic<A>, ()> = Invoke(Box::new(
+        move |logic: &mut SockJsLogic<A>, core: &mut SessionCore| logic.receive(core, messages),
+    ));
+    addr.send(invoke).await.is_ok()
+}
+
+/// The live session for a receiver (created if new), or the close frame of a closed one.
+fn session_for<A: SockJsApp>(
+    service: &Arc<SockJsShared<A>>,
+    sid: &str,
+    transport: Transport,
+) -> Result<SessionAddr<A>, String> {
+    let entry = service
+        .sessions
+        .entry(sid.to_string())
+        .or_try_insert_with(|| {
+            let logic = SockJsLogic::new(service.clone(), Some(sid.to_string()), Receiver::None);
+            SessionActor::start(
+                service.hub.clone(),
+                Protocol::SockJs,
+                transport,
+                logic,
+                &service.session_options,
+            )
+            .map(Entry::Live)
+            .map_err(|_| frame::encode_close(1013, "Server is full"))
+        })?;
+    match entry.value() {
+        Entry::Live(addr) => Ok(addr.clone()),
+        Entry::Closed(close) => Err(close.clone()),
+    }
+}
+
+/// What one pull gave a receiver: SockJS frames, and whether the response must end after them.
+struct Got {
+    frames: Vec<String>,
+    ended: bool,
+}
+
+/// SockJS frames from what the session pulled: consecutive message frames merged into one.
+fn sockjs_frames(pulled: Pulled) -> Got {
+    let mut frames: Vec<String> = Vec::new();
+    for frame in pulled.frames {
+        let text = match frame {
+            Frame::Text(text) => text.to_string(),
+            Frame::Binary(_) => continue,
+            Frame::Ping => frame::HEARTBEAT_FRAME.to_string(),
+        };
+        match (frames.last_mut(), text.strip_prefix("a[")) {
+            (Some(last), Some(more)) if last.starts_with("a[") => {
+                last.pop();
+                last.push(',');
+                last.push_str(more);
+            }
+            _ => frames.push(text),
+        }
+    }
+    let ended = match pulled.close {
+        Some(close) => {
+            frames.push(frame::encode_close(close.code, &close.reason));
+            true
+        }
+        None => false,
+    };
+    Got { frames, ended }
+}
+
+/// Attaches a receiver to a session and waits for its next frames.
+async fn pull<A: SockJsApp>(
+    service: &Arc<SockJsShared<A>>,
+    sid: &str,
+    transport: Transport,
+    kind: Receiver,
+) -> Got {
+    let closed = |frame: String| Got {
+        frames: vec![frame],
+        ended: true,
+    };
+    let addr = match session_for(service, sid, transport) {
+        Ok(addr) => addr,
+        Err(close) => return closed(close),
+    };
+    let (tx, rx) = oneshot::channel();
+    let invoke: Invoke<SockJsLogic<A>, Attach> = Invoke(Box::new(
+        move |logic: &mut SockJsLogic<A>, core: &mut SessionCore| {
+            core.set_transport(transport);
+            logic.attach(core, kind, tx)
+        },
+    ));
+    match addr.send(invoke).await {
+        Ok(Attach::Attached) => {}
+        Ok(Attach::AnotherConnection) => {
+            let (code, reason) = frame::CLOSE_ANOTHER_CONNECTION;
+            return closed(frame::encode_close(code, reason));
+        }
+        Err(_) => return closed(closed_frame(service, sid)),
+    }
+    match rx.await {
+        Ok(pulled) => sockjs_frames(pulled),
+        Err(_) => closed(closed_frame(service, sid)),
+    }
+}
+
+fn closed_frame<A: SockJsApp>(service: &SockJsShared<A>, sid: &str) -> String {
+    match service.sessions.get(sid).map(|e| e.clone()) {
+        Some(Entry::Closed(close)) => close,
+        _ => frame::encode_close(frame::CLOSE_NORMAL.0, frame::CLOSE_NORMAL.1),
+    }
+}
+
+/// `xhr` and `jsonp`: one frame, then the response ends.
+async fn polling<A: SockJsApp>(
+    service: &Arc<SockJsShared<A>>,
+    sid: String,
+    transport: Transport,
+    wrap: Wrap,
+    mut res: HttpResponseBuilder,
+) -> HttpResponse {
+    let got = pull(service, &sid, transport, Receiver::Polling).await;
+    // One frame per poll: a close that came with other frames waits for the next poll (closed
+    // sessions keep their close frame for late receivers).
+    let body = got
+        .frames
+        .first()
+        .map(|f| wrap.frame(f))
+        .unwrap_or_default();
+    res.body(body)
+}
+
+/// `xhr_streaming`, `eventsource`, `htmlfile`: a prelude, then each frame as its own chunk, until
+/// the close or `response_limit` bytes.
+fn streaming<A: SockJsApp>(
+    service: Arc<SockJsShared<A>>,
+    sid: String,
+    transport: Transport,
+    wrap: Wrap,
+    prelude: String,
+    mut res: HttpResponseBuilder,
+) -> HttpResponse {
+    struct State<A: SockJsApp> {
+        service: Arc<SockJsShared<A>>,
+        sid: String,
+        transport: Transport,
+        wrap: Wrap,
+        pending: VecDeque<Bytes>,
+        sent: usize,
+        done: bool,
+    }
+    let state = State {
+        service,
+        sid,
+        transport,
+        wrap,
+        pending: VecDeque::from([Bytes::from(prelude)]),
+        sent: 0,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(chunk) = state.pending.pop_front() {
+                return Some((Ok::<_, actix_web::Error>(chunk), state));
+            }
+            if state.done {
+                return None;
+            }
+            let got = pull(
+                &state.service,
+                &state.sid,
+                state.transport,
+                Receiver::Streaming,
+            )
+            .await;
+            for frame in &got.frames {
+                let wrapped = state.wrap.frame(frame);
+                state.sent += frame::utf16_len(&wrapped);
+                state.pending.push_back(Bytes::from(wrapped));
+            }
+            state.done = got.ended || state.sent >= state.service.config.response_limit;
+        }
+    });
+    res.streaming(body)
+}
