@@ -146,6 +146,42 @@ pub struct Config {
     )]
     pub sockjs_url: String,
 
+    /// Connection state recovery: dropped clients that come back within the window get their
+    /// session, rooms and missed messages back (Socket.IO, and relay resume over WebSocket and
+    /// SockJS).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CONNECTION_STATE_RECOVERY",
+        default_value_t = false
+    )]
+    pub connection_state_recovery: bool,
+
+    /// How long a dropped session is kept for recovery, in milliseconds
+    /// (socket.io maxDisconnectionDuration).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECOVERY_WINDOW_MS",
+        default_value_t = 120_000
+    )]
+    pub recovery_window_ms: u64,
+
+    /// Most broadcasts kept for recovery; a client that missed more gets a fresh session.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECOVERY_MAX_MESSAGES",
+        default_value_t = 10_000
+    )]
+    pub recovery_max_messages: usize,
+
+    /// Recovered Socket.IO connections skip the connect middleware (socket.io skipMiddlewares).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECOVERY_SKIP_MIDDLEWARES",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub recovery_skip_middlewares: bool,
+
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,
@@ -166,6 +202,15 @@ impl Config {
     /// Silence allowed after a ping before the session is closed.
     pub fn ping_timeout(&self) -> Duration {
         Duration::from_millis(self.ping_timeout_ms)
+    }
+
+    /// What the hub keeps for recovery, when it is on.
+    pub fn recovery(&self) -> Option<crate::hub::RecoveryConfig> {
+        self.connection_state_recovery
+            .then(|| crate::hub::RecoveryConfig {
+                max_disconnection: Duration::from_millis(self.recovery_window_ms),
+                max_messages: self.recovery_max_messages,
+            })
     }
 
     /// Time graceful shutdown waits for sessions to close.

@@ -71,6 +71,7 @@ fn socketio_engine(state: &AppState) -> RelayEngine {
         RelaySockets::new(state.handler.clone(), state.relay_limits()),
         SocketIoConfig {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            recovery_skip_middlewares: config.recovery_skip_middlewares,
             ..SocketIoConfig::default()
         },
     );
@@ -116,6 +117,7 @@ impl Switchboard {
         let limits = HubLimits {
             max_sessions: config.max_sessions,
             max_rooms_per_session: config.max_rooms_per_session,
+            recovery: config.recovery(),
         };
         let state = AppState {
             hub: Hub::new(limits, adapter),
@@ -200,12 +202,26 @@ impl Switchboard {
         let server = server.run();
         let handle = server.handle();
         let task = actix_web::rt::spawn(server);
+        let sweeper = self.state.hub.recovery().map(|_| {
+            let recovery_hub = self.state.hub.clone();
+            // Kept sessions that never come back expire even when no one else calls.
+            actix_web::rt::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    tick.tick().await;
+                    if let Some(recovery) = recovery_hub.recovery() {
+                        recovery.sweep();
+                    }
+                }
+            })
+        });
         tracing::info!(%addr, "switchboard listening");
         Ok(RunningServer {
             addr,
             hub: self.state.hub.clone(),
             handle,
             task,
+            sweeper,
             shutdown_timeout: config.shutdown_timeout(),
         })
     }
@@ -229,6 +245,7 @@ pub struct RunningServer {
     hub: Hub,
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<io::Result<()>>,
+    sweeper: Option<actix_web::rt::task::JoinHandle<()>>,
     shutdown_timeout: Duration,
 }
 
@@ -256,6 +273,9 @@ impl RunningServer {
                 left = self.hub.session_count(),
                 "sessions still open at shutdown"
             );
+        }
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
         }
         self.handle.stop(true).await;
         match self.task.await {

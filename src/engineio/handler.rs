@@ -108,6 +108,11 @@ impl EngineConn<'_> {
         self.core.clear_deadline();
     }
 
+    /// Broadcasts up to `offset` were replayed on recovery: drop their live copies.
+    pub fn set_replayed_through(&mut self, offset: u64) {
+        self.core.set_replayed_through(offset);
+    }
+
     /// The transport the connection runs over now.
     pub fn transport(&self) -> crate::hub::Transport {
         self.core.transport()

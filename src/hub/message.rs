@@ -67,6 +67,7 @@ pub struct Message {
     /// The arguments (relay messages have exactly one, `data`).
     pub args: Vec<Value>,
     encoded: [OnceLock<Frame>; FORMATS],
+    offset: OnceLock<u64>,
 }
 
 static NULL: Value = Value::Null;
@@ -91,7 +92,17 @@ impl Message {
             event: event.into(),
             args,
             encoded: Default::default(),
+            offset: OnceLock::new(),
         })
+    }
+
+    /// Its place in the hub's recovery log, when recovery is on (set once, before delivery).
+    pub fn offset(&self) -> Option<u64> {
+        self.offset.get().copied()
+    }
+
+    pub(super) fn set_offset(&self, offset: u64) {
+        let _ = self.offset.set(offset);
     }
 
     /// The first argument (`null` when there is none): what relay clients receive as `data`.

@@ -7,6 +7,7 @@
 
 mod adapter;
 mod message;
+mod recovery;
 mod session_info;
 mod stats;
 
@@ -20,6 +21,7 @@ use dashmap::DashMap;
 
 pub use adapter::{Adapter, LocalAdapter};
 pub use message::{Frame, Message, Room, WireFormat};
+pub use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig, RecoveryError};
 pub use session_info::{DisconnectReason, Protocol, Transport};
 pub use stats::{Counters, StatsSnapshot, TransportCount};
 
@@ -99,13 +101,15 @@ pub enum RegisterError {
     Full(usize),
 }
 
-/// Limits the hub enforces.
+/// Limits the hub enforces, and what it keeps for recovery.
 #[derive(Debug, Clone)]
 pub struct HubLimits {
     /// Most live sessions.
     pub max_sessions: usize,
     /// Most rooms per session.
     pub max_rooms_per_session: usize,
+    /// Keep recent broadcasts and dropped sessions for recovery; `None`: recovery off.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for HubLimits {
@@ -113,6 +117,7 @@ impl Default for HubLimits {
         HubLimits {
             max_sessions: 100_000,
             max_rooms_per_session: 1024,
+            recovery: None,
         }
     }
 }
@@ -139,6 +144,7 @@ struct HubInner {
     counters: Counters,
     limits: HubLimits,
     adapter: Arc<dyn Adapter>,
+    recovery: Option<Recovery>,
 }
 
 /// A cheap, cloneable handle to the hub.
@@ -165,6 +171,7 @@ impl Hub {
                 live: AtomicUsize::new(0),
                 rooms: DashMap::new(),
                 counters: Counters::default(),
+                recovery: limits.recovery.clone().map(Recovery::new),
                 limits,
                 adapter,
             }),
@@ -176,6 +183,11 @@ impl Hub {
     /// A single-node hub with default limits.
     pub fn local() -> Hub {
         Hub::new(HubLimits::default(), Arc::new(LocalAdapter))
+    }
+
+    /// The recovery state, when recovery is on.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.inner.recovery.as_ref()
     }
 
     /// The hub's counters, for protocols to record traffic.
@@ -333,6 +345,9 @@ impl Hub {
     /// local sessions accepted it.
     pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
         Counters::add(&self.inner.counters.messages_in, 1);
+        if let Some(recovery) = &self.inner.recovery {
+            recovery.record(target, &message);
+        }
         let delivered = self.deliver_local(target, &message);
         self.inner.adapter.forward(target, &message);
         delivered
@@ -395,12 +410,17 @@ impl Hub {
             })
             .collect();
         by_transport.sort_by_key(|c| (c.protocol, c.transport));
-        self.inner.counters.snapshot(
+        let mut snapshot = self.inner.counters.snapshot(
             self.session_count(),
             by_transport,
             self.inner.rooms.len(),
             self.inner.adapter.name(),
-        )
+        );
+        if let Some(recovery) = &self.inner.recovery {
+            snapshot.recovery_kept = recovery.kept_count();
+            snapshot.recovery_log = recovery.log_len();
+        }
+        snapshot
     }
 
     fn member(&self, id: &str) -> Option<Arc<Member>> {

@@ -114,6 +114,20 @@ impl DisconnectReason {
     }
 }
 
+impl DisconnectReason {
+    /// Whether a client that ended this way may come back and recover its session: it dropped
+    /// (or the server went down), rather than leaving on purpose or being sent away.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportClosed
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::TransportError(_)
+                | DisconnectReason::ServerShutdown
+        )
+    }
+}
+
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

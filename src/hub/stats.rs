@@ -70,6 +70,10 @@ pub struct StatsSnapshot {
     pub sessions_refused: u64,
     /// The cluster adapter in use.
     pub adapter: &'static str,
+    /// Dropped sessions kept for recovery.
+    pub recovery_kept: usize,
+    /// Broadcasts kept in the recovery log.
+    pub recovery_log: usize,
 }
 
 impl Counters {
@@ -93,6 +97,8 @@ impl Counters {
             sessions_closed: Self::get(&self.sessions_closed),
             sessions_refused: Self::get(&self.sessions_refused),
             adapter,
+            recovery_kept: 0,
+            recovery_log: 0,
         }
     }
 }

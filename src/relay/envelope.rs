@@ -28,6 +28,13 @@ pub enum Command {
         /// The payload (`null` when absent).
         data: Value,
     },
+    /// Take back a dropped session: its rooms and the messages it missed.
+    Resume {
+        /// The private token the dropped session's welcome gave.
+        token: String,
+        /// The offset of the last message the client got (the welcome's offset if none).
+        offset: u64,
+    },
     /// Send an event to the server's handler.
     Emit {
         /// The event name.
@@ -95,6 +102,18 @@ pub fn decode(text: &str) -> Result<Request, EnvelopeError> {
             event: string_field(&fields, "event").map_err(fail)?,
             data: fields.remove("data").unwrap_or(Value::Null),
         },
+        "resume" => Command::Resume {
+            token: string_field(&fields, "token").map_err(fail)?,
+            offset: match fields.get("offset") {
+                Some(Value::String(s)) => s
+                    .parse()
+                    .map_err(|_| fail("\"offset\" must be a number".into()))?,
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .ok_or_else(|| fail("\"offset\" must be a number".into()))?,
+                _ => return Err(fail("missing field \"offset\"".into())),
+            },
+        },
         "emit" => Command::Emit {
             event: string_field(&fields, "event").map_err(fail)?,
             data: fields.remove("data").unwrap_or(Value::Null),
@@ -112,9 +131,29 @@ fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, Strin
     }
 }
 
-/// The welcome a client gets when its session opens.
-pub fn encode_welcome(session_id: &str) -> String {
-    json!({"type": "welcome", "session": session_id}).to_string()
+/// The welcome a client gets when its session opens; with recovery on, the private token and
+/// the current offset to resume from.
+pub fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
+    match resume {
+        Some((token, offset)) => json!({
+            "type": "welcome",
+            "session": session_id,
+            "token": token,
+            "offset": offset.to_string(),
+        })
+        .to_string(),
+        None => json!({"type": "welcome", "session": session_id}).to_string(),
+    }
+}
+
+/// The answer to a successful resume: the rooms back, and how many missed messages follow.
+pub fn encode_resumed(id: Option<&Value>, rooms: &[crate::hub::Room], missed: usize) -> String {
+    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+    let mut out = json!({"type": "resumed", "rooms": rooms, "missed": missed});
+    if let Some(id) = id {
+        out["id"] = id.clone();
+    }
+    out.to_string()
 }
 
 /// A room message (or a direct one, without `room`), as every relay client receives it.
@@ -126,6 +165,9 @@ pub fn encode_message(message: &Message) -> String {
     }
     out.insert("event".into(), Value::String(message.event.clone()));
     out.insert("data".into(), message.data().clone());
+    if let Some(offset) = message.offset() {
+        out.insert("offset".into(), Value::String(offset.to_string()));
+    }
     Value::Object(out).to_string()
 }
 
@@ -248,8 +290,21 @@ mod tests {
             r#"{"type":"error","message":"nope"}"#
         );
         assert_eq!(
-            encode_welcome("abc"),
+            encode_welcome("abc", None),
             r#"{"type":"welcome","session":"abc"}"#
+        );
+        assert_eq!(
+            encode_welcome("abc", Some(("tok", 7))),
+            r#"{"type":"welcome","session":"abc","token":"tok","offset":"7"}"#
+        );
+        assert_eq!(
+            decode(r#"{"type":"resume","token":"t","offset":"12"}"#)
+                .unwrap()
+                .command,
+            Command::Resume {
+                token: "t".into(),
+                offset: 12
+            }
         );
     }
 }

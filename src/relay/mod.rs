@@ -78,6 +78,67 @@ pub fn execute(
             .and_then(|room| handler.on_publish(session, room, &event, data))
             .map(|()| None),
         Command::Emit { event, data } => handler.on_event(session, &event, data).map(Some),
+        Command::Resume { .. } => {
+            Err("resume is only valid as a relay session's own request".into())
+        }
+    }
+}
+
+/// Takes back a dropped relay session for `session`: rejoins its rooms and returns what it
+/// missed (the caller queues those, then drops live copies up to `through`).
+pub fn resume(
+    session: &SessionRef,
+    token: &str,
+    offset: u64,
+) -> Result<crate::hub::Recovered, Refusal> {
+    let recovery = session
+        .hub()
+        .recovery()
+        .ok_or_else(|| "connection state recovery is off".to_string())?;
+    let recovered = recovery.recover(token, offset).map_err(|e| e.to_string())?;
+    for room in &recovered.session.rooms {
+        session.join(room.clone()).map_err(|e| e.to_string())?;
+    }
+    Ok(recovered)
+}
+
+/// Answers a relay `resume` request: `Ok` with the `resumed` answer and the recovered session
+/// (whose missed messages the caller queues after the answer), or `Err` with the error answer.
+pub fn answer_resume(
+    session: &SessionRef,
+    id: Option<&Value>,
+    token: &str,
+    offset: u64,
+) -> Result<(String, crate::hub::Recovered), String> {
+    match resume(session, token, offset) {
+        Ok(recovered) => {
+            let answer =
+                envelope::encode_resumed(id, &recovered.session.rooms, recovered.missed.len());
+            Ok((answer, recovered))
+        }
+        Err(message) => {
+            tracing::debug!(session = %session.id(), %message, "relay resume refused");
+            Err(envelope::encode_error(
+                id,
+                &format!("cannot resume: {message}"),
+            ))
+        }
+    }
+}
+
+/// The welcome of a new relay session: with recovery on, its private token and the offset.
+pub fn welcome(session: &SessionRef) -> String {
+    let resume = session
+        .hub()
+        .recovery()
+        .map(|r| (r.token_for(session.id()), r.head()));
+    envelope::encode_welcome(session.id(), resume.as_ref().map(|(t, o)| (t.as_str(), *o)))
+}
+
+/// A relay session has ended: keep it for resume if it dropped.
+pub fn park(session: &SessionRef, rooms: &[Room], reason: &crate::hub::DisconnectReason) {
+    if let Some(recovery) = session.hub().recovery() {
+        recovery.park(session.id(), rooms.to_vec(), reason.is_recoverable());
     }
 }
 

@@ -163,6 +163,8 @@ pub struct SessionCore {
     last_seen: Instant,
     deadline: Option<(Instant, DisconnectReason)>,
     deadline_armed: bool,
+    /// Broadcasts at or below this offset were replayed on recovery: live copies are dropped.
+    replayed_through: u64,
 }
 
 impl SessionCore {
@@ -234,6 +236,11 @@ impl SessionCore {
     /// Cancels the deadline.
     pub fn clear_deadline(&mut self) {
         self.deadline = None;
+    }
+
+    /// Broadcasts up to `offset` were replayed to a recovered session: drop their live copies.
+    pub fn set_replayed_through(&mut self, offset: u64) {
+        self.replayed_through = self.replayed_through.max(offset);
     }
 
     /// Records a sign of life from the client (for keepalive timeouts).
@@ -319,6 +326,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     last_seen: Instant::now(),
                     deadline: None,
                     deadline_armed: false,
+                    replayed_through: 0,
                 },
                 logic,
             }
@@ -467,7 +475,10 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
     fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
         match cmd {
             SessionCommand::Deliver(to, message) => {
-                if self.core.closing.is_none() {
+                let replayed = message
+                    .offset()
+                    .is_some_and(|o| o <= self.core.replayed_through);
+                if self.core.closing.is_none() && !replayed {
                     self.logic.on_deliver(&to, message, &mut self.core);
                 }
             }

@@ -65,6 +65,9 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// Most binary attachments in one packet.
     pub max_attachments: usize,
+    /// Recovered sockets skip the connect middleware (connection state recovery is on when the
+    /// hub keeps sessions, see [`crate::hub::HubLimits::recovery`]).
+    pub recovery_skip_middlewares: bool,
 }
 
 impl Default for SocketIoConfig {
@@ -72,6 +75,7 @@ impl Default for SocketIoConfig {
         SocketIoConfig {
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: packet::DEFAULT_MAX_ATTACHMENTS,
+            recovery_skip_middlewares: true,
         }
     }
 }
@@ -212,11 +216,6 @@ impl<A: SocketHandler> SocketIo<A> {
             };
             return packet_frames(conn, &Packet::connect(nsp.to_string(), sid));
         }
-        let id: SessionId = if nsp.as_ref() == "/" {
-            conn.id().clone()
-        } else {
-            crate::hub::new_session_id()
-        };
         let auth = match (version, packet.data) {
             // v2 clients have no auth payload; as in Node, the query of the namespace
             // (`0/custom?token=abc,`) stands in for it.
@@ -224,39 +223,67 @@ impl<A: SocketHandler> SocketIo<A> {
             (ProtocolVersion::V5, Some(value @ Value::Object(_))) => value,
             (ProtocolVersion::V5, _) => json!({}),
         };
+        let recovered = self.recover(conn, &nsp, &auth);
+        let recovering = self.recovery_on(conn, version);
+        let (id, pid) = match &recovered {
+            Some((pid, recovered)) => (recovered.session.id.clone(), Some(pid.clone())),
+            None => (
+                crate::hub::new_session_id(),
+                recovering.then(|| crate::hub::new_session_id().to_string()),
+            ),
+        };
         let mut socket_state = SocketState::new(id.clone(), nsp.clone(), auth);
+        socket_state.pid = pid.clone();
+        socket_state.recovered = recovered.is_some();
+        let skip_middleware = recovered.is_some() && self.config.recovery_skip_middlewares;
         let mut socket = Socket {
             state: &mut socket_state,
             conn,
         };
-        if let Err(refusal) = self.app.middleware(&mut socket) {
-            let mut body = json!({"message": refusal.message});
-            if let Some(data) = refusal.data {
-                body["data"] = data;
+        if !skip_middleware {
+            if let Err(refusal) = self.app.middleware(&mut socket) {
+                let mut body = json!({"message": refusal.message});
+                if let Some(data) = refusal.data {
+                    body["data"] = data;
+                }
+                let mut packet = Packet::new(PacketType::ConnectError, nsp.to_string());
+                packet.data = Some(match version {
+                    ProtocolVersion::V5 => body,
+                    ProtocolVersion::V4 => Value::String(refusal.message),
+                });
+                return packet_frames(conn, &packet);
             }
-            let mut packet = Packet::new(PacketType::ConnectError, nsp.to_string());
-            packet.data = Some(match version {
-                ProtocolVersion::V5 => body,
-                ProtocolVersion::V4 => Value::String(refusal.message),
-            });
-            return packet_frames(conn, &packet);
         }
-        if nsp.as_ref() != "/" {
-            conn.hub().register_member(
-                id.clone(),
-                Protocol::SocketIo,
-                conn.transport(),
-                conn.recipient(),
-            );
-        }
-        let reply = match version {
-            ProtocolVersion::V5 => {
+        let hub = conn.hub().clone();
+        hub.register_member(
+            id.clone(),
+            Protocol::SocketIo,
+            conn.transport(),
+            conn.recipient(),
+        );
+        let reply = match (version, &pid) {
+            (ProtocolVersion::V5, Some(pid)) => Packet::connect(
+                nsp.to_string(),
+                Some(json!({"sid": id.as_ref(), "pid": pid})),
+            ),
+            (ProtocolVersion::V5, None) => {
                 Packet::connect(nsp.to_string(), Some(json!({"sid": id.as_ref()})))
             }
-            ProtocolVersion::V4 => Packet::connect(nsp.to_string(), None),
+            (ProtocolVersion::V4, _) => Packet::connect(nsp.to_string(), None),
         };
         packet_frames(conn, &reply);
         conn.clear_deadline();
+        if let Some((_, recovered)) = recovered {
+            for room in &recovered.session.rooms {
+                let _ = hub.join(&id, room.clone());
+            }
+            let format = crate::engineio::wire_format(conn.version());
+            for message in &recovered.missed {
+                conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+            }
+            conn.set_replayed_through(recovered.through);
+            tracing::debug!(socket = %id, missed = recovered.missed.len(), "socket.io session recovered");
+        }
         state.sockets.insert(nsp.clone(), socket_state);
         if let Some(socket_state) = state.sockets.get_mut(&nsp) {
             let mut socket = Socket {
@@ -266,6 +293,63 @@ impl<A: SocketHandler> SocketIo<A> {
             self.app.on_connection(&mut socket);
         }
         self.settle(state, conn, &nsp);
+    }
+
+    /// Whether this connection's sockets get a private id for recovery (v5 clients, recovery on).
+    fn recovery_on(&self, conn: &EngineConn<'_>, version: ProtocolVersion) -> bool {
+        version == ProtocolVersion::V5 && conn.hub().recovery().is_some()
+    }
+
+    /// Takes back the session named by the CONNECT auth's `pid` and `offset`, if it can be.
+    fn recover(
+        &self,
+        conn: &EngineConn<'_>,
+        nsp: &Arc<str>,
+        auth: &Value,
+    ) -> Option<(String, crate::hub::Recovered)> {
+        let recovery = conn.hub().recovery()?;
+        let (Some(pid), Some(offset)) = (auth["pid"].as_str(), auth["offset"].as_str()) else {
+            return None;
+        };
+        let offset = offset.parse::<u64>().ok()?;
+        match recovery.recover(pid, offset) {
+            Ok(recovered)
+                if recovered.session.namespace.as_deref().unwrap_or("/") == nsp.as_ref() =>
+            {
+                Some((pid.to_string(), recovered))
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::debug!(%error, "socket.io session not recovered");
+                None
+            }
+        }
+    }
+
+    /// Keeps a dropped socket for recovery (not one that left on purpose).
+    fn keep_for_recovery(
+        conn: &EngineConn<'_>,
+        socket: &SocketState,
+        reason: &str,
+        rooms: &[Room],
+    ) {
+        let (Some(recovery), Some(pid)) = (conn.hub().recovery(), &socket.pid) else {
+            return;
+        };
+        if matches!(
+            reason,
+            "client namespace disconnect" | "server namespace disconnect"
+        ) {
+            return;
+        }
+        let namespace = (socket.nsp.as_ref() != "/").then(|| socket.nsp.clone());
+        recovery.keep(
+            pid.clone(),
+            socket.id.clone(),
+            namespace,
+            rooms.to_vec(),
+            Value::Null,
+        );
     }
 
     /// Removes a socket the application disconnected during a callback.
@@ -285,15 +369,8 @@ impl<A: SocketHandler> SocketIo<A> {
         let Some(mut socket_state) = state.sockets.remove(nsp) else {
             return;
         };
-        let hub = conn.hub().clone();
-        let rooms = hub.rooms_of(&socket_state.id);
-        if nsp.as_ref() == "/" {
-            for room in &rooms {
-                hub.leave(&socket_state.id, room);
-            }
-        } else {
-            hub.unregister(&socket_state.id);
-        }
+        let rooms = conn.hub().unregister(&socket_state.id);
+        Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
         let mut socket = Socket {
             state: &mut socket_state,
             conn,
@@ -345,11 +422,12 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
 
     fn encode(_format: WireFormat, message: &Message) -> Frame {
         let nsp = message.namespace.as_deref().unwrap_or("/");
-        let packet = Packet::event(
-            nsp,
-            socket::event_data(&message.event, message.args.clone()),
-            None,
-        );
+        let mut args = message.args.clone();
+        // With recovery on, every broadcast carries its offset as a last argument, as in Node.
+        if let Some(offset) = message.offset() {
+            args.push(Value::String(offset.to_string()));
+        }
+        let packet = Packet::event(nsp, socket::event_data(&message.event, args), None);
         let (text, _) = encode(&packet);
         message_frame_text(&text)
     }
@@ -379,12 +457,11 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         rooms: Vec<Room>,
     ) {
         let reason = close_reason(reason);
-        for (nsp, mut socket_state) in state.sockets.drain() {
-            let rooms = if nsp.as_ref() == "/" {
-                rooms.clone()
-            } else {
-                conn.hub().unregister(&socket_state.id)
-            };
+        // The connection's own hub session holds no rooms: every socket is a member of its own.
+        let _ = rooms;
+        for (_, mut socket_state) in state.sockets.drain() {
+            let rooms = conn.hub().unregister(&socket_state.id);
+            Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
             let mut socket = Socket {
                 state: &mut socket_state,
                 conn,

@@ -62,6 +62,10 @@ pub(super) struct SocketState {
     acks: HashMap<u64, oneshot::Sender<AckReply>>,
     /// Set when the server disconnected the socket during a callback.
     pub(super) left: bool,
+    /// The private id for connection state recovery, when it is on.
+    pub(super) pid: Option<String>,
+    /// True when this socket is a recovered one.
+    pub(super) recovered: bool,
 }
 
 impl SocketState {
@@ -73,6 +77,8 @@ impl SocketState {
             next_ack: 0,
             acks: HashMap::new(),
             left: false,
+            pid: None,
+            recovered: false,
         }
     }
 
@@ -122,6 +128,12 @@ impl Socket<'_, '_> {
     /// The socket's id (as `socket.id` on the client).
     pub fn id(&self) -> &SessionId {
         &self.state.id
+    }
+
+    /// True when this socket was recovered after a temporary disconnection (same id, rooms
+    /// back, missed broadcasts replayed), as `socket.recovered` in Node.
+    pub fn recovered(&self) -> bool {
+        self.state.recovered
     }
 
     /// The namespace.

@@ -34,6 +34,22 @@ impl SockJsConn<'_> {
         self.core.send(Frame::Text(text.into()));
     }
 
+    /// Queues broadcasts a recovered session missed (encoded as every broadcast is), and drops
+    /// live copies of them up to offset `through`.
+    pub fn replay(&mut self, missed: &[std::sync::Arc<Message>], through: u64) {
+        for message in missed {
+            let frame = if self.raw {
+                Frame::Text(envelope::encode_message(message).into())
+            } else {
+                message.encoded(crate::hub::WireFormat::SockJs, |m| {
+                    Frame::Text(frame::encode_messages(&[envelope::encode_message(m)]).into())
+                })
+            };
+            self.core.send(frame);
+        }
+        self.core.set_replayed_through(through);
+    }
+
     /// Closes the session with a SockJS close code and reason (`c[code,"reason"]`).
     pub fn close(&mut self, code: u16, reason: &str) {
         if self.close.is_none() {
@@ -83,19 +99,37 @@ impl RelaySockJs {
 
 impl SockJsApp for RelaySockJs {
     fn on_open(&self, conn: &mut SockJsConn<'_>) {
-        conn.send(&envelope::encode_welcome(conn.core.id()));
+        conn.send(&relay::welcome(&conn.session()));
         self.handler.on_connect(&conn.session());
     }
 
     fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
         let session = conn.session();
         crate::hub::Counters::add(&session.hub().counters().messages_in, 1);
-        if let Some(reply) = relay::handle_text(&message, &session, &*self.handler, &self.limits) {
+        let reply = match envelope::decode(&message) {
+            Ok(relay::Request {
+                id,
+                command: relay::Command::Resume { token, offset },
+            }) => match relay::answer_resume(&session, id.as_ref(), &token, offset) {
+                Ok((answer, recovered)) => {
+                    conn.send(&answer);
+                    conn.replay(&recovered.missed, recovered.through);
+                    None
+                }
+                Err(error) => Some(error),
+            },
+            Ok(request) => relay::dispatch(request, &session, &*self.handler, &self.limits),
+            Err(relay::EnvelopeError { id, message }) => {
+                Some(envelope::encode_error(id.as_ref(), &message))
+            }
+        };
+        if let Some(reply) = reply {
             conn.send(&reply);
         }
     }
 
     fn on_close(&self, conn: &mut SockJsConn<'_>, reason: &DisconnectReason, rooms: Vec<Room>) {
+        relay::park(&conn.session(), &rooms, reason);
         self.handler.on_disconnect(&DisconnectInfo {
             id: conn.core.id().clone(),
             protocol: Protocol::SockJs,

@@ -79,7 +79,7 @@ impl SessionLogic for WebSocketLogic {
 
     fn on_open(&mut self, core: &mut SessionCore) {
         let session = SessionRef::new(core.id().clone(), Protocol::WebSocket, core.hub().clone());
-        core.send(Frame::Text(envelope::encode_welcome(core.id()).into()));
+        core.send(Frame::Text(relay::welcome(&session).into()));
         self.handler.on_connect(&session);
         self.session = Some(session);
     }
@@ -87,7 +87,29 @@ impl SessionLogic for WebSocketLogic {
     fn on_text(&mut self, text: ByteString, core: &mut SessionCore) {
         let Some(session) = &self.session else { return };
         crate::hub::Counters::add(&core.hub().counters().messages_in, 1);
-        if let Some(reply) = relay::handle_text(&text, session, &*self.handler, &self.limits) {
+        let reply = match envelope::decode(&text) {
+            Ok(relay::Request {
+                id,
+                command: relay::Command::Resume { token, offset },
+            }) => match relay::answer_resume(session, id.as_ref(), &token, offset) {
+                Ok((answer, recovered)) => {
+                    core.send(Frame::Text(answer.into()));
+                    for message in &recovered.missed {
+                        core.send(message.encoded(WireFormat::RelayJson, |m| {
+                            Self::encode(WireFormat::RelayJson, m)
+                        }));
+                    }
+                    core.set_replayed_through(recovered.through);
+                    None
+                }
+                Err(error) => Some(error),
+            },
+            Ok(request) => relay::dispatch(request, session, &*self.handler, &self.limits),
+            Err(relay::EnvelopeError { id, message }) => {
+                Some(envelope::encode_error(id.as_ref(), &message))
+            }
+        };
+        if let Some(reply) = reply {
             core.send(Frame::Text(reply.into()));
         }
     }
@@ -103,6 +125,9 @@ impl SessionLogic for WebSocketLogic {
     }
 
     fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+        if let Some(session) = &self.session {
+            relay::park(session, &rooms, reason);
+        }
         self.handler.on_disconnect(&DisconnectInfo {
             id: core.id().clone(),
             protocol: Protocol::WebSocket,

@@ -54,6 +54,15 @@ impl Client {
         client
     }
 
+    /// Wraps a connected socket whose welcome has not been read yet.
+    pub fn from_ws(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client {
+            ws,
+            session: String::new(),
+            next_id: 0,
+        }
+    }
+
     /// Sends raw text.
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(WsMessage::text(text)).await.unwrap();
