@@ -619,6 +619,11 @@ async fn v2_clients_are_connected_to_main_at_once_and_connect_namespaces_v4_styl
         r#"42/custom,["auth",{"token":"a b","x":["1","2"]}]"#
     );
 
+    // The handshake query (less Engine.IO's own parameters) is the auth of the implicit `/`.
+    let mut ws = v2_socket(&server, "&token=secret").await;
+    assert_eq!(ws_text(&mut ws).await, "40");
+    assert_eq!(ws_text(&mut ws).await, r#"42["auth",{"token":"secret"}]"#);
+
     // Polling: the implicit CONNECT comes in the handshake's payload.
     let http = Http::new(&server, "/socket.io/");
     let (sid, packets) = http.open("").await;

@@ -532,3 +532,18 @@ async fn cors_sticky_cookie_and_allow_request() {
         br#"{"code":4,"message":"Forbidden"}"#
     );
 }
+
+#[actix_web::test]
+async fn a_cancelled_poll_then_a_new_one_closes_the_session() {
+    let server = start();
+    let http = Http::new(&server);
+    let sid = http.open().await;
+    // A poll the client gives up on: the request is dropped while the server holds it.
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), http.poll(&sid)).await;
+    assert!(
+        cancelled.is_err(),
+        "the poll was still held when it was cancelled"
+    );
+    assert_eq!(http.poll(&sid).await.0, 400);
+    assert_eq!(http.poll(&sid).await.0, 400, "the session is gone");
+}

@@ -397,8 +397,18 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
                 self.config.connect_timeout,
                 DisconnectReason::TransportError("connect timeout".into()),
             ),
-            // v2 clients are connected to `/` at once.
-            ProtocolVersion::V4 => self.connect(&mut state, conn, Packet::connect("/", None)),
+            // v2 clients are connected to `/` at once; their handshake query (less Engine.IO's
+            // own parameters) is what they authenticate with, as `socket.handshake.query` in Node.
+            ProtocolVersion::V4 => {
+                let query: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(conn.handshake().query.iter().filter(|(k, _)| {
+                        !matches!(k.as_str(), "EIO" | "transport" | "t" | "b64" | "j" | "sid")
+                    }))
+                    .finish();
+                let mut packet = Packet::connect("/", None);
+                packet.query = Some(query);
+                self.connect(&mut state, conn, packet)
+            }
         }
         state
     }
