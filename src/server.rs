@@ -187,6 +187,7 @@ impl Switchboard {
                 app.service(actix_files::Files::new("/", ".").path_filter(|_, _| false))
             }
         })
+        .on_connect(crate::session::peer::record)
         .disable_signals()
         .shutdown_timeout(1)
         .client_disconnect_timeout(Duration::from_secs(1));
@@ -265,7 +266,11 @@ impl RunningServer {
     pub async fn shutdown(self) -> io::Result<()> {
         self.hub.disconnect_all(DisconnectReason::ServerShutdown);
         let deadline = Instant::now() + self.shutdown_timeout;
-        while self.hub.session_count() > 0 && Instant::now() < deadline {
+        // Wait for every session to go, and for every close to reach a transport (a polling
+        // client's close waits for its next poll, at most a couple of seconds).
+        while (self.hub.session_count() > 0 || self.hub.closing_count() > 0)
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if self.hub.session_count() > 0 {

@@ -20,6 +20,7 @@ use super::payload::decode_payload_v4;
 use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
 use crate::hub::{DisconnectReason, Transport};
+use crate::session::peer::PeerWatch;
 use crate::session::{drive_websocket, limited_stream, Invoke, SessionActor, SessionCore};
 
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
@@ -159,7 +160,7 @@ async fn route<H: EngineHandler>(
                 upgrade_to_websocket(engine, addr, base64, req, body).await
             }
             (TransportName::Polling, false) if req.method() == Method::GET => {
-                poll(addr, version, jsonp).await
+                poll(addr, version, jsonp, PeerWatch::of(req)).await
             }
             (TransportName::Polling, false) if req.method() == Method::POST => {
                 post(engine, addr, version, jsonp.is_some(), body).await
@@ -197,7 +198,7 @@ async fn route<H: EngineHandler>(
     match transport {
         TransportName::Polling => {
             let (sid, addr) = open_session(engine, version, handshake, Transport::Polling)?;
-            let mut response = poll(addr, version, jsonp).await?;
+            let mut response = poll(addr, version, jsonp, PeerWatch::of(req)).await?;
             if let Some(name) = &config.cookie {
                 let cookie = format!("{name}={sid}; Path=/; HttpOnly; SameSite=Lax");
                 if let Ok(value) = cookie.parse() {
@@ -303,6 +304,7 @@ async fn poll<H: EngineHandler>(
     addr: EngineAddr<H>,
     version: EioVersion,
     jsonp: Option<String>,
+    peer: Option<PeerWatch>,
 ) -> Result<HttpResponse, EngineError> {
     let (tx, rx) = oneshot::channel();
     let binary = addr
@@ -313,7 +315,24 @@ async fn poll<H: EngineHandler>(
         }))
         .await
         .map_err(|_| EngineError::UnknownSid)??;
-    let pulled = rx.await.map_err(|_| EngineError::UnknownSid)?;
+    let pulled = match peer {
+        Some(peer) => tokio::select! {
+            pulled = rx => pulled,
+            () = peer.closed() => {
+                // The client gave up on the poll: Node closes the session.
+                addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
+                    if core.puller_abandoned() {
+                        core.close(DisconnectReason::TransportError(
+                            "poll connection closed prematurely".into(),
+                        ));
+                    }
+                }));
+                return Err(EngineError::BadRequest);
+            }
+        },
+        None => rx.await,
+    };
+    let pulled = pulled.map_err(|_| EngineError::UnknownSid)?;
     let flavor = match (version, jsonp) {
         (EioVersion::V4, _) => PollFlavor::V4,
         (EioVersion::V3, Some(index)) => PollFlavor::V3Jsonp { index },

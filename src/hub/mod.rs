@@ -140,6 +140,8 @@ struct HubInner {
     sessions: DashMap<SessionId, Arc<Member>>,
     /// Counted sessions (connections), as opposed to extra members.
     live: AtomicUsize,
+    /// Sessions that have left the hub but whose actors still deliver their last frames.
+    closing: AtomicUsize,
     rooms: DashMap<Room, HashMap<SessionId, Arc<Member>>>,
     counters: Counters,
     limits: HubLimits,
@@ -169,6 +171,7 @@ impl Hub {
             inner: Arc::new(HubInner {
                 sessions: DashMap::new(),
                 live: AtomicUsize::new(0),
+                closing: AtomicUsize::new(0),
                 rooms: DashMap::new(),
                 counters: Counters::default(),
                 recovery: limits.recovery.clone().map(Recovery::new),
@@ -334,6 +337,22 @@ impl Hub {
     /// True when the session is registered.
     pub fn contains(&self, id: &str) -> bool {
         self.inner.sessions.contains_key(id)
+    }
+
+    /// Records that a session's actor is delivering its last frames (until [`Hub::closed`]).
+    pub fn closing(&self) {
+        self.inner.closing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records that a closing session's actor is gone.
+    pub fn closed(&self) {
+        self.inner.closing.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Sessions that have left the hub but still deliver their close (graceful shutdown waits
+    /// for them).
+    pub fn closing_count(&self) -> usize {
+        self.inner.closing.load(Ordering::Relaxed)
     }
 
     /// Number of live sessions (connections) on this node.

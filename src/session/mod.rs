@@ -8,6 +8,7 @@
 //! a frame from the client, how to say goodbye.
 
 mod outbox;
+pub mod peer;
 mod ws_driver;
 
 use std::time::{Duration, Instant};
@@ -165,6 +166,8 @@ pub struct SessionCore {
     deadline_armed: bool,
     /// Broadcasts at or below this offset were replayed on recovery: live copies are dropped.
     replayed_through: u64,
+    /// The hub counts this session as closing (until the actor stops).
+    counted_closing: bool,
 }
 
 impl SessionCore {
@@ -327,6 +330,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     deadline: None,
                     deadline_armed: false,
                     replayed_through: 0,
+                    counted_closing: false,
                 },
                 logic,
             }
@@ -372,6 +376,8 @@ impl<L: SessionLogic> SessionActor<L> {
             let reason = reason.clone();
             self.core.closed_reported = true;
             let rooms = self.core.hub.unregister(&self.core.id);
+            self.core.hub.closing();
+            self.core.counted_closing = true;
             tracing::info!(
                 session = %self.core.id,
                 protocol = %self.core.protocol,
@@ -466,6 +472,9 @@ impl<L: SessionLogic> Actor for SessionActor<L> {
             self.core.close(DisconnectReason::TransportClosed);
         }
         self.settle(ctx);
+        if std::mem::take(&mut self.core.counted_closing) {
+            self.core.hub.closed();
+        }
     }
 }
 

@@ -105,6 +105,21 @@ impl<A: SockJsApp> SockJsLogic<A> {
         }
     }
 
+    /// The client of the attached receiver went away mid-request.
+    pub(super) fn receiver_gone(&mut self, core: &mut SessionCore) {
+        if core.puller_abandoned() {
+            self.interrupted(core);
+        }
+    }
+
+    /// The client posted more than the message size limit.
+    pub(super) fn too_big(&mut self, core: &mut SessionCore) {
+        if self.close.is_none() {
+            self.close = Some((1009, "Message too big".into()));
+        }
+        core.close(DisconnectReason::MessageTooBig);
+    }
+
     fn interrupted(&mut self, core: &mut SessionCore) {
         if self.close.is_none() {
             self.close = Some((1002, "Connection interrupted".into()));

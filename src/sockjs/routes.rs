@@ -16,6 +16,7 @@ use super::headers;
 use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
+use crate::session::peer::PeerWatch;
 use crate::session::{drive_websocket, limited_stream, Invoke, Pulled, SessionActor, SessionCore};
 
 type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
@@ -273,7 +274,15 @@ async fn session_request<A: SockJsApp>(
             headers::no_cache(&mut res);
             headers::xhr_cors(req, &mut res);
             res.content_type(frame::CONTENT_TYPE_JAVASCRIPT);
-            polling(&service, sid, Transport::Polling, Wrap::Xhr, res).await
+            polling(
+                &service,
+                sid,
+                Transport::Polling,
+                Wrap::Xhr,
+                res,
+                PeerWatch::of(req),
+            )
+            .await
         }
         ("xhr_streaming", Method::POST) => {
             headers::jsessionid(req, jsessionid, &mut res);
@@ -288,6 +297,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::Xhr,
                 prelude,
                 res,
+                PeerWatch::of(req),
             )
         }
         ("eventsource", Method::GET) => {
@@ -303,6 +313,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::EventSource,
                 prelude,
                 res,
+                PeerWatch::of(req),
             )
         }
         ("htmlfile", Method::GET) => {
@@ -324,6 +335,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::HtmlFile,
                 prelude,
                 res,
+                PeerWatch::of(req),
             )
         }
         ("jsonp", Method::GET) => {
@@ -338,7 +350,15 @@ async fn session_request<A: SockJsApp>(
             };
             res.content_type(frame::CONTENT_TYPE_JAVASCRIPT)
                 .insert_header(("X-Content-Type-Options", "nosniff"));
-            polling(&service, sid, Transport::Jsonp, Wrap::Jsonp(callback), res).await
+            polling(
+                &service,
+                sid,
+                Transport::Jsonp,
+                Wrap::Jsonp(callback),
+                res,
+                PeerWatch::of(req),
+            )
+            .await
         }
         ("xhr_send", Method::POST) => {
             headers::jsessionid(req, jsessionid, &mut res);
@@ -346,7 +366,13 @@ async fn session_request<A: SockJsApp>(
             headers::xhr_cors(req, &mut res);
             let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
             let Some(body) = read_body(body, service.config.max_message_size).await else {
-                return res.status(StatusCode::PAYLOAD_TOO_LARGE).finish();
+                return match too_big(&service, &sid).await {
+                    true => res
+                        .status(StatusCode::NO_CONTENT)
+                        .content_type(frame::CONTENT_TYPE_PLAIN)
+                        .finish(),
+                    false => not_found(res),
+                };
             };
             match frame::decode_xhr_send(content_type, &body) {
                 Ok(messages) => match deliver(&service, &sid, messages).await {
@@ -364,7 +390,12 @@ async fn session_request<A: SockJsApp>(
             headers::no_cache(&mut res);
             let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
             let Some(body) = read_body(body, service.config.max_message_size).await else {
-                return res.status(StatusCode::PAYLOAD_TOO_LARGE).finish();
+                return match too_big(&service, &sid).await {
+                    true => res
+                        .content_type(frame::CONTENT_TYPE_PLAIN)
+                        .body(frame::JSONP_SEND_OK_BODY),
+                    false => not_found(res),
+                };
             };
             match frame::decode_jsonp_send(content_type, &body) {
                 Ok(messages) => match deliver(&service, &sid, messages).await {
@@ -381,6 +412,18 @@ async fn session_request<A: SockJsApp>(
         ("eventsource" | "htmlfile" | "jsonp", _) => method_not_allowed("GET"),
         _ => not_found(HttpResponse::build(StatusCode::NOT_FOUND)),
     }
+}
+
+/// A posted body over the limit closes the session with 1009, as a too big WebSocket message
+/// does; false when there is no such session.
+async fn too_big<A: SockJsApp>(service: &SockJsShared<A>, sid: &str) -> bool {
+    let Some(Entry::Live(addr)) = service.sessions.get(sid).map(|e| e.clone()) else {
+        return false;
+    };
+    let close: Invoke<SockJsLogic<A>, ()> = Invoke(Box::new(
+        |logic: &mut SockJsLogic<A>, core: &mut SessionCore| logic.too_big(core),
+    ));
+    addr.send(close).await.is_ok()
 }
 
 /// Hands posted messages to a live session; false when there is none.
@@ -465,6 +508,7 @@ async fn pull<A: SockJsApp>(
     sid: &str,
     transport: Transport,
     kind: Receiver,
+    peer: Option<&PeerWatch>,
 ) -> Got {
     let closed = |frame: String| Got {
         frames: vec![frame],
@@ -489,7 +533,21 @@ async fn pull<A: SockJsApp>(
         }
         Err(_) => return closed(closed_frame(service, sid)),
     }
-    match rx.await {
+    let pulled = match peer {
+        Some(peer) => tokio::select! {
+            pulled = rx => pulled,
+            () = peer.closed() => {
+                // The client went away mid-request: sockjs-node ends the session at once.
+                let gone: Invoke<SockJsLogic<A>, ()> = Invoke(Box::new(|logic: &mut SockJsLogic<A>, core: &mut SessionCore| {
+                    logic.receiver_gone(core)
+                }));
+                addr.do_send(gone);
+                return Got { frames: Vec::new(), ended: true };
+            }
+        },
+        None => rx.await,
+    };
+    match pulled {
         Ok(pulled) => sockjs_frames(pulled),
         Err(_) => closed(closed_frame(service, sid)),
     }
@@ -509,8 +567,9 @@ async fn polling<A: SockJsApp>(
     transport: Transport,
     wrap: Wrap,
     mut res: HttpResponseBuilder,
+    peer: Option<PeerWatch>,
 ) -> HttpResponse {
-    let got = pull(service, &sid, transport, Receiver::Polling).await;
+    let got = pull(service, &sid, transport, Receiver::Polling, peer.as_ref()).await;
     // One frame per poll: a close that came with other frames waits for the next poll (closed
     // sessions keep their close frame for late receivers).
     let body = got
@@ -530,9 +589,11 @@ fn streaming<A: SockJsApp>(
     wrap: Wrap,
     prelude: String,
     mut res: HttpResponseBuilder,
+    peer: Option<PeerWatch>,
 ) -> HttpResponse {
     struct State<A: SockJsApp> {
         service: Arc<SockJsShared<A>>,
+        peer: Option<PeerWatch>,
         sid: String,
         transport: Transport,
         wrap: Wrap,
@@ -542,6 +603,7 @@ fn streaming<A: SockJsApp>(
     }
     let state = State {
         service,
+        peer,
         sid,
         transport,
         wrap,
@@ -562,6 +624,7 @@ fn streaming<A: SockJsApp>(
                 &state.sid,
                 state.transport,
                 Receiver::Streaming,
+                state.peer.as_ref(),
             )
             .await;
             for frame in &got.frames {

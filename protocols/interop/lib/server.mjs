@@ -1,5 +1,6 @@
-// The one helper module of the interop tests: start the real switchboard binary, wait for events
-// with timeouts, publish over HTTP, and a small client of the plain WebSocket relay envelope.
+// The one helper module of the interop tests: start the real switchboard binary (or the SockJS
+// conformance example), wait for events with timeouts, publish over HTTP, and a small client of the
+// relay envelope (over `/ws`, or any socket with ws's `send`/`close` and events).
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -65,16 +66,15 @@ function freePort() {
 }
 
 /**
- * Starts the binary on 127.0.0.1 and a free port with extra `flags`, and waits until
- * GET /healthz answers 200. `stop()` sends SIGTERM, awaits the exit (SIGKILL after 5 s) and
- * resolves with `{code, signal}`.
+ * Spawns `bin` with `args` and `env`, then polls `ready(url)` (an async predicate) until it holds.
+ * Resolves with `{url, port, wsUrl, stop, log}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL
+ * after 5 s) and resolves with `{code, signal}`.
  */
-export async function startServer(flags = [], { deadlineMs = 10_000 } = {}) {
-  const port = await freePort();
+async function spawnUntilReady(bin, { port, args = [], env = {}, ready, what, deadlineMs }) {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ["--listen", `127.0.0.1:${port}`, ...flags], {
+  const child = spawn(bin, args, {
     cwd: repoDir,
-    env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "warn" },
+    env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -101,27 +101,62 @@ export async function startServer(flags = [], { deadlineMs = 10_000 } = {}) {
   exited.then((result) => (gone = result));
   while (gone === null) {
     try {
-      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (response.status === 200) return { url, port, wsUrl: `ws://127.0.0.1:${port}`, stop, log: () => log };
+      if (await ready(url)) return { url, port, wsUrl: `ws://127.0.0.1:${port}`, stop, log: () => log };
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${BIN} did not answer /healthz within ${deadlineMs} ms\n${log}`);
+      throw new Error(`${bin} did not answer ${what} within ${deadlineMs} ms\n${log}`);
     }
     await delay(25);
   }
   const why = gone.error ? gone.error.message : `exit code ${gone.code}, signal ${gone.signal}`;
-  throw new Error(`${BIN} exited before it was healthy (${why})\n${log}`);
+  throw new Error(`${bin} exited before it was ready (${why})\n${log}`);
 }
 
 /**
- * Starts a server for test `t` and stops it when the test ends. `server.track(client)` registers
- * a client (anything with `close()`, which may return a promise) to close before the server stops.
+ * Starts the binary on 127.0.0.1 and a free port with extra `flags`, and waits until
+ * GET /healthz answers 200. `stop()` sends SIGTERM, awaits the exit (SIGKILL after 5 s) and
+ * resolves with `{code, signal}`.
  */
-export async function serverFor(t, flags = []) {
-  const server = await startServer(flags);
+export async function startServer(flags = [], { deadlineMs = 10_000 } = {}) {
+  const port = await freePort();
+  return spawnUntilReady(BIN, {
+    port,
+    args: ["--listen", `127.0.0.1:${port}`, ...flags],
+    what: "/healthz",
+    deadlineMs,
+    ready: async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status === 200,
+  });
+}
+
+/** The SockJS conformance server: $SOCKJS_CONFORMANCE_BIN, or the debug build of the example. */
+export const SOCKJS_CONFORMANCE_BIN = path.resolve(
+  interopDir,
+  process.env.SOCKJS_CONFORMANCE_BIN ?? "../../target/debug/examples/sockjs_conformance",
+);
+
+/**
+ * Starts examples/sockjs_conformance (services /echo, /close, /amplify, /broadcast, ...) on a free
+ * port and waits until GET /echo greets with `Welcome to SockJS!\n`. Same result as startServer.
+ */
+export async function startSockJsConformance({ deadlineMs = 10_000 } = {}) {
+  const port = await freePort();
+  return spawnUntilReady(SOCKJS_CONFORMANCE_BIN, {
+    port,
+    env: { PORT: String(port) },
+    what: "GET /echo",
+    deadlineMs,
+    ready: async (url) => {
+      const response = await fetch(`${url}/echo`, { signal: AbortSignal.timeout(1000) });
+      return response.status === 200 && (await response.text()) === "Welcome to SockJS!\n";
+    },
+  });
+}
+
+/** Closes the server's tracked clients, then stops it, when test `t` ends. */
+function stopAfter(t, server) {
   const clients = [];
   server.track = (client) => (clients.push(client), client);
   t.after(async () => {
@@ -130,6 +165,19 @@ export async function serverFor(t, flags = []) {
     await server.stop();
   });
   return server;
+}
+
+/** Like serverFor, with the SockJS conformance server. */
+export async function sockJsConformanceFor(t) {
+  return stopAfter(t, await startSockJsConformance());
+}
+
+/**
+ * Starts a server for test `t` and stops it when the test ends. `server.track(client)` registers
+ * a client (anything with `close()`, which may return a promise) to close before the server stops.
+ */
+export async function serverFor(t, flags = []) {
+  return stopAfter(t, await startServer(flags));
 }
 
 /** POST /api/publish with `body`; resolves with the parsed answer, rejects on a non-200. */
