@@ -103,11 +103,7 @@ impl SocketHandler for App {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    switchboard::init_logging();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
     let config = Config {
         listen: format!("127.0.0.1:{port}")

@@ -38,6 +38,14 @@ pub use handler::{DisconnectInfo, Handler, SessionRef};
 pub use hub::{Hub, Message, Target};
 pub use server::{RunningServer, Switchboard};
 
+/// Logs through `tracing` to stderr, filtered by `RUST_LOG` (default `info`): what the binary and
+/// the examples use.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
 /// What every request handler shares: the configuration, the hub and the application.
 pub struct AppState {
     /// The configuration.

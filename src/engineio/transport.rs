@@ -21,7 +21,9 @@ use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor}
 use super::EngineShared;
 use crate::hub::{DisconnectReason, Transport};
 use crate::session::peer::PeerWatch;
-use crate::session::{drive_websocket, limited_stream, Invoke, SessionActor, SessionCore};
+use crate::session::{
+    drive_websocket, limited_stream, spawn_websocket, Invoke, SessionActor, SessionCore,
+};
 
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
 
@@ -218,14 +220,7 @@ async fn route<H: EngineHandler>(
                     logic.started_on_websocket()
                 }))
                 .await;
-            let limits = engine.ws_limits.clone();
-            actix_web::rt::spawn(drive_websocket(
-                ws,
-                limited_stream(stream, &limits),
-                addr.clone().recipient(),
-                addr.recipient(),
-                limits,
-            ));
+            spawn_websocket(ws, stream, addr, engine.ws_limits.clone());
             Ok(response)
         }
     }

@@ -28,7 +28,7 @@ use crate::hub::{
 };
 
 pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{drive_websocket, limited_stream, WsLimits};
+pub use ws_driver::{drive_websocket, limited_stream, spawn_websocket, WsLimits};
 
 /// How long a closing session waits for a transport to collect its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);

@@ -122,3 +122,25 @@ pub async fn drive_websocket(
         }
     }
 }
+
+/// Runs a WebSocket for a session actor in the background: limits the client's messages, feeds
+/// them to the actor and writes what it pulls.
+pub fn spawn_websocket<A>(
+    ws: actix_ws::Session,
+    stream: MessageStream,
+    addr: actix::Addr<A>,
+    limits: WsLimits,
+) where
+    A: actix::Actor<Context = actix::Context<A>>
+        + actix::Handler<Pull>
+        + actix::Handler<TransportEvent>,
+{
+    let stream = limited_stream(stream, &limits);
+    actix_web::rt::spawn(drive_websocket(
+        ws,
+        stream,
+        addr.clone().recipient(),
+        addr.recipient(),
+        limits,
+    ));
+}

@@ -17,7 +17,7 @@ use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
 use crate::session::peer::PeerWatch;
-use crate::session::{drive_websocket, limited_stream, Invoke, Pulled, SessionActor, SessionCore};
+use crate::session::{spawn_websocket, Invoke, Pulled, SessionActor, SessionCore};
 
 type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
 
@@ -206,14 +206,7 @@ fn websocket<A: SockJsApp>(
     ) else {
         return HttpResponse::ServiceUnavailable().finish();
     };
-    let limits = service.ws_limits.clone();
-    actix_web::rt::spawn(drive_websocket(
-        ws,
-        limited_stream(stream, &limits),
-        addr.clone().recipient(),
-        addr.recipient(),
-        limits,
-    ));
+    spawn_websocket(ws, stream, addr, service.ws_limits.clone());
     response
 }
 

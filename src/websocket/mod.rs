@@ -12,7 +12,7 @@ use crate::hub::{
 };
 use crate::relay::{self, envelope, RelayLimits};
 use crate::session::{
-    drive_websocket, limited_stream, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
+    spawn_websocket, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
 };
 use crate::AppState;
 
@@ -167,14 +167,7 @@ pub async fn websocket_route(
         &state.session_options(),
     )
     .map_err(actix_web::error::ErrorServiceUnavailable)?;
-    let limits = state.ws_limits();
-    actix_web::rt::spawn(drive_websocket(
-        ws,
-        limited_stream(stream, &limits),
-        addr.clone().recipient(),
-        addr.recipient(),
-        limits,
-    ));
+    spawn_websocket(ws, stream, addr, state.ws_limits());
     Ok(response)
 }
 
