@@ -699,3 +699,57 @@ async fn websocket_framed_raw_close_and_broken_framing() {
         Some("GET")
     );
 }
+
+/// Sends a raw request and reads until the server closes the connection.
+async fn raw_exchange(server: &RunningServer, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(common::WAIT, tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+#[actix_web::test]
+async fn http_1_0_streams_without_chunking_and_closes() {
+    let server = start();
+    let answer = raw_exchange(
+        &server,
+        "POST /close/000/abc/xhr_streaming HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.0 200 OK"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        !head.contains("transfer-encoding") && !head.contains("content-length"),
+        "{head}"
+    );
+    assert_eq!(
+        body,
+        format!("{}\no\nc[3000,\"Go away!\"]\n", "h".repeat(2048))
+    );
+
+    // HTTP/1.1 streams in chunks, the prelude and each frame a chunk of its own.
+    let answer = raw_exchange(
+        &server,
+        "POST /close/000/abd/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    assert_eq!(
+        body,
+        format!(
+            "801\r\n{}\n\r\n2\r\no\n\r\n13\r\nc[3000,\"Go away!\"]\n\r\n0\r\n\r\n",
+            "h".repeat(2048)
+        )
+    );
+}

@@ -79,6 +79,21 @@ async fn handle<A: SockJsApp>(
     req: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
+    let mut response = route(service, &req, body).await;
+    if req.version() == actix_web::http::Version::HTTP_10 {
+        // HTTP/1.0 has no chunked encoding: a stream is sent as is and ends with the connection.
+        let head = response.head_mut();
+        head.no_chunking(true);
+        head.set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    response
+}
+
+async fn route<A: SockJsApp>(
+    service: Arc<SockJsShared<A>>,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
     let path = req.uri().path();
     let rest = path.get(service.config.prefix.len()..).unwrap_or("");
     let method = req.method().clone();
