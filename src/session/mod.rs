@@ -33,6 +33,9 @@ pub use ws_driver::{drive_websocket, limited_stream, spawn_websocket, WsLimits};
 /// How long a closing session waits for a transport to collect its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// The same, when the client itself closed or went away: nobody is likely to ask.
+const CLIENT_CLOSE_GRACE: Duration = Duration::from_millis(200);
+
 /// A close as the transport writes it: a WebSocket close code and a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseInfo {
@@ -388,7 +391,13 @@ impl<L: SessionLogic> SessionActor<L> {
             );
             self.logic.on_close(&mut self.core, &reason, rooms);
             if ctx.state() == actix::ActorState::Running {
-                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+                let grace = match reason {
+                    DisconnectReason::ClientClosed | DisconnectReason::TransportClosed => {
+                        CLIENT_CLOSE_GRACE
+                    }
+                    _ => CLOSE_GRACE,
+                };
+                ctx.run_later(grace, |_, ctx| ctx.stop());
             }
         }
         let ready = !self.core.outbox.is_empty() || self.core.closing.is_some();

@@ -243,13 +243,15 @@ impl<A: SocketHandler> SocketIo<A> {
         if !skip_middleware {
             if let Err(refusal) = self.app.middleware(&mut socket) {
                 let mut body = json!({"message": refusal.message});
-                if let Some(data) = refusal.data {
-                    body["data"] = data;
+                if let Some(data) = &refusal.data {
+                    body["data"] = data.clone();
                 }
                 let mut packet = Packet::new(PacketType::ConnectError, nsp.to_string());
-                packet.data = Some(match version {
-                    ProtocolVersion::V5 => body,
-                    ProtocolVersion::V4 => Value::String(refusal.message),
+                packet.data = Some(match (version, refusal.data) {
+                    (ProtocolVersion::V5, _) => body,
+                    // As Node for v2 clients: the error's data if it has some, else its message.
+                    (ProtocolVersion::V4, Some(data)) => data,
+                    (ProtocolVersion::V4, None) => Value::String(refusal.message),
                 });
                 return packet_frames(conn, &packet);
             }
