@@ -144,7 +144,15 @@ impl<A: SockJsApp> SockJsLogic<A> {
 /// Takes the first SockJS frame of the outbox: one control frame, or every message up to the
 /// next control frame, merged into one `a[...]`.
 fn take_one_frame(outbox: &mut Outbox) -> Vec<Frame> {
-    let mut all = outbox.drain().into_iter();
+    let mut frames = outbox.drain();
+    // Heartbeats that wait behind other frames say nothing those frames do not.
+    let is_heartbeat = |f: &Frame| matches!(f, Frame::Text(t) if &**t == frame::HEARTBEAT_FRAME);
+    if frames.iter().any(|f| !is_heartbeat(f)) {
+        frames.retain(|f| !is_heartbeat(f));
+    } else {
+        frames.truncate(1);
+    }
+    let mut all = frames.into_iter();
     let mut taken = Vec::new();
     let mut rest = Vec::new();
     for frame in all.by_ref() {
@@ -323,5 +331,33 @@ impl<A: SockJsApp> SessionLogic for SockJsLogic<A> {
             }
         }
         self.with_conn(core, |app, conn| app.on_close(conn, reason, rooms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(t: &str) -> Frame {
+        Frame::Text(t.to_string().into())
+    }
+
+    #[test]
+    fn a_poll_takes_one_frame_merging_messages_and_skipping_stale_heartbeats() {
+        let mut outbox = Outbox::new(16);
+        for f in ["o", "h", "a[\"x\"]", "a[\"y\"]", "c[3000,\"Go away!\"]"] {
+            outbox.push(text(f)).unwrap();
+        }
+        assert_eq!(take_one_frame(&mut outbox), [text("o")]);
+        assert_eq!(
+            take_one_frame(&mut outbox),
+            [text("a[\"x\"]"), text("a[\"y\"]")]
+        );
+        assert_eq!(take_one_frame(&mut outbox), [text("c[3000,\"Go away!\"]")]);
+        assert!(outbox.is_empty());
+        outbox.push(text("h")).unwrap();
+        outbox.push(text("h")).unwrap();
+        assert_eq!(take_one_frame(&mut outbox), [text("h")]);
+        assert!(outbox.is_empty());
     }
 }
