@@ -105,21 +105,21 @@ async fn route<A: SockJsApp>(
             _ => method_not_allowed("GET"),
         },
         "/info" | "/info/" => match method {
-            Method::GET => info(&service, &req),
-            Method::OPTIONS => options(&service, &req, frame::ALLOW_METHODS_INFO),
+            Method::GET => info(&service, req),
+            Method::OPTIONS => options(&service, req, frame::ALLOW_METHODS_INFO),
             _ => method_not_allowed("OPTIONS, GET"),
         },
         "/websocket" | "/websocket/" => match method {
-            Method::GET => websocket(&service, &req, body, None),
+            Method::GET => websocket(&service, req, body, None),
             _ => method_not_allowed("GET"),
         },
         _ if is_iframe(rest) => match method {
-            Method::GET => iframe(&service, &req),
+            Method::GET => iframe(&service, req),
             _ => method_not_allowed("GET"),
         },
         _ => match session_url(rest) {
             Some((sid, transport)) => {
-                session_request(service.clone(), &req, body, sid.to_string(), transport).await
+                session_request(service.clone(), req, body, sid.to_string(), transport).await
             }
             None => not_found(HttpResponse::build(StatusCode::NOT_FOUND)),
         },
