@@ -3,31 +3,10 @@
 
 mod common;
 
-use common::{config, start, Api, Client};
-use futures_util::{SinkExt, StreamExt};
+use common::{config, eio_text, start, Api, Client};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let frame = tokio::time::timeout(common::WAIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        match frame {
-            WsMessage::Text(text) if text.as_str() == "2" => {
-                ws.send(WsMessage::text("3")).await.unwrap()
-            }
-            WsMessage::Text(text) if text.as_str() == "h" => {}
-            WsMessage::Text(text) => return text.to_string(),
-            _ => {}
-        }
-    }
-}
 
 /// The relay envelope inside a SockJS `a[...]` frame.
 fn sockjs_message(frame: &str) -> Value {
@@ -50,21 +29,21 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
     ))
     .await
     .unwrap();
-    assert!(next_text(&mut sio).await.starts_with("0{"));
+    assert!(eio_text(&mut sio).await.starts_with("0{"));
     sio.send(WsMessage::text("40")).await.unwrap();
-    assert!(next_text(&mut sio).await.starts_with("40{\"sid\":"));
+    assert!(eio_text(&mut sio).await.starts_with("40{\"sid\":"));
     sio.send(WsMessage::text(r#"421["join","lobby"]"#))
         .await
         .unwrap();
-    assert_eq!(next_text(&mut sio).await, r#"431[{"ok":true}]"#);
+    assert_eq!(eio_text(&mut sio).await, r#"431[{"ok":true}]"#);
 
     let (mut sockjs, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/sockjs/000/abc/websocket"))
             .await
             .unwrap();
-    assert_eq!(next_text(&mut sockjs).await, "o");
+    assert_eq!(eio_text(&mut sockjs).await, "o");
     assert_eq!(
-        sockjs_message(&next_text(&mut sockjs).await)["type"],
+        sockjs_message(&eio_text(&mut sockjs).await)["type"],
         "welcome"
     );
     let join = json!([json!({"type":"join","room":"lobby","id":1}).to_string()]);
@@ -73,7 +52,7 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
         .await
         .unwrap();
     assert_eq!(
-        sockjs_message(&next_text(&mut sockjs).await),
+        sockjs_message(&eio_text(&mut sockjs).await),
         json!({"type":"ack","id":1})
     );
 
@@ -90,8 +69,8 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
     );
     let envelope = json!({"type":"message","room":"lobby","event":"chat","data":{"text":"hi"}});
     assert_eq!(plain.recv().await, envelope);
-    assert_eq!(next_text(&mut sio).await, r#"42["chat",{"text":"hi"}]"#);
-    assert_eq!(sockjs_message(&next_text(&mut sockjs).await), envelope);
+    assert_eq!(eio_text(&mut sio).await, r#"42["chat",{"text":"hi"}]"#);
+    assert_eq!(sockjs_message(&eio_text(&mut sockjs).await), envelope);
 
     // A Socket.IO publish reaches the others, not itself.
     sio.send(WsMessage::text(
@@ -99,10 +78,10 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
     ))
     .await
     .unwrap();
-    assert_eq!(next_text(&mut sio).await, r#"432[{"ok":true}]"#);
+    assert_eq!(eio_text(&mut sio).await, r#"432[{"ok":true}]"#);
     assert_eq!(plain.recv().await["event"], "from-sio");
     assert_eq!(
-        sockjs_message(&next_text(&mut sockjs).await)["event"],
+        sockjs_message(&eio_text(&mut sockjs).await)["event"],
         "from-sio"
     );
     server.shutdown().await.unwrap();

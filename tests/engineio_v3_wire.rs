@@ -7,10 +7,12 @@
 
 mod common;
 
+use common::{ws_next, ws_text, Ws};
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use switchboard::engineio::{Echo, Engine, EngineConfig};
 use switchboard::hub::{Frame, WireFormat};
@@ -236,33 +238,9 @@ fn unwrap_jsonp(body: &str, index: &str) -> String {
     serde_json::from_str(inner).expect("a JavaScript string literal")
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_connect(server: &RunningServer, path: &str, query: &str) -> Ws {
     let url = format!("ws://{}{path}?{query}", server.addr());
     tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-/// The next data frame; `None` once the server closed.
-async fn ws_next(ws: &mut Ws) -> Option<WsMessage> {
-    loop {
-        match tokio::time::timeout(common::WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-        {
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(frame)) => return Some(frame),
-        }
-    }
-}
-
-async fn ws_text(ws: &mut Ws) -> String {
-    match ws_next(ws).await {
-        Some(WsMessage::Text(t)) => t.to_string(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
 }
 
 async fn ws_send(ws: &mut Ws, text: &str) {

@@ -3,9 +3,11 @@
 
 mod common;
 
+use common::{ws_next, ws_text, Ws};
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::Value;
 use switchboard::engineio::{Echo, Engine, EngineConfig};
 use switchboard::session::SessionOptions;
@@ -107,32 +109,9 @@ impl Http {
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_connect(server: &RunningServer, query: &str) -> Ws {
     let url = format!("ws://{}/engine.io/?{query}", server.addr());
     tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-async fn ws_next(ws: &mut Ws) -> Option<WsMessage> {
-    loop {
-        match tokio::time::timeout(common::WAIT, ws.next())
-            .await
-            .expect("frame in time")
-        {
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(frame)) => return Some(frame),
-        }
-    }
-}
-
-async fn ws_text(ws: &mut Ws) -> String {
-    match ws_next(ws).await {
-        Some(WsMessage::Text(t)) => t.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    }
 }
 
 #[actix_web::test]

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{config, eventually, start, Api, Client};
-use futures_util::{SinkExt, StreamExt};
+use common::{config, eio_text, eventually, start, Api, Client, Ws};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use switchboard::{Config, RunningServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -152,33 +152,15 @@ async fn a_storm_of_dropped_clients_is_forgotten_once_the_window_has_passed() {
     server.shutdown().await.unwrap();
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn text(ws: &mut Ws) -> String {
-    loop {
-        match tokio::time::timeout(common::WAIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            WsMessage::Text(t) if t.as_str() == "2" => ws.send(WsMessage::text("3")).await.unwrap(),
-            WsMessage::Text(t) => return t.to_string(),
-            _ => {}
-        }
-    }
-}
-
 async fn socketio(server: &RunningServer, connect: &str) -> (Ws, Value) {
     let url = format!(
         "ws://{}/socket.io/?EIO=4&transport=websocket",
         server.addr()
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    assert!(text(&mut ws).await.starts_with("0{"));
+    assert!(eio_text(&mut ws).await.starts_with("0{"));
     ws.send(WsMessage::text(connect)).await.unwrap();
-    let answer = text(&mut ws).await;
+    let answer = eio_text(&mut ws).await;
     let body: Value =
         serde_json::from_str(answer.strip_prefix("40").expect("a CONNECT answer")).unwrap();
     (ws, body)
@@ -197,9 +179,9 @@ async fn socketio_connection_state_recovery_gives_back_the_id_rooms_and_missed_p
     ws.send(WsMessage::text(r#"421["join","r"]"#))
         .await
         .unwrap();
-    assert_eq!(text(&mut ws).await, r#"431[{"ok":true}]"#);
+    assert_eq!(eio_text(&mut ws).await, r#"431[{"ok":true}]"#);
     api.publish("r", "chat", json!("a")).await;
-    let packet = text(&mut ws).await;
+    let packet = eio_text(&mut ws).await;
     let args: Value = serde_json::from_str(packet.strip_prefix("42").unwrap()).unwrap();
     assert_eq!((&args[0], &args[1]), (&json!("chat"), &json!("a")));
     let offset = args[2]
@@ -222,13 +204,13 @@ async fn socketio_connection_state_recovery_gives_back_the_id_rooms_and_missed_p
         "same id, same pid: recovered"
     );
     for expected in ["b", "c"] {
-        let packet = text(&mut ws).await;
+        let packet = eio_text(&mut ws).await;
         let args: Value = serde_json::from_str(packet.strip_prefix("42").unwrap()).unwrap();
         assert_eq!(args[1], expected);
     }
     assert_eq!(server.hub().room_size("r"), 1, "the room is back");
     api.publish("r", "chat", json!("d")).await;
-    let packet = text(&mut ws).await;
+    let packet = eio_text(&mut ws).await;
     assert!(packet.starts_with(r#"42["chat","d""#), "{packet}");
 
     // An unknown pid is a fresh connection, with a new id.

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{eio_next, eio_text, Ws};
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -42,41 +44,13 @@ fn start() -> RunningServer {
         .unwrap()
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next data frame, skipping Engine.IO pings (answering them) and WebSocket control frames;
-/// `None` once the server closed.
-async fn next(ws: &mut Ws) -> Option<WsMessage> {
-    loop {
-        match tokio::time::timeout(common::WAIT, ws.next())
-            .await
-            .expect("frame in time")
-        {
-            Some(Ok(WsMessage::Text(t))) if t.as_str() == "2" => {
-                ws.send(WsMessage::text("3")).await.ok()?;
-            }
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(frame)) => return Some(frame),
-        }
-    }
-}
-
-async fn text(ws: &mut Ws) -> String {
-    match next(ws).await {
-        Some(WsMessage::Text(t)) => t.to_string(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
-}
-
 async fn open(server: &RunningServer) -> Ws {
     let url = format!(
         "ws://{}/socket.io/?EIO=4&transport=websocket",
         server.addr()
     );
     let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
-    assert!(text(&mut ws).await.starts_with("0{"));
+    assert!(eio_text(&mut ws).await.starts_with("0{"));
     ws
 }
 
@@ -84,8 +58,8 @@ async fn open(server: &RunningServer) -> Ws {
 async fn connected(server: &RunningServer) -> Ws {
     let mut ws = open(server).await;
     ws.send(WsMessage::text("40")).await.unwrap();
-    assert!(text(&mut ws).await.starts_with("40{"));
-    assert_eq!(text(&mut ws).await, r#"42["auth",{}]"#);
+    assert!(eio_text(&mut ws).await.starts_with("40{"));
+    assert_eq!(eio_text(&mut ws).await, r#"42["auth",{}]"#);
     ws
 }
 
@@ -120,10 +94,10 @@ async fn connect_to_main_and_custom_namespaces_with_and_without_auth() {
     for (connect, prefix, auth) in cases {
         let mut ws = open(&server).await;
         ws.send(WsMessage::text(connect)).await.unwrap();
-        let answer = text(&mut ws).await;
+        let answer = eio_text(&mut ws).await;
         assert!(answer.starts_with(prefix), "{answer}");
         assert!(sid_of(&answer, prefix).len() >= 20);
-        assert_eq!(text(&mut ws).await, auth);
+        assert_eq!(eio_text(&mut ws).await, auth);
     }
 }
 
@@ -133,17 +107,21 @@ async fn unknown_namespace_bad_handshake_and_no_handshake() {
     let mut ws = open(&server).await;
     ws.send(WsMessage::text("40/random")).await.unwrap();
     assert_eq!(
-        text(&mut ws).await,
+        eio_text(&mut ws).await,
         r#"44/random,{"message":"Invalid namespace"}"#
     );
 
     let mut ws = open(&server).await;
     ws.send(WsMessage::text("4abc")).await.unwrap();
-    assert_eq!(next(&mut ws).await, None, "closed on an invalid handshake");
+    assert_eq!(
+        eio_next(&mut ws).await,
+        None,
+        "closed on an invalid handshake"
+    );
 
     // No CONNECT at all: closed after connectTimeout (1 s here).
     let mut ws = open(&server).await;
-    assert_eq!(next(&mut ws).await, None, "closed without a handshake");
+    assert_eq!(eio_next(&mut ws).await, None, "closed without a handshake");
 }
 
 #[actix_web::test]
@@ -161,8 +139,8 @@ async fn disconnect_from_main_keeps_the_connection_and_custom_can_come_and_go() 
 
     let mut ws = connected(&server).await;
     ws.send(WsMessage::text("40/custom")).await.unwrap();
-    assert!(text(&mut ws).await.starts_with("40/custom,"));
-    assert_eq!(text(&mut ws).await, r#"42/custom,["auth",{}]"#);
+    assert!(eio_text(&mut ws).await.starts_with("40/custom,"));
+    assert_eq!(eio_text(&mut ws).await, r#"42/custom,["auth",{}]"#);
     ws.send(WsMessage::text("41/custom")).await.unwrap();
     ws.send(WsMessage::text(
         r#"42["message","message to main namespace"]"#,
@@ -170,7 +148,7 @@ async fn disconnect_from_main_keeps_the_connection_and_custom_can_come_and_go() 
     .await
     .unwrap();
     assert_eq!(
-        text(&mut ws).await,
+        eio_text(&mut ws).await,
         r#"42["message-back","message to main namespace"]"#
     );
 }
@@ -183,7 +161,7 @@ async fn events_and_acks_plain_and_binary() {
         .await
         .unwrap();
     assert_eq!(
-        text(&mut ws).await,
+        eio_text(&mut ws).await,
         r#"42["message-back",1,"2",{"3":[true]}]"#
     );
 
@@ -195,15 +173,15 @@ async fn events_and_acks_plain_and_binary() {
     ws.send(WsMessage::binary(vec![1u8, 2, 3])).await.unwrap();
     ws.send(WsMessage::binary(vec![4u8, 5, 6])).await.unwrap();
     assert_eq!(
-        text(&mut ws).await,
+        eio_text(&mut ws).await,
         r#"452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
     );
     assert_eq!(
-        next(&mut ws).await,
+        eio_next(&mut ws).await,
         Some(WsMessage::binary(vec![1u8, 2, 3]))
     );
     assert_eq!(
-        next(&mut ws).await,
+        eio_next(&mut ws).await,
         Some(WsMessage::binary(vec![4u8, 5, 6]))
     );
 
@@ -212,21 +190,21 @@ async fn events_and_acks_plain_and_binary() {
     ))
     .await
     .unwrap();
-    assert_eq!(text(&mut ws).await, r#"43456[1,"2",{"3":[false]}]"#);
+    assert_eq!(eio_text(&mut ws).await, r#"43456[1,"2",{"3":[false]}]"#);
 
     ws.send(WsMessage::text(r#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)).await.unwrap();
     ws.send(WsMessage::binary(vec![1u8, 2, 3])).await.unwrap();
     ws.send(WsMessage::binary(vec![4u8, 5, 6])).await.unwrap();
     assert_eq!(
-        text(&mut ws).await,
+        eio_text(&mut ws).await,
         r#"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
     );
     assert_eq!(
-        next(&mut ws).await,
+        eio_next(&mut ws).await,
         Some(WsMessage::binary(vec![1u8, 2, 3]))
     );
     assert_eq!(
-        next(&mut ws).await,
+        eio_next(&mut ws).await,
         Some(WsMessage::binary(vec![4u8, 5, 6]))
     );
 }
@@ -242,7 +220,7 @@ async fn invalid_packets_close_the_connection() {
     ] {
         let mut ws = connected(&server).await;
         ws.send(WsMessage::text(bad)).await.unwrap();
-        assert_eq!(next(&mut ws).await, None, "closed after {bad}");
+        assert_eq!(eio_next(&mut ws).await, None, "closed after {bad}");
     }
 }
 

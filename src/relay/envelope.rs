@@ -148,7 +148,8 @@ pub fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
 
 /// The answer to a successful resume: the rooms back, and how many missed messages follow.
 pub fn encode_resumed(id: Option<&Value>, rooms: &[crate::hub::Room], missed: usize) -> String {
-    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+    let mut rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+    rooms.sort_unstable();
     let mut out = json!({"type": "resumed", "rooms": rooms, "missed": missed});
     if let Some(id) = id {
         out["id"] = id.clone();

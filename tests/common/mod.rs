@@ -213,3 +213,49 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A WebSocket client connection.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next data frame (pings and pongs skipped); `None` once the server closed.
+pub async fn ws_next(ws: &mut Ws) -> Option<WsMessage> {
+    ws_next_with(ws, false).await
+}
+
+/// The next text frame.
+pub async fn ws_text(ws: &mut Ws) -> String {
+    text_of(ws_next(ws).await)
+}
+
+/// The next data frame, answering Engine.IO pings (`2`) with pongs (`3`) on the way.
+pub async fn eio_next(ws: &mut Ws) -> Option<WsMessage> {
+    ws_next_with(ws, true).await
+}
+
+/// The next text frame, answering Engine.IO pings on the way.
+pub async fn eio_text(ws: &mut Ws) -> String {
+    text_of(eio_next(ws).await)
+}
+
+fn text_of(frame: Option<WsMessage>) -> String {
+    match frame {
+        Some(WsMessage::Text(t)) => t.to_string(),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+async fn ws_next_with(ws: &mut Ws, answer_eio_pings: bool) -> Option<WsMessage> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame within the wait")
+        {
+            Some(Ok(WsMessage::Text(t))) if answer_eio_pings && t.as_str() == "2" => {
+                ws.send(WsMessage::text("3")).await.ok()?;
+            }
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(frame)) => return Some(frame),
+        }
+    }
+}
