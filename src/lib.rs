@@ -19,6 +19,8 @@
 //!
 //! or run the `switchboard` binary, whose default application is relay mode ([`relay`]).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod config;
 pub mod engineio;

@@ -45,12 +45,16 @@ fn start() -> RunningServer {
     let cookie = service(&switchboard, "/cookie_needed_echo", testing::Echo, |c| {
         c.jsessionid = true
     });
+    let brief = service(&switchboard, "/brief", testing::Echo, |c| {
+        c.disconnect_delay = Duration::from_millis(200)
+    });
     switchboard
         .mount(move |cfg| {
             echo.configure(cfg);
             close.configure(cfg);
             disabled.configure(cfg);
             cookie.configure(cfg);
+            brief.configure(cfg);
         })
         .start()
         .unwrap()
@@ -751,5 +755,36 @@ async fn http_1_0_streams_without_chunking_and_closes() {
             "801\r\n{}\n\r\n2\r\no\n\r\n13\r\nc[3000,\"Go away!\"]\n\r\n0\r\n\r\n",
             "h".repeat(2048)
         )
+    );
+}
+
+#[actix_web::test]
+async fn a_session_without_a_receiver_is_reaped_after_the_disconnect_delay() {
+    let server = start();
+    let http = Http::new(&server);
+    let s = format!("/brief/000/{}", uuid());
+    assert_eq!(http.post(&format!("{s}/xhr"), "").await.body, "o\n");
+    // Messages queue between polls while the session lives...
+    assert_eq!(
+        http.post(&format!("{s}/xhr_send"), r#"["kept"]"#)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        http.post(&format!("{s}/xhr"), "").await.body,
+        "a[\"kept\"]\n"
+    );
+    assert_eq!(server.hub().session_count(), 1);
+    // ...and with no receiver for disconnect_delay (200 ms here) it is closed and reaped.
+    common::eventually("the idle session to be reaped", || {
+        server.hub().session_count() == 0
+    })
+    .await;
+    assert_eq!(
+        http.post(&format!("{s}/xhr_send"), r#"["late"]"#)
+            .await
+            .status,
+        404
     );
 }
