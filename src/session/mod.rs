@@ -468,6 +468,8 @@ impl<L: SessionLogic> Actor for SessionActor<L> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.core.closed_reported {
+            // Refused by the hub (full): nothing to run.
+            ctx.stop();
             return;
         }
         tracing::debug!(session = %self.core.id, protocol = %self.core.protocol, "session opened");
