@@ -9,6 +9,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Durations in milliseconds: at least 1 ms, at most a day (a zero interval would spin, a huge
+/// one overflow a deadline).
+fn millis() -> clap::builder::RangedU64ValueParser {
+    clap::builder::RangedU64ValueParser::new().range(1..=86_400_000)
+}
+
 /// The whole configuration of a switchboard server.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -66,12 +72,12 @@ pub struct Config {
     pub max_room_name: usize,
 
     /// Interval between keepalive pings, in milliseconds (socket.io pingInterval).
-    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 25_000)]
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 25_000, value_parser = millis())]
     pub ping_interval_ms: u64,
 
     /// How long a client may stay silent after a ping before it is disconnected, in milliseconds
     /// (socket.io pingTimeout).
-    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = 20_000, value_parser = millis())]
     pub ping_timeout_ms: u64,
 
     /// Path of the Socket.IO endpoint.
@@ -80,11 +86,11 @@ pub struct Config {
 
     /// How long a Socket.IO connection may stay without joining a namespace, in milliseconds
     /// (socket.io connectTimeout).
-    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT_MS", default_value_t = 45_000)]
+    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT_MS", default_value_t = 45_000, value_parser = millis())]
     pub connect_timeout_ms: u64,
 
     /// How long a polling-to-WebSocket upgrade may take, in milliseconds (upgradeTimeout).
-    #[arg(long, env = "SWITCHBOARD_UPGRADE_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "SWITCHBOARD_UPGRADE_TIMEOUT_MS", default_value_t = 10_000, value_parser = millis())]
     pub upgrade_timeout_ms: u64,
 
     /// Refuse Engine.IO v3 clients (socket.io-client 1.x/2.x), which are served by default.
@@ -112,7 +118,8 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_SOCKJS_HEARTBEAT_MS",
-        default_value_t = 25_000
+        default_value_t = 25_000,
+        value_parser = millis()
     )]
     pub sockjs_heartbeat_ms: u64,
 
@@ -121,7 +128,8 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_SOCKJS_DISCONNECT_DELAY_MS",
-        default_value_t = 5_000
+        default_value_t = 5_000,
+        value_parser = millis()
     )]
     pub sockjs_disconnect_delay_ms: u64,
 
@@ -161,7 +169,8 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_RECOVERY_WINDOW_MS",
-        default_value_t = 120_000
+        default_value_t = 120_000,
+        value_parser = millis()
     )]
     pub recovery_window_ms: u64,
 
@@ -183,7 +192,7 @@ pub struct Config {
     pub recovery_skip_middlewares: bool,
 
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
-    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000, value_parser = millis())]
     pub shutdown_timeout_ms: u64,
 }
 
@@ -210,6 +219,7 @@ impl Config {
             .then(|| crate::hub::RecoveryConfig {
                 max_disconnection: Duration::from_millis(self.recovery_window_ms),
                 max_messages: self.recovery_max_messages,
+                ..crate::hub::RecoveryConfig::default()
             })
     }
 
@@ -231,6 +241,16 @@ mod tests {
         assert_eq!(c.ping_timeout(), Duration::from_secs(20));
         assert_eq!(c.max_message_size, 1_000_000);
         assert!(!c.server_only_publish);
+    }
+
+    #[test]
+    fn durations_must_be_sane() {
+        assert!(Config::try_parse_from(["switchboard", "--ping-interval-ms", "0"]).is_err());
+        assert!(
+            Config::try_parse_from(["switchboard", "--sockjs-heartbeat-ms", "99999999999"])
+                .is_err()
+        );
+        assert!(Config::try_parse_from(["switchboard", "--ping-interval-ms", "300"]).is_ok());
     }
 
     #[test]

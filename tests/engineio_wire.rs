@@ -526,3 +526,17 @@ async fn a_cancelled_poll_then_a_new_one_closes_the_session() {
     assert_eq!(http.poll(&sid).await.0, 400);
     assert_eq!(http.poll(&sid).await.0, 400, "the session is gone");
 }
+
+#[actix_web::test]
+async fn a_close_the_server_chose_waits_for_the_next_poll() {
+    let server = start();
+    let http = Http::new(&server);
+    let sid = http.open().await;
+    server
+        .hub()
+        .disconnect_all(switchboard::hub::DisconnectReason::ServerShutdown);
+    // No poll was waiting: the next one collects the close packet, then the sid is gone.
+    assert_eq!(http.poll(&sid).await, (200, "1".to_string()));
+    common::eventually("the session to stop", || server.hub().closing_count() == 0).await;
+    assert_eq!(http.poll(&sid).await.0, 400);
+}

@@ -264,3 +264,24 @@ async fn socketio_over_polling_connects_and_echoes() {
     let body = client.get(&url).send().await.unwrap().body().await.unwrap();
     assert_eq!(&body[..], br#"42["message-back","hi"]"#);
 }
+
+#[actix_web::test]
+async fn a_server_disconnect_sends_disconnect_packets_before_closing() {
+    let server = start();
+    let mut ws = connected(&server).await;
+    ws.send(WsMessage::text("40/custom,")).await.unwrap();
+    let answer = eio_text(&mut ws).await;
+    assert!(answer.starts_with("40/custom,"), "{answer}");
+    assert_eq!(eio_text(&mut ws).await, r#"42/custom,["auth",{}]"#);
+    let custom_id = sid_of(&answer, "40/custom,");
+    assert!(server.hub().disconnect(
+        &custom_id,
+        switchboard::hub::DisconnectReason::ServerDisconnect
+    ));
+    // Node's disconnect(true): DISCONNECT for every namespace ("io server disconnect", so the
+    // client does not reconnect), then the connection closes.
+    let mut goodbyes = vec![eio_text(&mut ws).await, eio_text(&mut ws).await];
+    goodbyes.sort();
+    assert_eq!(goodbyes, ["41", "41/custom,"]);
+    assert_eq!(eio_next(&mut ws).await, None);
+}

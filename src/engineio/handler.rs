@@ -108,9 +108,14 @@ impl EngineConn<'_> {
         self.core.clear_deadline();
     }
 
-    /// Broadcasts up to `offset` were replayed on recovery: drop their live copies.
-    pub fn set_replayed_through(&mut self, offset: u64) {
-        self.core.set_replayed_through(offset);
+    /// Broadcasts up to `offset` were replayed to recovered member `id`: drop their live copies.
+    pub fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
+        self.core.set_replayed_through(id, offset);
+    }
+
+    /// Queues a last frame while the connection closes (sent before the close itself).
+    pub fn send_final(&mut self, frame: Frame) {
+        self.core.send_final(frame);
     }
 
     /// The transport the connection runs over now.

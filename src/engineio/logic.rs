@@ -268,8 +268,21 @@ impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
         }
     }
 
-    fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+    fn on_stopped(&mut self) {
         self.engine.sessions.remove(self.sid.as_ref());
+    }
+
+    fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
+        // A close the server chose waits for the client's next poll to collect it (as Node
+        // keeps the socket until its close is flushed); after an error or the client's own
+        // close, the sid is unknown at once.
+        let collectable = matches!(
+            reason,
+            DisconnectReason::ServerDisconnect | DisconnectReason::ServerShutdown
+        );
+        if !collectable {
+            self.engine.sessions.remove(self.sid.as_ref());
+        }
         tracing::debug!(sid = %self.sid, %reason, "engine.io session closed");
         // The application may still look at the connection; sending is a no-op while closing.
         self.with_conn(core, |handler, state, conn| {

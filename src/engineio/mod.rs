@@ -53,8 +53,8 @@ impl Cors {
     pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
         let any = self.origins.iter().any(|o| o == "*");
         match origin {
-            // With credentials a wildcard is not allowed by browsers: echo the origin.
-            Some(origin) if any && self.credentials => Some(origin.to_string()),
+            // As Node's `cors`: a wildcard stays a wildcard, even with credentials (which
+            // browsers then refuse): allowing credentials needs a list of origins.
             _ if any => Some("*".to_string()),
             Some(origin) if self.origins.iter().any(|o| o == origin) => Some(origin.to_string()),
             _ => None,
@@ -217,7 +217,7 @@ mod tests {
             any_with_credentials
                 .allow_origin(Some("https://b.example"))
                 .as_deref(),
-            Some("https://b.example")
+            Some("*")
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
 use actix_web::http::Method;
@@ -312,6 +313,7 @@ async fn poll<H: EngineHandler>(
         .map_err(|_| EngineError::UnknownSid)??;
     let pulled = match peer {
         Some(peer) => tokio::select! {
+            biased;
             pulled = rx => pulled,
             () = peer.closed() => {
                 // The client gave up on the poll: Node closes the session.
@@ -445,7 +447,7 @@ async fn upgrade_to_websocket<H: EngineHandler>(
             addr.do_send(invoke(|logic: &mut EngineLogic<H>, _| {
                 logic.abort_upgrade()
             }));
-            let _ = ws.close(None).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
         }
     });
     Ok(response)
@@ -477,7 +479,12 @@ async fn probe<H: EngineHandler>(
             }
             AggregatedMessage::Text(text) if &*text == "5" && probed => return true,
             AggregatedMessage::Ping(data) => {
-                let _ = ws.pong(&data).await;
+                if tokio::time::timeout(Duration::from_secs(5), ws.pong(&data))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
             }
             AggregatedMessage::Pong(_) => {}
             _ => return false,

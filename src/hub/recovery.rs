@@ -20,6 +20,8 @@ pub struct RecoveryConfig {
     pub max_disconnection: Duration,
     /// Most broadcasts kept in the log.
     pub max_messages: usize,
+    /// Most dropped sessions kept at once; more are not kept (they get a fresh session).
+    pub max_kept: usize,
 }
 
 impl Default for RecoveryConfig {
@@ -27,6 +29,7 @@ impl Default for RecoveryConfig {
         RecoveryConfig {
             max_disconnection: Duration::from_secs(120),
             max_messages: 10_000,
+            max_kept: 100_000,
         }
     }
 }
@@ -182,6 +185,16 @@ impl Recovery {
         {
             self.sweep();
         }
+        if self.kept.len() >= self.config.max_kept {
+            self.sweep();
+            if self.kept.len() >= self.config.max_kept {
+                tracing::warn!(
+                    limit = self.config.max_kept,
+                    "recovery: too many kept sessions, not keeping one more"
+                );
+                return;
+            }
+        }
         self.kept.insert(
             token,
             KeptSession {
@@ -196,6 +209,17 @@ impl Recovery {
 
     /// Takes back a kept session and what it missed since `offset` (the last offset it got).
     pub fn recover(&self, token: &str, offset: u64) -> Result<Recovered, RecoveryError> {
+        let session = self.take(token)?;
+        let (missed, through) = self.missed(&session, offset)?;
+        Ok(Recovered {
+            session,
+            missed,
+            through,
+        })
+    }
+
+    /// Takes back a kept session (once: the token is used up), if it has not expired.
+    pub fn take(&self, token: &str) -> Result<KeptSession, RecoveryError> {
         let (_, session) = self
             .kept
             .remove(token)
@@ -203,6 +227,18 @@ impl Recovery {
         if Instant::now() > session.expires {
             return Err(RecoveryError::UnknownSession);
         }
+        Ok(session)
+    }
+
+    /// What `session` missed since `offset`, oldest first, and the newest offset now. Call it
+    /// after the recovered session is back in its rooms: a broadcast recorded meanwhile is then
+    /// either in this list or delivered live (live copies at or below the newest offset are
+    /// duplicates to drop).
+    pub fn missed(
+        &self,
+        session: &KeptSession,
+        offset: u64,
+    ) -> Result<(Vec<Arc<Message>>, u64), RecoveryError> {
         let log = self.lock();
         let through = log.next - 1;
         if offset > through {
@@ -215,15 +251,11 @@ impl Recovery {
         let missed = log
             .entries
             .iter()
-            .filter(|e| e.offset > offset && reaches(&e.target, &session))
+            .filter(|e| e.offset > offset && reaches(&e.target, session))
             .filter(|e| e.message.namespace == session.namespace)
             .map(|e| e.message.clone())
             .collect();
-        Ok(Recovered {
-            session,
-            missed,
-            through,
-        })
+        Ok((missed, through))
     }
 
     /// Drops expired sessions and log entries; returns how many sessions went.
@@ -270,6 +302,7 @@ mod tests {
         Recovery::new(RecoveryConfig {
             max_disconnection: window,
             max_messages,
+            max_kept: 3,
         })
     }
 
@@ -352,6 +385,19 @@ mod tests {
         }
         assert_eq!(r.log_len(), 2);
         assert_eq!(r.recover("t", 1).unwrap_err(), RecoveryError::Overflow);
+    }
+
+    #[test]
+    fn kept_sessions_are_bounded_in_number() {
+        let r = recovery(10, Duration::from_secs(60));
+        for token in ["a", "b", "c", "d"] {
+            keep(&r, token, &["x"]);
+        }
+        assert_eq!(r.kept_count(), 3);
+        assert_eq!(
+            r.recover("d", 0).unwrap_err(),
+            RecoveryError::UnknownSession
+        );
     }
 
     #[test]

@@ -95,11 +95,19 @@ pub fn resume(
         .hub()
         .recovery()
         .ok_or_else(|| "connection state recovery is off".to_string())?;
-    let recovered = recovery.recover(token, offset).map_err(|e| e.to_string())?;
-    for room in &recovered.session.rooms {
+    let kept = recovery.take(token).map_err(|e| e.to_string())?;
+    // Check first (a gap means a fresh session), then rejoin, then read what was missed: a
+    // broadcast in between is either in the list or delivered live (and dropped as a duplicate).
+    recovery.missed(&kept, offset).map_err(|e| e.to_string())?;
+    for room in &kept.rooms {
         session.join(room.clone()).map_err(|e| e.to_string())?;
     }
-    Ok(recovered)
+    let (missed, through) = recovery.missed(&kept, offset).map_err(|e| e.to_string())?;
+    Ok(crate::hub::Recovered {
+        session: kept,
+        missed,
+        through,
+    })
 }
 
 /// Answers a relay `resume` request: `Ok` with the `resumed` answer and the recovered session

@@ -127,6 +127,9 @@ pub trait SessionLogic: Unpin + Sized + 'static {
         let _ = core;
     }
 
+    /// The actor has stopped: the session is gone for good.
+    fn on_stopped(&mut self) {}
+
     /// A transport's pull was abandoned (its request went away) while frames were ready; the
     /// frames are back in the outbox. By default the session ends.
     fn on_abandoned_pull(&mut self, core: &mut SessionCore) {
@@ -167,8 +170,9 @@ pub struct SessionCore {
     last_seen: Instant,
     deadline: Option<(Instant, DisconnectReason)>,
     deadline_armed: bool,
-    /// Broadcasts at or below this offset were replayed on recovery: live copies are dropped.
-    replayed_through: u64,
+    /// Per member: broadcasts at or below this offset were replayed on recovery, so live copies
+    /// are dropped.
+    replayed_through: std::collections::HashMap<SessionId, u64>,
     /// The hub counts this session as closing (until the actor stops).
     counted_closing: bool,
 }
@@ -244,9 +248,10 @@ impl SessionCore {
         self.deadline = None;
     }
 
-    /// Broadcasts up to `offset` were replayed to a recovered session: drop their live copies.
-    pub fn set_replayed_through(&mut self, offset: u64) {
-        self.replayed_through = self.replayed_through.max(offset);
+    /// Broadcasts up to `offset` were replayed to recovered member `id`: drop their live copies.
+    pub fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
+        let through = self.replayed_through.entry(id.clone()).or_default();
+        *through = (*through).max(offset);
     }
 
     /// Records a sign of life from the client (for keepalive timeouts).
@@ -267,6 +272,14 @@ impl SessionCore {
         if self.outbox.push(frame).is_err() {
             self.hub.overflow_of(&self.id);
             self.close(DisconnectReason::Overflow);
+        }
+    }
+
+    /// Queues a last frame while the session closes (a goodbye the protocol sends before its
+    /// close, such as Socket.IO's DISCONNECT); ignored after an overflow.
+    pub fn send_final(&mut self, frame: Frame) {
+        if self.closing != Some(DisconnectReason::Overflow) {
+            let _ = self.outbox.push(frame);
         }
     }
 
@@ -311,9 +324,13 @@ impl<L: SessionLogic> SessionActor<L> {
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
         let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
+        // The mailbox only buffers what the actor has not been scheduled to take yet; the outbox
+        // is the per-client bound. A roomier mailbox keeps a server-side burst from looking like
+        // a slow client.
+        let mailbox = max_outbox.saturating_mul(4);
         let mut refused = None;
         let addr = SessionActor::create(|ctx| {
-            ctx.set_mailbox_capacity(max_outbox);
+            ctx.set_mailbox_capacity(mailbox);
             if let Err(e) = hub.register(id.clone(), protocol, transport, ctx.address().recipient())
             {
                 refused = Some(e);
@@ -332,7 +349,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     last_seen: Instant::now(),
                     deadline: None,
                     deadline_armed: false,
-                    replayed_through: 0,
+                    replayed_through: Default::default(),
                     counted_closing: false,
                 },
                 logic,
@@ -486,6 +503,7 @@ impl<L: SessionLogic> Actor for SessionActor<L> {
         if std::mem::take(&mut self.core.counted_closing) {
             self.core.hub.closed();
         }
+        self.logic.on_stopped();
     }
 }
 
@@ -495,9 +513,10 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
     fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
         match cmd {
             SessionCommand::Deliver(to, message) => {
-                let replayed = message
-                    .offset()
-                    .is_some_and(|o| o <= self.core.replayed_through);
+                let replayed = match (message.offset(), self.core.replayed_through.get(&to)) {
+                    (Some(offset), Some(through)) => offset <= *through,
+                    _ => false,
+                };
                 if self.core.closing.is_none() && !replayed {
                     self.logic.on_deliver(&to, message, &mut self.core);
                 }

@@ -101,7 +101,10 @@ pub async fn drive_websocket(
                     Some(Ok(AggregatedMessage::Text(text))) => TransportEvent::Text(text),
                     Some(Ok(AggregatedMessage::Binary(data))) => TransportEvent::Binary(data),
                     Some(Ok(AggregatedMessage::Ping(data))) => {
-                        let _ = ws.pong(&data).await;
+                        if !matches!(timeout(limits.write_timeout, ws.pong(&data)).await, Ok(Ok(()))) {
+                            events.do_send(TransportEvent::Gone);
+                            return;
+                        }
                         TransportEvent::Pong
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => TransportEvent::Pong,

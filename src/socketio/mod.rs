@@ -226,7 +226,7 @@ impl<A: SocketHandler> SocketIo<A> {
         let recovered = self.recover(conn, &nsp, &auth);
         let recovering = self.recovery_on(conn, version);
         let (id, pid) = match &recovered {
-            Some((pid, recovered)) => (recovered.session.id.clone(), Some(pid.clone())),
+            Some((pid, kept, _)) => (kept.id.clone(), Some(pid.clone())),
             None => (
                 crate::hub::new_session_id(),
                 recovering.then(|| crate::hub::new_session_id().to_string()),
@@ -275,16 +275,19 @@ impl<A: SocketHandler> SocketIo<A> {
         };
         packet_frames(conn, &reply);
         conn.clear_deadline();
-        if let Some((_, recovered)) = recovered {
-            for room in &recovered.session.rooms {
+        if let Some((_, kept, offset)) = recovered {
+            for room in &kept.rooms {
                 let _ = hub.join(&id, room.clone());
             }
-            let format = crate::engineio::wire_format(conn.version());
-            for message in &recovered.missed {
-                conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+            let missed = hub.recovery().map(|r| r.missed(&kept, offset));
+            if let Some(Ok((missed, through))) = missed {
+                let format = crate::engineio::wire_format(conn.version());
+                for message in &missed {
+                    conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+                }
+                conn.set_replayed_through(&id, through);
+                tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
             }
-            conn.set_replayed_through(recovered.through);
-            tracing::debug!(socket = %id, missed = recovered.missed.len(), "socket.io session recovered");
         }
         state.sockets.insert(nsp.clone(), socket_state);
         if let Some(socket_state) = state.sockets.get_mut(&nsp) {
@@ -308,17 +311,21 @@ impl<A: SocketHandler> SocketIo<A> {
         conn: &EngineConn<'_>,
         nsp: &Arc<str>,
         auth: &Value,
-    ) -> Option<(String, crate::hub::Recovered)> {
+    ) -> Option<(String, crate::hub::KeptSession, u64)> {
         let recovery = conn.hub().recovery()?;
         let (Some(pid), Some(offset)) = (auth["pid"].as_str(), auth["offset"].as_str()) else {
             return None;
         };
         let offset = offset.parse::<u64>().ok()?;
-        match recovery.recover(pid, offset) {
-            Ok(recovered)
-                if recovered.session.namespace.as_deref().unwrap_or("/") == nsp.as_ref() =>
-            {
-                Some((pid.to_string(), recovered))
+        // Take the session, and check now that nothing it missed is gone (a gap means a fresh
+        // socket); what it missed is read once it is back in its rooms.
+        let checked = recovery.take(pid).and_then(|kept| {
+            recovery.missed(&kept, offset)?;
+            Ok(kept)
+        });
+        match checked {
+            Ok(kept) if kept.namespace.as_deref().unwrap_or("/") == nsp.as_ref() => {
+                Some((pid.to_string(), kept, offset))
             }
             Ok(_) => None,
             Err(error) => {
@@ -468,9 +475,18 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         reason: &DisconnectReason,
         rooms: Vec<Room>,
     ) {
+        let kicked = *reason == DisconnectReason::ServerDisconnect;
         let reason = close_reason(reason);
         // The connection's own hub session holds no rooms: every socket is a member of its own.
         let _ = rooms;
+        if kicked {
+            // As Node's `disconnect(true)`: a DISCONNECT for every namespace before the close, so
+            // the client knows not to reconnect ("io server disconnect").
+            for nsp in state.sockets.keys() {
+                let (text, _) = encode(&Packet::disconnect(nsp.to_string()));
+                conn.send_final(message_frame_text(&text));
+            }
+        }
         for (_, mut socket_state) in state.sockets.drain() {
             let rooms = conn.hub().unregister(&socket_state.id);
             Self::keep_for_recovery(conn, &socket_state, reason, &rooms);

@@ -13,6 +13,9 @@ use crate::engineio::{message_frame_binary, message_frame_text, EngineConn, Hand
 use crate::handler::SessionRef;
 use crate::hub::{Message, Protocol, Room, SessionId, Target};
 
+/// Most acknowledgements a socket waits for at once.
+const MAX_PENDING_ACKS: usize = 1024;
+
 /// What an acknowledgement carries: its arguments and binary attachments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AckReply {
@@ -188,6 +191,14 @@ impl Socket<'_, '_> {
         let id = self.state.next_ack;
         self.state.next_ack += 1;
         let (tx, rx) = oneshot::channel();
+        // Acks the client never sends would pile up: waiters already gone are dropped, and past
+        // the bound the oldest waiter is given up (it sees `Disconnected`).
+        self.state.acks.retain(|_, waiter| !waiter.is_closed());
+        if self.state.acks.len() >= MAX_PENDING_ACKS {
+            if let Some(oldest) = self.state.acks.keys().min().copied() {
+                self.state.acks.remove(&oldest);
+            }
+        }
         self.state.acks.insert(id, tx);
         let packet = Packet::event(self.nsp(), event_data(event, args), Some(id));
         packet_frames(self.conn, &packet);

@@ -47,7 +47,8 @@ impl SockJsConn<'_> {
             };
             self.core.send(frame);
         }
-        self.core.set_replayed_through(through);
+        let id = self.core.id().clone();
+        self.core.set_replayed_through(&id, through);
     }
 
     /// Closes the session with a SockJS close code and reason (`c[code,"reason"]`).

@@ -543,6 +543,7 @@ async fn pull<A: SockJsApp>(
     }
     let pulled = match peer {
         Some(peer) => tokio::select! {
+            biased;
             pulled = rx => pulled,
             () = peer.closed() => {
                 // The client went away mid-request: sockjs-node ends the session at once.

@@ -99,7 +99,8 @@ impl SessionLogic for WebSocketLogic {
                             Self::encode(WireFormat::RelayJson, m)
                         }));
                     }
-                    core.set_replayed_through(recovered.through);
+                    let id = core.id().clone();
+                    core.set_replayed_through(&id, recovered.through);
                     None
                 }
                 Err(error) => Some(error),
