@@ -42,6 +42,8 @@ pub struct SockJsLogic<A: SockJsApp> {
     sid: Option<String>,
     receiver: Receiver,
     close: Option<(u16, String)>,
+    /// The streaming request that holds the session, between its chunks too.
+    streaming_owner: Option<u64>,
 }
 
 impl<A: SockJsApp> SockJsLogic<A> {
@@ -57,6 +59,7 @@ impl<A: SockJsApp> SockJsLogic<A> {
             sid,
             receiver,
             close: None,
+            streaming_owner: None,
         }
     }
 
@@ -80,6 +83,7 @@ impl<A: SockJsApp> SockJsLogic<A> {
         core: &mut SessionCore,
         kind: Receiver,
         puller: oneshot::Sender<Pulled>,
+        request: u64,
     ) -> Attach {
         if core.has_puller() {
             if !core.puller_abandoned() {
@@ -87,11 +91,35 @@ impl<A: SockJsApp> SockJsLogic<A> {
             }
             // The previous receiver went away mid-request: sockjs-node ends the session.
             self.interrupted(core);
+        } else if self.streaming_owner.is_some_and(|owner| owner != request) {
+            // A streaming response holds the session between its chunks too.
+            return Attach::AnotherConnection;
         }
         self.receiver = kind;
+        if kind == Receiver::Streaming {
+            self.streaming_owner = Some(request);
+        }
         core.clear_deadline();
         core.attach(puller);
         Attach::Attached
+    }
+
+    /// A streaming response has ended: normally (`finished`), or dropped because its client
+    /// went away, which ends the session as sockjs-node does.
+    pub(super) fn release(&mut self, core: &mut SessionCore, request: u64, finished: bool) {
+        if self.streaming_owner != Some(request) {
+            return;
+        }
+        self.streaming_owner = None;
+        self.receiver = Receiver::None;
+        if finished {
+            core.set_deadline(
+                self.service.config.disconnect_delay,
+                DisconnectReason::TransportClosed,
+            );
+        } else {
+            self.interrupted(core);
+        }
     }
 
     /// Messages posted by the client (`xhr_send`, `jsonp_send`).
@@ -203,7 +231,8 @@ impl<A: SockJsApp> SessionLogic for SockJsLogic<A> {
     }
 
     fn on_pull_answered(&mut self, core: &mut SessionCore) {
-        if matches!(self.receiver, Receiver::Polling | Receiver::Streaming) {
+        // A streaming receiver keeps the session until its response ends (see `release`).
+        if self.receiver == Receiver::Polling {
             self.receiver = Receiver::None;
             core.set_deadline(
                 self.service.config.disconnect_delay,

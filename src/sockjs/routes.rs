@@ -517,29 +517,30 @@ async fn pull<A: SockJsApp>(
     transport: Transport,
     kind: Receiver,
     peer: Option<&PeerWatch>,
-) -> Got {
+    request: u64,
+) -> (Got, Option<SessionAddr<A>>) {
     let closed = |frame: String| Got {
         frames: vec![frame],
         ended: true,
     };
     let addr = match session_for(service, sid, transport) {
         Ok(addr) => addr,
-        Err(close) => return closed(close),
+        Err(close) => return (closed(close), None),
     };
     let (tx, rx) = oneshot::channel();
     let invoke: Invoke<SockJsLogic<A>, Attach> = Invoke(Box::new(
         move |logic: &mut SockJsLogic<A>, core: &mut SessionCore| {
             core.set_transport(transport);
-            logic.attach(core, kind, tx)
+            logic.attach(core, kind, tx, request)
         },
     ));
     match addr.send(invoke).await {
         Ok(Attach::Attached) => {}
         Ok(Attach::AnotherConnection) => {
             let (code, reason) = frame::CLOSE_ANOTHER_CONNECTION;
-            return closed(frame::encode_close(code, reason));
+            return (closed(frame::encode_close(code, reason)), Some(addr));
         }
-        Err(_) => return closed(closed_frame(service, sid)),
+        Err(_) => return (closed(closed_frame(service, sid)), None),
     }
     let pulled = match peer {
         Some(peer) => tokio::select! {
@@ -551,14 +552,14 @@ async fn pull<A: SockJsApp>(
                     logic.receiver_gone(core)
                 }));
                 addr.do_send(gone);
-                return Got { frames: Vec::new(), ended: true };
+                return (Got { frames: Vec::new(), ended: true }, Some(addr));
             }
         },
         None => rx.await,
     };
     match pulled {
-        Ok(pulled) => sockjs_frames(pulled),
-        Err(_) => closed(closed_frame(service, sid)),
+        Ok(pulled) => (sockjs_frames(pulled), Some(addr)),
+        Err(_) => (closed(closed_frame(service, sid)), Some(addr)),
     }
 }
 
@@ -578,7 +579,15 @@ async fn polling<A: SockJsApp>(
     mut res: HttpResponseBuilder,
     peer: Option<PeerWatch>,
 ) -> HttpResponse {
-    let got = pull(service, &sid, transport, Receiver::Polling, peer.as_ref()).await;
+    let (got, _) = pull(
+        service,
+        &sid,
+        transport,
+        Receiver::Polling,
+        peer.as_ref(),
+        next_request(),
+    )
+    .await;
     // One frame per poll: a close that came with other frames waits for the next poll (closed
     // sessions keep their close frame for late receivers).
     let body = got
@@ -587,6 +596,32 @@ async fn polling<A: SockJsApp>(
         .map(|f| wrap.frame(f))
         .unwrap_or_default();
     res.body(body)
+}
+
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A new id for a receiving request.
+fn next_request() -> u64 {
+    REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Gives a session back when its streaming response ends, however it ends.
+struct Release<A: SockJsApp> {
+    addr: SessionAddr<A>,
+    request: u64,
+    finished: bool,
+}
+
+impl<A: SockJsApp> Drop for Release<A> {
+    fn drop(&mut self) {
+        let (request, finished) = (self.request, self.finished);
+        let release: Invoke<SockJsLogic<A>, ()> = Invoke(Box::new(
+            move |logic: &mut SockJsLogic<A>, core: &mut SessionCore| {
+                logic.release(core, request, finished)
+            },
+        ));
+        self.addr.do_send(release);
+    }
 }
 
 /// `xhr_streaming`, `eventsource`, `htmlfile`: a prelude, then each frame as its own chunk, until
@@ -609,6 +644,8 @@ fn streaming<A: SockJsApp>(
         pending: VecDeque<Bytes>,
         sent: usize,
         done: bool,
+        request: u64,
+        release: Option<Release<A>>,
     }
     let state = State {
         service,
@@ -619,6 +656,8 @@ fn streaming<A: SockJsApp>(
         pending: VecDeque::from([Bytes::from(prelude)]),
         sent: 0,
         done: false,
+        request: next_request(),
+        release: None,
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
         loop {
@@ -626,16 +665,27 @@ fn streaming<A: SockJsApp>(
                 return Some((Ok::<_, actix_web::Error>(chunk), state));
             }
             if state.done {
+                if let Some(release) = state.release.as_mut() {
+                    release.finished = true;
+                }
                 return None;
             }
-            let got = pull(
+            let (got, addr) = pull(
                 &state.service,
                 &state.sid,
                 state.transport,
                 Receiver::Streaming,
                 state.peer.as_ref(),
+                state.request,
             )
             .await;
+            if let (None, Some(addr)) = (&state.release, addr) {
+                state.release = Some(Release {
+                    addr,
+                    request: state.request,
+                    finished: false,
+                });
+            }
             for frame in &got.frames {
                 let wrapped = state.wrap.frame(frame);
                 state.sent += frame::utf16_len(&wrapped);
