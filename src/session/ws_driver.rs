@@ -76,11 +76,18 @@ pub async fn drive_websocket(
         tokio::select! {
             pulled = &mut pending => {
                 let Ok(pulled) = pulled else { return };
-                for frame in pulled.frames {
-                    if !matches!(timeout(limits.write_timeout, write(&mut ws, frame)).await, Ok(Ok(()))) {
-                        events.do_send(TransportEvent::Gone);
-                        return;
+                // One deadline for the whole batch (a timer per frame costs more than the write).
+                let frames = pulled.frames;
+                let written = timeout(limits.write_timeout, async {
+                    for frame in frames {
+                        write(&mut ws, frame).await?;
                     }
+                    Ok::<(), actix_ws::Closed>(())
+                })
+                .await;
+                if !matches!(written, Ok(Ok(()))) {
+                    events.do_send(TransportEvent::Gone);
+                    return;
                 }
                 if let Some(CloseInfo { code, reason, farewell, .. }) = pulled.close {
                     if let Some(text) = farewell {
