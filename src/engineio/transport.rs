@@ -8,7 +8,6 @@ use actix::Addr;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
-use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -21,6 +20,7 @@ use super::payload::decode_payload_v4;
 use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
 use crate::hub::{DisconnectReason, Transport};
+use crate::session::http::read_body;
 use crate::session::peer::PeerWatch;
 use crate::session::{
     drive_websocket, limited_stream, spawn_websocket, Invoke, SessionActor, SessionCore,
@@ -341,18 +341,6 @@ async fn poll<H: EngineHandler>(
         .body(answer.body))
 }
 
-async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ()> {
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| ())?;
-        if buf.len() + chunk.len() > limit {
-            return Err(());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf)
-}
-
 /// A POST: the client's packets (`jsonp`: a form with the payload in `d`).
 async fn post<H: EngineHandler>(
     engine: &Arc<EngineShared<H>>,
@@ -361,7 +349,7 @@ async fn post<H: EngineHandler>(
     jsonp: bool,
     body: web::Payload,
 ) -> Result<HttpResponse, EngineError> {
-    let Ok(body) = read_body(body, engine.config.max_payload).await else {
+    let Some(body) = read_body(body, engine.config.max_payload).await else {
         tracing::debug!("engine.io POST over maxHttpBufferSize");
         addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
             core.close(DisconnectReason::MessageTooBig)

@@ -168,18 +168,38 @@ pub fn dispatch(
     }
 }
 
-/// Decodes and carries out one relay text message; returns the answer, if any.
-pub fn handle_text(
+/// What a relay session does with one text message from its client.
+pub enum Response {
+    /// Nothing to send.
+    Nothing,
+    /// Send this answer.
+    Reply(String),
+    /// A resume succeeded: send the answer, then the missed messages (in the session's own wire
+    /// format), then drop live copies up to `recovered.through`.
+    Resumed(String, crate::hub::Recovered),
+}
+
+/// Decodes and carries out one relay text message, `resume` included.
+pub fn respond(
     text: &str,
     session: &SessionRef,
     handler: &dyn Handler,
     limits: &RelayLimits,
-) -> Option<String> {
-    match envelope::decode(text) {
+) -> Response {
+    crate::hub::Counters::add(&session.hub().counters().messages_in, 1);
+    let reply = match envelope::decode(text) {
+        Ok(Request {
+            id,
+            command: Command::Resume { token, offset },
+        }) => match answer_resume(session, id.as_ref(), &token, offset) {
+            Ok((answer, recovered)) => return Response::Resumed(answer, recovered),
+            Err(error) => Some(error),
+        },
         Ok(request) => dispatch(request, session, handler, limits),
         Err(EnvelopeError { id, message }) => {
             tracing::debug!(session = %session.id(), %message, "bad relay message");
             Some(envelope::encode_error(id.as_ref(), &message))
         }
-    }
+    };
+    reply.map_or(Response::Nothing, Response::Reply)
 }

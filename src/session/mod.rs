@@ -7,6 +7,7 @@
 //! transport. What a protocol adds is a [`SessionLogic`]: how to encode a broadcast, what to do with
 //! a frame from the client, how to say goodbye.
 
+pub mod http;
 mod outbox;
 pub mod peer;
 mod ws_driver;

@@ -106,26 +106,13 @@ impl SockJsApp for RelaySockJs {
 
     fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
         let session = conn.session();
-        crate::hub::Counters::add(&session.hub().counters().messages_in, 1);
-        let reply = match envelope::decode(&message) {
-            Ok(relay::Request {
-                id,
-                command: relay::Command::Resume { token, offset },
-            }) => match relay::answer_resume(&session, id.as_ref(), &token, offset) {
-                Ok((answer, recovered)) => {
-                    conn.send(&answer);
-                    conn.replay(&recovered.missed, recovered.through);
-                    None
-                }
-                Err(error) => Some(error),
-            },
-            Ok(request) => relay::dispatch(request, &session, &*self.handler, &self.limits),
-            Err(relay::EnvelopeError { id, message }) => {
-                Some(envelope::encode_error(id.as_ref(), &message))
+        match relay::respond(&message, &session, &*self.handler, &self.limits) {
+            relay::Response::Nothing => {}
+            relay::Response::Reply(reply) => conn.send(&reply),
+            relay::Response::Resumed(answer, recovered) => {
+                conn.send(&answer);
+                conn.replay(&recovered.missed, recovered.through);
             }
-        };
-        if let Some(reply) = reply {
-            conn.send(&reply);
         }
     }
 

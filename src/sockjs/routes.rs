@@ -7,7 +7,6 @@ use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
 use super::app::SockJsApp;
@@ -16,6 +15,7 @@ use super::headers;
 use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
+use crate::session::http::read_body;
 use crate::session::peer::PeerWatch;
 use crate::session::{spawn_websocket, Invoke, Pulled, SessionActor, SessionCore};
 
@@ -247,18 +247,6 @@ impl Wrap {
 
 fn content_type_of(content_type: Option<&header::HeaderValue>) -> Option<&str> {
     content_type.and_then(|v| v.to_str().ok())
-}
-
-async fn read_body(mut body: web::Payload, limit: usize) -> Option<web::BytesMut> {
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.ok()?;
-        if buf.len() + chunk.len() > limit {
-            return None;
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Some(buf)
 }
 
 async fn session_request<A: SockJsApp>(

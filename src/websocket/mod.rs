@@ -86,32 +86,19 @@ impl SessionLogic for WebSocketLogic {
 
     fn on_text(&mut self, text: ByteString, core: &mut SessionCore) {
         let Some(session) = &self.session else { return };
-        crate::hub::Counters::add(&core.hub().counters().messages_in, 1);
-        let reply = match envelope::decode(&text) {
-            Ok(relay::Request {
-                id,
-                command: relay::Command::Resume { token, offset },
-            }) => match relay::answer_resume(session, id.as_ref(), &token, offset) {
-                Ok((answer, recovered)) => {
-                    core.send(Frame::Text(answer.into()));
-                    for message in &recovered.missed {
-                        core.send(message.encoded(WireFormat::RelayJson, |m| {
-                            Self::encode(WireFormat::RelayJson, m)
-                        }));
-                    }
-                    let id = core.id().clone();
-                    core.set_replayed_through(&id, recovered.through);
-                    None
+        match relay::respond(&text, session, &*self.handler, &self.limits) {
+            relay::Response::Nothing => {}
+            relay::Response::Reply(reply) => core.send(Frame::Text(reply.into())),
+            relay::Response::Resumed(answer, recovered) => {
+                core.send(Frame::Text(answer.into()));
+                for message in &recovered.missed {
+                    core.send(message.encoded(WireFormat::RelayJson, |m| {
+                        Self::encode(WireFormat::RelayJson, m)
+                    }));
                 }
-                Err(error) => Some(error),
-            },
-            Ok(request) => relay::dispatch(request, session, &*self.handler, &self.limits),
-            Err(relay::EnvelopeError { id, message }) => {
-                Some(envelope::encode_error(id.as_ref(), &message))
+                let id = core.id().clone();
+                core.set_replayed_through(&id, recovered.through);
             }
-        };
-        if let Some(reply) = reply {
-            core.send(Frame::Text(reply.into()));
         }
     }
 

@@ -1,31 +1,19 @@
 // Launcher for examples/socketio_app (the Socket.IO application written against the Rust API):
 // start it on a free port, wait until Engine.IO answers a handshake, stop it with SIGTERM.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { get } from "node:http";
-import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnUntilReady } from "./server.mjs";
 
 const interopDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const repoDir = path.resolve(interopDir, "../..");
 
 /** The example under test: $SOCKETIO_APP_BIN, or the debug build of examples/socketio_app. */
 export const SOCKETIO_APP_BIN = path.resolve(
   interopDir,
   process.env.SOCKETIO_APP_BIN ?? "../../target/debug/examples/socketio_app",
 );
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Whether an Engine.IO v4 polling handshake answers 200 with an open packet. The session it opens
@@ -74,48 +62,13 @@ export async function startSocketIoApp({ deadlineMs = 15_000 } = {}) {
     await delay(100);
   }
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(SOCKETIO_APP_BIN, [], {
-    cwd: repoDir,
-    env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "warn", PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
+  return spawnUntilReady(SOCKETIO_APP_BIN, {
+    port,
+    env: { PORT: String(port) },
+    what: "an Engine.IO handshake",
+    deadlineMs: Math.max(1, deadline - Date.now()),
+    ready: handshakeAnswers,
   });
-  let log = "";
-  const keep = (chunk) => (log = (log + chunk).slice(-4000));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const reap = () => child.kill("SIGKILL"); // never outlive the test process
-  process.once("exit", reap);
-  let gone = null;
-  const exited = new Promise((resolve) => {
-    child.once("error", (error) => resolve({ error }));
-    child.once("exit", (code, signal) => resolve({ code, signal }));
-  })
-    .then((result) => (gone = result))
-    .finally(() => process.off("exit", reap));
-
-  async function stop() {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    const result = await exited;
-    clearTimeout(killer);
-    return result;
-  }
-
-  while (gone === null) {
-    try {
-      if (await handshakeAnswers(url)) return { url, port, stop, log: () => log };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`socketio_app did not answer an Engine.IO handshake within ${deadlineMs} ms\n${log}`);
-    }
-    await delay(25);
-  }
-  const why = gone.error ? gone.error.message : `exit code ${gone.code}, signal ${gone.signal}`;
-  throw new Error(`socketio_app exited before it was ready (${why})\n${log}`);
 }
 
 /**

@@ -55,7 +55,7 @@ export function emitWithAck(socket, event, arg, timeoutMs = WAIT) {
   return within(new Promise((resolve) => socket.emit(event, arg, resolve)), `ack of "${event}"`, timeoutMs);
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer().once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
@@ -70,7 +70,7 @@ function freePort() {
  * Resolves with `{url, port, wsUrl, stop, log}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL
  * after 5 s) and resolves with `{code, signal}`.
  */
-async function spawnUntilReady(bin, { port, args = [], env = {}, ready, what, deadlineMs }) {
+export async function spawnUntilReady(bin, { port, args = [], env = {}, ready, what, deadlineMs }) {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(bin, args, {
     cwd: repoDir,
