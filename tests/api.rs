@@ -183,3 +183,53 @@ async fn health_and_the_demo_page_are_served() {
     assert_eq!(status, 404);
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_batch_is_published_in_order_or_not_at_all() {
+    let server = start(config());
+    let api = Api::new(&server);
+    let mut client = Client::connect(&server).await;
+    client.join("r").await;
+
+    // One bad message refuses the whole batch: nothing is published.
+    let (status, body) = api
+        .post(
+            "/api/publish",
+            json!([{"room":"r","event":"e","data":0},{"room":"","event":"e"}]),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error":"message 1: \"room\" must be 1 to 256 bytes"})
+        )
+    );
+    let (status, body) = api
+        .post("/api/publish", json!([{"room":"r","event":"e","oops":1}]))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `oops`"),
+        "{body}"
+    );
+
+    let (status, body) = api
+        .post(
+            "/api/publish",
+            json!([{"room":"r","event":"e","data":1},{"room":"nobody","event":"e"},{"room":"r","event":"e","data":2}]),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"delivered":[1, 0, 1]})));
+    for expected in [1, 2] {
+        assert_eq!(
+            client.recv().await,
+            json!({"type":"message","room":"r","event":"e","data":expected})
+        );
+    }
+    client.assert_nothing_pending().await;
+    server.shutdown().await.unwrap();
+}

@@ -20,7 +20,8 @@ function json(res, status, body) {
   res.end(text);
 }
 
-// An HTTP handler for GET /healthz and POST /api/publish {room,event,data} -> {"delivered":N}.
+// An HTTP handler for GET /healthz and POST /api/publish {room,event,data} -> {"delivered":N}, or
+// a batch [{room,event,data},...] -> {"delivered":[N,...]} published in order (a server-side burst).
 // `publish(room, event, data)` returns the number of sessions that took it.
 function apiHandler(publish) {
   return (req, res) => {
@@ -35,10 +36,14 @@ function apiHandler(publish) {
         } catch (e) {
           return json(res, 400, { error: "invalid JSON" });
         }
-        if (!body || typeof body.room !== "string" || typeof body.event !== "string") {
-          return json(res, 400, { error: "room and event are required strings" });
+        const valid = (m) => m && typeof m.room === "string" && typeof m.event === "string";
+        const one = (m) => publish(m.room, m.event, m.data === undefined ? null : m.data);
+        if (Array.isArray(body)) {
+          if (!body.every(valid)) return json(res, 400, { error: "room and event are required strings" });
+          return json(res, 200, { delivered: body.map(one) });
         }
-        json(res, 200, { delivered: publish(body.room, body.event, body.data === undefined ? null : body.data) });
+        if (!valid(body)) return json(res, 400, { error: "room and event are required strings" });
+        json(res, 200, { delivered: one(body) });
       });
       return;
     }

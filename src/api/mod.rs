@@ -24,6 +24,30 @@ pub struct PublishRequest {
     pub except: Vec<String>,
 }
 
+/// The body of `POST /api/publish`: one message, or a batch published in order.
+#[derive(Debug)]
+pub enum PublishBody {
+    /// One message; answered with `{"delivered":N}`.
+    One(PublishRequest),
+    /// Several messages, published one after the other; answered with `{"delivered":[N,...]}`.
+    Batch(Vec<PublishRequest>),
+}
+
+impl<'de> Deserialize<'de> for PublishBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        // Told apart by the JSON type, so that a bad message keeps serde's precise error.
+        match Value::deserialize(deserializer)? {
+            batch @ Value::Array(_) => serde_json::from_value(batch)
+                .map(PublishBody::Batch)
+                .map_err(D::Error::custom),
+            one => serde_json::from_value(one)
+                .map(PublishBody::One)
+                .map_err(D::Error::custom),
+        }
+    }
+}
+
 fn error(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({"error": message.into()}))
 }
@@ -50,38 +74,67 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `POST /api/publish`: delivers an event to every member of a room, whatever its protocol.
-pub async fn publish(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<PublishRequest>,
-) -> HttpResponse {
-    if let Some(refused) = refusal(&req, &state) {
-        return refused;
+/// What is wrong with one message to publish, if anything.
+fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
+    if request.room.is_empty() || request.room.len() > state.config.max_room_name {
+        return Some(format!(
+            "\"room\" must be 1 to {} bytes",
+            state.config.max_room_name
+        ));
     }
+    if request.event.is_empty() {
+        return Some("\"event\" must not be empty".into());
+    }
+    None
+}
+
+/// Publishes one (valid) message; returns the number of sessions that took it.
+fn publish_one(request: PublishRequest, state: &AppState) -> usize {
     let PublishRequest {
         room,
         event,
         data,
         except,
-    } = body.into_inner();
-    let bad = actix_web::http::StatusCode::BAD_REQUEST;
-    if room.is_empty() || room.len() > state.config.max_room_name {
-        return error(
-            bad,
-            format!("\"room\" must be 1 to {} bytes", state.config.max_room_name),
-        );
-    }
-    if event.is_empty() {
-        return error(bad, "\"event\" must not be empty");
-    }
+    } = request;
     let room: Room = room.into();
     let mut target = Target::room(room.clone());
     target.except = except.into_iter().map(SessionId::from).collect();
-    let delivered = state
+    state
         .hub
-        .broadcast(&target, Message::new(Some(room), event, data));
-    HttpResponse::Ok().json(json!({"delivered": delivered}))
+        .broadcast(&target, Message::new(Some(room), event, data))
+}
+
+/// `POST /api/publish`: delivers an event (or a batch of them, in order) to every member of a
+/// room, whatever its protocol. A batch is checked whole before anything is published.
+pub async fn publish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<PublishBody>,
+) -> HttpResponse {
+    if let Some(refused) = refusal(&req, &state) {
+        return refused;
+    }
+    let bad = actix_web::http::StatusCode::BAD_REQUEST;
+    match body.into_inner() {
+        PublishBody::One(request) => match invalid(&request, &state) {
+            Some(message) => error(bad, message),
+            None => HttpResponse::Ok().json(json!({"delivered": publish_one(request, &state)})),
+        },
+        PublishBody::Batch(requests) => {
+            if let Some((i, message)) = requests
+                .iter()
+                .enumerate()
+                .find_map(|(i, r)| invalid(r, &state).map(|m| (i, m)))
+            {
+                return error(bad, format!("message {i}: {message}"));
+            }
+            let delivered: Vec<usize> = requests
+                .into_iter()
+                .map(|r| publish_one(r, &state))
+                .collect();
+            HttpResponse::Ok().json(json!({"delivered": delivered}))
+        }
+    }
 }
 
 /// `GET /api/stats`: sessions per protocol and transport, rooms, traffic, drops.

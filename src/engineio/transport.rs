@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Addr;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
+use bytestring::ByteString;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -19,12 +19,10 @@ use super::packet::EioVersion;
 use super::payload::decode_payload_v4;
 use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
-use crate::hub::{DisconnectReason, Transport};
+use crate::hub::{DisconnectReason, Frame, Transport};
 use crate::session::http::read_body;
 use crate::session::peer::PeerWatch;
-use crate::session::{
-    drive_websocket, limited_stream, spawn_websocket, Invoke, SessionActor, SessionCore,
-};
+use crate::session::{accept_websocket, Invoke, SessionActor, SessionCore, WsConnection};
 
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
 
@@ -213,15 +211,15 @@ async fn route<H: EngineHandler>(
             Ok(response)
         }
         TransportName::WebSocket => {
-            let (response, ws, stream) =
-                actix_ws::handle(req, body).map_err(|_| EngineError::BadRequest)?;
+            let (response, connection) = accept_websocket(req, body, &engine.ws_limits)
+                .map_err(|_| EngineError::BadRequest)?;
             let (_, addr) = open_session(engine, version, handshake, Transport::WebSocket)?;
             let _ = addr
                 .send(invoke(|logic: &mut EngineLogic<H>, _| {
                     logic.started_on_websocket()
                 }))
                 .await;
-            spawn_websocket(ws, stream, addr, engine.ws_limits.clone());
+            connection.run(addr);
             Ok(response)
         }
     }
@@ -397,7 +395,7 @@ async fn upgrade_to_websocket<H: EngineHandler>(
     }))
     .await
     .map_err(|_| EngineError::UnknownSid)??;
-    let (response, ws, stream) = match actix_ws::handle(req, body) {
+    let (response, mut connection) = match accept_websocket(req, body, &engine.ws_limits) {
         Ok(parts) => parts,
         Err(_) => {
             addr.do_send(invoke(|logic: &mut EngineLogic<H>, _| {
@@ -406,12 +404,9 @@ async fn upgrade_to_websocket<H: EngineHandler>(
             return Err(EngineError::BadRequest);
         }
     };
-    let limits = engine.ws_limits.clone();
     let timeout = engine.config.upgrade_timeout;
     actix_web::rt::spawn(async move {
-        let mut stream = limited_stream(stream, &limits);
-        let mut ws = ws;
-        let probed = tokio::time::timeout(timeout, probe::<H>(&mut ws, &mut stream, &addr)).await;
+        let probed = tokio::time::timeout(timeout, probe::<H>(&mut connection, &addr)).await;
         let upgraded = match probed {
             Ok(true) => addr
                 .send(invoke(|logic: &mut EngineLogic<H>, core| {
@@ -422,36 +417,26 @@ async fn upgrade_to_websocket<H: EngineHandler>(
             _ => false,
         };
         if upgraded {
-            drive_websocket(
-                ws,
-                stream,
-                addr.clone().recipient(),
-                addr.recipient(),
-                limits,
-            )
-            .await;
+            connection.run(addr);
         } else {
             tracing::debug!("engine.io upgrade abandoned");
             addr.do_send(invoke(|logic: &mut EngineLogic<H>, _| {
                 logic.abort_upgrade()
             }));
-            let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
+            connection.output().end();
         }
     });
     Ok(response)
 }
 
 /// The probe exchange: `2probe` → `3probe`, then the client's `5`. False if anything else comes.
-async fn probe<H: EngineHandler>(
-    ws: &mut actix_ws::Session,
-    stream: &mut actix_ws::AggregatedMessageStream,
-    addr: &EngineAddr<H>,
-) -> bool {
+async fn probe<H: EngineHandler>(connection: &mut WsConnection, addr: &EngineAddr<H>) -> bool {
     let mut probed = false;
-    while let Some(Ok(message)) = stream.recv().await {
+    while let Some(Ok(message)) = connection.recv().await {
         match message {
             AggregatedMessage::Text(text) if &*text == "2probe" && !probed => {
-                if ws.text("3probe").await.is_err() {
+                let answer = Frame::Text(ByteString::from_static("3probe"));
+                if connection.output().send(&[answer]).is_err() {
                     return false;
                 }
                 probed = true;
@@ -467,10 +452,7 @@ async fn probe<H: EngineHandler>(
             }
             AggregatedMessage::Text(text) if &*text == "5" && probed => return true,
             AggregatedMessage::Ping(data) => {
-                if tokio::time::timeout(Duration::from_secs(5), ws.pong(&data))
-                    .await
-                    .is_err()
-                {
+                if connection.output().pong(&data).is_err() {
                     return false;
                 }
             }

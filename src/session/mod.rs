@@ -11,6 +11,7 @@ pub mod http;
 mod outbox;
 pub mod peer;
 mod ws_driver;
+mod ws_output;
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,8 @@ use crate::hub::{
 };
 
 pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{drive_websocket, limited_stream, spawn_websocket, WsLimits};
+pub use ws_driver::{accept_websocket, limited_stream, WsConnection, WsLimits};
+pub use ws_output::{WriteError, WsBody, WsOutput};
 
 /// How long a closing session waits for a transport to collect its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -59,10 +61,19 @@ pub struct Pulled {
     pub close: Option<CloseInfo>,
 }
 
-/// A transport asks for the next frames; answered once something is queued or the session closes.
+/// A WebSocket takes over the session's output: from now on frames go straight to it.
 #[derive(Debug, ActixMessage)]
 #[rtype(result = "()")]
-pub struct Pull(pub oneshot::Sender<Pulled>);
+pub struct AttachSocket(pub WsOutput);
+
+/// The transport waiting for the session's frames.
+#[derive(Debug)]
+enum Puller {
+    /// One request (a long-poll, a streaming response): answered once, then gone.
+    Once(oneshot::Sender<Pulled>),
+    /// A WebSocket: written to as frames come, for as long as it lasts.
+    Socket(WsOutput),
+}
 
 /// What a transport reports from the client's side.
 #[derive(Debug, ActixMessage)]
@@ -165,7 +176,7 @@ pub struct SessionCore {
     hub: Hub,
     addr: Recipient<SessionCommand>,
     outbox: Outbox,
-    puller: Option<oneshot::Sender<Pulled>>,
+    puller: Option<Puller>,
     closing: Option<DisconnectReason>,
     closed_reported: bool,
     last_seen: Instant,
@@ -215,19 +226,31 @@ impl SessionCore {
         self.puller.is_some()
     }
 
-    /// True when the waiting transport's request has gone away.
+    /// True when the waiting transport's request (or WebSocket) has gone away.
     pub fn puller_abandoned(&self) -> bool {
-        self.puller.as_ref().is_some_and(|p| p.is_closed())
+        match &self.puller {
+            Some(Puller::Once(p)) => p.is_closed(),
+            Some(Puller::Socket(output)) => output.is_gone(),
+            None => false,
+        }
     }
 
-    /// Attaches a transport waiting for frames (replacing any other).
+    /// Attaches a request waiting for frames (replacing any other transport).
     pub fn attach(&mut self, puller: oneshot::Sender<Pulled>) {
-        self.puller = Some(puller);
+        self.puller = Some(Puller::Once(puller));
     }
 
-    /// Answers the waiting transport now, with whatever is queued (possibly nothing).
+    /// Attaches a WebSocket (replacing any other transport); it may hold as many frames as the
+    /// outbox.
+    pub fn attach_socket(&mut self, output: WsOutput) {
+        output.set_limit(self.outbox.limit());
+        self.puller = Some(Puller::Socket(output));
+    }
+
+    /// Answers a waiting request now, with whatever is queued (possibly nothing). A WebSocket
+    /// stays attached.
     pub fn release_puller(&mut self) {
-        if let Some(puller) = self.puller.take() {
+        if let Some(Puller::Once(puller)) = self.puller.take_if(|p| matches!(p, Puller::Once(_))) {
             let frames = self.outbox.drain();
             if let Err(unsent) = puller.send(Pulled {
                 frames,
@@ -419,8 +442,11 @@ impl<L: SessionLogic> SessionActor<L> {
             }
         }
         let ready = !self.core.outbox.is_empty() || self.core.closing.is_some();
+        if ready && matches!(self.core.puller, Some(Puller::Socket(_))) {
+            return self.write_to_socket(ctx);
+        }
         if ready {
-            if let Some(puller) = self.core.puller.take() {
+            if let Some(Puller::Once(puller)) = self.core.puller.take() {
                 let frames = self.logic.take_frames(&mut self.core.outbox);
                 // A transport that gets only part of the outbox gets the close next time.
                 let close = match self.core.outbox.is_empty() {
@@ -442,6 +468,62 @@ impl<L: SessionLogic> SessionActor<L> {
                     self.logic.on_pull_answered(&mut self.core);
                     self.settle_deadline(ctx);
                 }
+            }
+        }
+    }
+
+    /// Writes everything queued (and the close, when closing) to the attached WebSocket.
+    fn write_to_socket(&mut self, ctx: &mut Context<Self>) {
+        let Some(Puller::Socket(output)) = self.core.puller.take() else {
+            return;
+        };
+        let mut written = Ok(());
+        while !self.core.outbox.is_empty() && written.is_ok() {
+            let frames = self.logic.take_frames(&mut self.core.outbox);
+            written = output.send(&frames);
+        }
+        match written {
+            Ok(()) => match &self.core.closing {
+                None => self.core.puller = Some(Puller::Socket(output)),
+                Some(reason) => {
+                    let info = self.logic.close_info(reason);
+                    if *reason == DisconnectReason::Overflow {
+                        // The client does not keep up: it gets the close, not the backlog.
+                        output.close_now(info.code, &info.reason);
+                    } else {
+                        if let Some(text) = &info.farewell {
+                            let _ = output.send(&[Frame::Text(text.as_str().into())]);
+                        }
+                        output.close(info.code, &info.reason);
+                    }
+                    ctx.stop();
+                }
+            },
+            Err(WriteError::Gone) => {
+                self.core.outbox.clear();
+                if self.core.closing.is_none() {
+                    self.logic.on_abandoned_pull(&mut self.core);
+                    self.settle(ctx);
+                }
+                ctx.stop();
+            }
+            Err(WriteError::Overflow) => {
+                self.core.hub.overflow_of(&self.core.id);
+                self.core.close(DisconnectReason::Overflow);
+                self.core.puller = Some(Puller::Socket(output));
+                self.settle(ctx);
+            }
+            Err(WriteError::Stalled) => {
+                tracing::debug!(session = %self.core.id, "websocket write timed out");
+                self.core
+                    .close(DisconnectReason::TransportError("write timeout".into()));
+                if let Some(reason) = &self.core.closing {
+                    let info = self.logic.close_info(reason);
+                    output.close_now(info.code, &info.reason);
+                }
+                self.core.outbox.clear();
+                self.settle(ctx);
+                ctx.stop();
             }
         }
     }
@@ -528,11 +610,11 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
     }
 }
 
-impl<L: SessionLogic> Handler<Pull> for SessionActor<L> {
+impl<L: SessionLogic> Handler<AttachSocket> for SessionActor<L> {
     type Result = ();
 
-    fn handle(&mut self, Pull(puller): Pull, ctx: &mut Context<Self>) {
-        self.core.puller = Some(puller);
+    fn handle(&mut self, AttachSocket(output): AttachSocket, ctx: &mut Context<Self>) {
+        self.core.attach_socket(output);
         self.settle(ctx);
     }
 }

@@ -51,6 +51,11 @@ impl Outbox {
         self.frames.clear();
     }
 
+    /// Most frames the outbox holds.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Number of queued frames.
     pub fn len(&self) -> usize {
         self.frames.len()

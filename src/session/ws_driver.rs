@@ -1,25 +1,27 @@
-//! Drives one WebSocket connection for a session: reads client frames into the actor, pulls frames
-//! from the actor and writes them. Used by every protocol that runs over WebSocket.
+//! Accepts a WebSocket for a session and reads it: client frames go to the actor as
+//! [`TransportEvent`]s; what the actor sends goes through a [`WsOutput`] straight into the
+//! response body. Used by every protocol that runs over WebSocket.
 
 use std::time::Duration;
 
-use actix::Recipient;
-use actix_ws::{
-    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream,
-    ProtocolError,
-};
-use tokio::sync::oneshot;
-use tokio::time::timeout;
+use actix::{Addr, Recipient};
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, MessageStream, ProtocolError};
 
-use super::{CloseInfo, Pull, Pulled, TransportEvent};
-use crate::hub::{DisconnectReason, Frame};
+use super::ws_output::WsOutput;
+use super::{AttachSocket, TransportEvent};
+use crate::hub::DisconnectReason;
+
+/// Frames an accepted WebSocket may queue before a session takes it over (a probe answer, pongs).
+const UNATTACHED_LIMIT: usize = 64;
 
 /// Limits of one WebSocket connection.
 #[derive(Debug, Clone)]
 pub struct WsLimits {
     /// Largest message accepted from the client, in bytes (after joining continuations).
     pub max_message_size: usize,
-    /// Longest a write may wait for the client before the connection is dropped.
+    /// Longest queued frames may wait for the client to read them before the connection is
+    /// dropped.
     pub write_timeout: Duration,
 }
 
@@ -29,20 +31,6 @@ impl Default for WsLimits {
             max_message_size: 1_000_000,
             write_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-fn request(pull: &Recipient<Pull>) -> oneshot::Receiver<Pulled> {
-    let (tx, rx) = oneshot::channel();
-    pull.do_send(Pull(tx));
-    rx
-}
-
-async fn write(ws: &mut actix_ws::Session, frame: Frame) -> Result<(), actix_ws::Closed> {
-    match frame {
-        Frame::Text(text) => ws.text(text).await,
-        Frame::Binary(data) => ws.binary(data).await,
-        Frame::Ping => ws.ping(b"").await,
     }
 }
 
@@ -62,95 +50,87 @@ pub fn limited_stream(stream: MessageStream, limits: &WsLimits) -> AggregatedMes
         .max_continuation_size(limits.max_message_size)
 }
 
-/// Runs a WebSocket for a session until either side closes it.
-pub async fn drive_websocket(
-    mut ws: actix_ws::Session,
-    mut stream: AggregatedMessageStream,
-    pull: Recipient<Pull>,
-    events: Recipient<TransportEvent>,
-    limits: WsLimits,
-) {
-    let mut reading = true;
-    let mut pending = request(&pull);
-    loop {
-        tokio::select! {
-            pulled = &mut pending => {
-                let Ok(pulled) = pulled else { return };
-                // One deadline for the whole batch (a timer per frame costs more than the write).
-                let frames = pulled.frames;
-                let written = timeout(limits.write_timeout, async {
-                    for frame in frames {
-                        write(&mut ws, frame).await?;
-                    }
-                    Ok::<(), actix_ws::Closed>(())
-                })
-                .await;
-                if !matches!(written, Ok(Ok(()))) {
-                    events.do_send(TransportEvent::Gone);
-                    return;
-                }
-                if let Some(CloseInfo { code, reason, farewell, .. }) = pulled.close {
-                    if let Some(text) = farewell {
-                        let _ = timeout(limits.write_timeout, ws.text(text)).await;
-                    }
-                    let close = CloseReason { code: CloseCode::from(code), description: Some(reason) };
-                    let _ = timeout(limits.write_timeout, ws.close(Some(close))).await;
-                    return;
-                }
-                pending = request(&pull);
-            }
-            incoming = stream.recv(), if reading => {
-                let event = match incoming {
-                    None => {
-                        events.do_send(TransportEvent::Gone);
-                        return;
-                    }
-                    Some(Ok(AggregatedMessage::Text(text))) => TransportEvent::Text(text),
-                    Some(Ok(AggregatedMessage::Binary(data))) => TransportEvent::Binary(data),
-                    Some(Ok(AggregatedMessage::Ping(data))) => {
-                        if !matches!(timeout(limits.write_timeout, ws.pong(&data)).await, Ok(Ok(()))) {
-                            events.do_send(TransportEvent::Gone);
-                            return;
-                        }
-                        TransportEvent::Pong
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => TransportEvent::Pong,
-                    Some(Ok(AggregatedMessage::Close(_))) => {
-                        reading = false;
-                        TransportEvent::ClientClose
-                    }
-                    Some(Err(error)) => {
-                        tracing::debug!(%error, "websocket protocol error");
-                        reading = false;
-                        TransportEvent::Error(reason_of(&error))
-                    }
-                };
-                if events.send(event).await.is_err() {
-                    return;
-                }
-            }
-        }
+/// An accepted WebSocket, not yet handed to a session.
+pub struct WsConnection {
+    output: WsOutput,
+    stream: AggregatedMessageStream,
+}
+
+/// Accepts a WebSocket handshake: the `101` response to return, and the connection behind it.
+pub fn accept_websocket(
+    req: &HttpRequest,
+    body: web::Payload,
+    limits: &WsLimits,
+) -> Result<(HttpResponse, WsConnection), actix_web::Error> {
+    // actix-ws does the handshake and parses the client's frames; the body it made is kept (its
+    // drop ends the message stream) and ours writes.
+    let (response, _session, stream) = actix_ws::handle(req, body)?;
+    let (output, body) = WsOutput::new(UNATTACHED_LIMIT, limits.write_timeout);
+    let (head, actix_body) = response.into_parts();
+    let response = head
+        .set_body(body.keeping(actix_body))
+        .map_into_boxed_body();
+    let stream = limited_stream(stream, limits);
+    Ok((response, WsConnection { output, stream }))
+}
+
+impl WsConnection {
+    /// Where frames for the client go.
+    pub fn output(&self) -> &WsOutput {
+        &self.output
+    }
+
+    /// The client's next message (before the connection is handed to a session).
+    pub async fn recv(&mut self) -> Option<Result<AggregatedMessage, ProtocolError>> {
+        self.stream.recv().await
+    }
+
+    /// Hands the connection to a session actor: the actor writes to it from now on, and a
+    /// background task feeds it the client's messages until the connection ends.
+    pub fn run<A>(self, addr: Addr<A>)
+    where
+        A: actix::Actor<Context = actix::Context<A>>
+            + actix::Handler<AttachSocket>
+            + actix::Handler<TransportEvent>,
+    {
+        addr.do_send(AttachSocket(self.output.clone()));
+        actix_web::rt::spawn(read_websocket(self.stream, self.output, addr.recipient()));
     }
 }
 
-/// Runs a WebSocket for a session actor in the background: limits the client's messages, feeds
-/// them to the actor and writes what it pulls.
-pub fn spawn_websocket<A>(
-    ws: actix_ws::Session,
-    stream: MessageStream,
-    addr: actix::Addr<A>,
-    limits: WsLimits,
-) where
-    A: actix::Actor<Context = actix::Context<A>>
-        + actix::Handler<Pull>
-        + actix::Handler<TransportEvent>,
-{
-    let stream = limited_stream(stream, &limits);
-    actix_web::rt::spawn(drive_websocket(
-        ws,
-        stream,
-        addr.clone().recipient(),
-        addr.recipient(),
-        limits,
-    ));
+/// Feeds a WebSocket's messages to its session until the connection ends; answers pings.
+async fn read_websocket(
+    mut stream: AggregatedMessageStream,
+    output: WsOutput,
+    events: Recipient<TransportEvent>,
+) {
+    let mut forwarding = true;
+    while let Some(incoming) = stream.recv().await {
+        if !forwarding {
+            // After a close or an error: drain until the connection ends.
+            continue;
+        }
+        let event = match incoming {
+            Ok(AggregatedMessage::Text(text)) => TransportEvent::Text(text),
+            Ok(AggregatedMessage::Binary(data)) => TransportEvent::Binary(data),
+            Ok(AggregatedMessage::Ping(data)) => match output.pong(&data) {
+                Ok(()) => TransportEvent::Pong,
+                Err(_) => TransportEvent::Gone,
+            },
+            Ok(AggregatedMessage::Pong(_)) => TransportEvent::Pong,
+            Ok(AggregatedMessage::Close(_)) => TransportEvent::ClientClose,
+            Err(error) => {
+                tracing::debug!(%error, "websocket protocol error");
+                TransportEvent::Error(reason_of(&error))
+            }
+        };
+        forwarding = matches!(
+            event,
+            TransportEvent::Text(_) | TransportEvent::Binary(_) | TransportEvent::Pong
+        );
+        if events.send(event).await.is_err() {
+            return;
+        }
+    }
+    let _ = events.send(TransportEvent::Gone).await;
 }

@@ -17,7 +17,7 @@ use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
 use crate::session::http::read_body;
 use crate::session::peer::PeerWatch;
-use crate::session::{spawn_websocket, Invoke, Pulled, SessionActor, SessionCore};
+use crate::session::{accept_websocket, Invoke, Pulled, SessionActor, SessionCore};
 
 type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
 
@@ -203,7 +203,7 @@ fn websocket<A: SockJsApp>(
     if service.hub.is_full() {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let (response, ws, stream) = match actix_ws::handle(req, body) {
+    let (response, connection) = match accept_websocket(req, body, &service.ws_limits) {
         Ok(parts) => parts,
         Err(_) => return HttpResponse::BadRequest().body(frame::RAW_WEBSOCKET_VERSION_BODY),
     };
@@ -221,7 +221,7 @@ fn websocket<A: SockJsApp>(
     ) else {
         return HttpResponse::ServiceUnavailable().finish();
     };
-    spawn_websocket(ws, stream, addr, service.ws_limits.clone());
+    connection.run(addr);
     response
 }
 

@@ -12,7 +12,7 @@ use crate::hub::{
 };
 use crate::relay::{self, envelope, RelayLimits};
 use crate::session::{
-    spawn_websocket, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
+    accept_websocket, CloseInfo, Keepalive, SessionActor, SessionCore, SessionLogic,
 };
 use crate::AppState;
 
@@ -137,7 +137,7 @@ pub async fn websocket_route(
         return Ok(HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"error": "session limit reached"})));
     }
-    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    let (response, connection) = accept_websocket(&req, body, &state.ws_limits())?;
     let logic = WebSocketLogic::new(
         state.handler.clone(),
         state.relay_limits(),
@@ -155,7 +155,7 @@ pub async fn websocket_route(
         &state.session_options(),
     )
     .map_err(actix_web::error::ErrorServiceUnavailable)?;
-    spawn_websocket(ws, stream, addr, state.ws_limits());
+    connection.run(addr);
     Ok(response)
 }
 

@@ -47,7 +47,7 @@ enum Scenario {
     Idle,
     /// Connection rate: open --clients connections, --concurrency at a time.
     Connrate,
-    /// Room fan-out burst: --messages published over HTTP as fast as the server takes them.
+    /// Room fan-out burst: --messages published server-side, in one batch request per publisher.
     Burst,
     /// Room fan-out at a fixed --rate (open loop) for --duration, latency from the schedule.
     Paced,
@@ -226,6 +226,11 @@ fn pct(h: &Histogram<u64>) -> Value {
            "p999": h.value_at_quantile(0.999), "max": h.max(), "mean": h.mean().round()})
 }
 
+/// The JSON of one message to publish.
+fn publish_body(room: &str, data: &str) -> String {
+    format!("{{\"room\":\"{room}\",\"event\":\"bench\",\"data\":{data}}}")
+}
+
 /// POSTs one message to /api/publish over `conn` (reopened once if the server had closed it).
 /// Returns the `delivered` count of the answer.
 async fn publish_http(
@@ -234,7 +239,39 @@ async fn publish_http(
     room: &str,
     data: &str,
 ) -> Result<u64, String> {
-    let body = format!("{{\"room\":\"{room}\",\"event\":\"bench\",\"data\":{data}}}");
+    let answer = post_publish(conn, target, &publish_body(room, data)).await?;
+    answer
+        .as_u64()
+        .ok_or_else(|| format!("publish answer without delivered: {answer}"))
+}
+
+/// POSTs a batch of messages (a server-side burst) to /api/publish; returns the `delivered`
+/// count of each.
+async fn publish_batch_http(
+    conn: &mut Option<http::Http>,
+    target: &Target,
+    room: &str,
+    datas: &[String],
+) -> Result<Vec<u64>, String> {
+    let bodies: Vec<String> = datas.iter().map(|d| publish_body(room, d)).collect();
+    let answer = post_publish(conn, target, &format!("[{}]", bodies.join(","))).await?;
+    let counts: Option<Vec<u64>> = answer
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect());
+    match counts {
+        Some(counts) if counts.len() == datas.len() => Ok(counts),
+        _ => Err(format!(
+            "batch answer does not count every message: {answer}"
+        )),
+    }
+}
+
+/// POSTs `body` to /api/publish; returns the answer's `delivered`.
+async fn post_publish(
+    conn: &mut Option<http::Http>,
+    target: &Target,
+    body: &str,
+) -> Result<Value, String> {
     for attempt in 0..2 {
         if conn.as_ref().map_or(true, |c| c.closed) {
             *conn = Some(
@@ -264,9 +301,7 @@ async fn publish_http(
                 if head.status != 200 {
                     return Err(format!("publish: {} {v}", head.status));
                 }
-                return v["delivered"]
-                    .as_u64()
-                    .ok_or_else(|| format!("publish answer without delivered: {v}"));
+                return Ok(v["delivered"].clone());
             }
         }
     }
@@ -507,6 +542,8 @@ async fn fanout(args: &RunArgs, shared: &Arc<Shared>, paced: bool) -> Result<Val
             answers.push(r);
         }
     } else {
+        // A server-side burst: each publisher sends its share in one batch request, which the
+        // server publishes in a loop.
         let k = args.publishers.max(1);
         let tasks: Vec<_> = (0..k)
             .map(|j| {
@@ -515,12 +552,13 @@ async fn fanout(args: &RunArgs, shared: &Arc<Shared>, paced: bool) -> Result<Val
                 let size = args.payload;
                 tokio::spawn(async move {
                     let mut conn = None;
-                    let mut out = Vec::with_capacity(count);
-                    for _ in 0..count {
-                        let data = payload(client::now_ns(), size);
-                        out.push(publish_http(&mut conn, &target, "bench", &data).await);
+                    let datas: Vec<String> = (0..count)
+                        .map(|_| payload(client::now_ns(), size))
+                        .collect();
+                    match publish_batch_http(&mut conn, &target, "bench", &datas).await {
+                        Ok(counts) => counts.into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(e)],
                     }
-                    out
                 })
             })
             .collect();

@@ -1,0 +1,375 @@
+//! The writing half of a session's WebSocket: the session actor frames what it sends straight into
+//! a shared buffer, and the HTTP response body hands the whole buffer to the connection in one
+//! chunk when the connection is ready for more.
+//!
+//! There is no task and no channel between the actor and the socket: a burst of broadcasts to one
+//! client becomes one write. The buffer is bounded (frames, like the outbox it replaces) and a
+//! client that leaves it unread for longer than the write timeout is dropped.
+
+use std::mem;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::hub::Frame;
+
+/// RFC 6455: a close frame's reason fits in 123 bytes (125 of payload, less the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// RFC 6455: control frames carry at most 125 bytes.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
+
+/// Appends one unmasked, final server frame (RFC 6455 §5.2) to `buf`.
+fn put_frame(buf: &mut BytesMut, opcode: u8, payload: &[u8]) {
+    let len = payload.len();
+    buf.reserve(len + 10);
+    buf.put_u8(0x80 | opcode);
+    if len < 126 {
+        buf.put_u8(len as u8);
+    } else if len <= u16::MAX as usize {
+        buf.put_u8(126);
+        buf.put_u16(len as u16);
+    } else {
+        buf.put_u8(127);
+        buf.put_u64(len as u64);
+    }
+    buf.put_slice(payload);
+}
+
+fn put_close(buf: &mut BytesMut, code: u16, reason: &str) {
+    let mut end = reason.len().min(MAX_CLOSE_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut payload = Vec::with_capacity(2 + end);
+    payload.extend_from_slice(&code.to_be_bytes());
+    payload.extend_from_slice(&reason.as_bytes()[..end]);
+    put_frame(buf, OP_CLOSE, &payload);
+}
+
+fn put(buf: &mut BytesMut, frame: &Frame) {
+    match frame {
+        Frame::Text(text) => put_frame(buf, OP_TEXT, text.as_bytes()),
+        Frame::Binary(data) => put_frame(buf, OP_BINARY, data),
+        Frame::Ping => put_frame(buf, OP_PING, b""),
+    }
+}
+
+/// Why frames could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    /// The connection is gone (or the close was already written).
+    Gone,
+    /// More frames are waiting than the limit allows: the client does not keep up.
+    Overflow,
+    /// Frames have waited longer than the write timeout: the client stopped reading.
+    Stalled,
+}
+
+#[derive(Debug)]
+struct State {
+    buf: BytesMut,
+    /// Frames in `buf`.
+    frames: usize,
+    /// Most frames `buf` may hold.
+    limit: usize,
+    /// Since when `buf` has held data the connection has not taken.
+    waiting_since: Option<Instant>,
+    write_timeout: Duration,
+    waker: Option<Waker>,
+    /// The close frame is written (or the output was aborted): the body ends once `buf` is sent.
+    finished: bool,
+    /// The response body is gone: the connection has ended.
+    gone: bool,
+}
+
+/// The actor's handle on a WebSocket's output (cheap to clone; the reader holds one for pongs).
+#[derive(Debug, Clone)]
+pub struct WsOutput {
+    state: Arc<Mutex<State>>,
+}
+
+impl WsOutput {
+    /// A new output, and the response body that drains it.
+    pub fn new(limit: usize, write_timeout: Duration) -> (WsOutput, WsBody) {
+        let state = Arc::new(Mutex::new(State {
+            buf: BytesMut::new(),
+            frames: 0,
+            limit: limit.max(1),
+            waiting_since: None,
+            write_timeout,
+            waker: None,
+            finished: false,
+            gone: false,
+        }));
+        (
+            WsOutput {
+                state: state.clone(),
+            },
+            WsBody { state, keep: None },
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the buffer half-framed in a way that
+        // matters more than losing the connection; keep going with whatever is there.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the most frames that may wait for the connection.
+    pub fn set_limit(&self, limit: usize) {
+        self.lock().limit = limit.max(1);
+    }
+
+    /// Frames and queues `frames`, oldest first, and wakes the connection.
+    pub fn send(&self, frames: &[Frame]) -> Result<(), WriteError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.lock();
+        if state.gone || state.finished {
+            return Err(WriteError::Gone);
+        }
+        if let Some(since) = state.waiting_since {
+            if since.elapsed() >= state.write_timeout {
+                return Err(WriteError::Stalled);
+            }
+        }
+        if state.frames + frames.len() > state.limit {
+            return Err(WriteError::Overflow);
+        }
+        for frame in frames {
+            put(&mut state.buf, frame);
+        }
+        state.frames += frames.len();
+        Self::wake(state);
+        Ok(())
+    }
+
+    /// Answers a client's ping.
+    pub fn pong(&self, data: &[u8]) -> Result<(), WriteError> {
+        let mut state = self.lock();
+        if state.gone || state.finished {
+            return Err(WriteError::Gone);
+        }
+        put_frame(
+            &mut state.buf,
+            OP_PONG,
+            &data[..data.len().min(MAX_CONTROL_PAYLOAD)],
+        );
+        state.frames += 1;
+        Self::wake(state);
+        Ok(())
+    }
+
+    /// Writes the close frame (after what is queued) and ends the output.
+    pub fn close(&self, code: u16, reason: &str) {
+        let mut state = self.lock();
+        if state.gone || state.finished {
+            return;
+        }
+        put_close(&mut state.buf, code, reason);
+        state.finished = true;
+        Self::wake(state);
+    }
+
+    /// Writes a close frame without a code (after what is queued) and ends the output.
+    pub fn end(&self) {
+        let mut state = self.lock();
+        if state.gone || state.finished {
+            return;
+        }
+        put_frame(&mut state.buf, OP_CLOSE, b"");
+        state.finished = true;
+        Self::wake(state);
+    }
+
+    /// Drops whatever is queued, writes only the close frame and ends the output (for a client
+    /// that does not keep up: what it missed is lost either way).
+    pub fn close_now(&self, code: u16, reason: &str) {
+        {
+            let mut state = self.lock();
+            state.buf.clear();
+            state.frames = 0;
+        }
+        self.close(code, reason);
+    }
+
+    /// True once the connection has ended.
+    pub fn is_gone(&self) -> bool {
+        self.lock().gone
+    }
+
+    fn wake(mut state: MutexGuard<'_, State>) {
+        if state.waiting_since.is_none() {
+            state.waiting_since = Some(Instant::now());
+        }
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The response body of an accepted WebSocket: yields what the session queued, in one chunk per
+/// poll, and ends after the close frame.
+pub struct WsBody {
+    state: Arc<Mutex<State>>,
+    /// Held, never polled: the body actix-ws made, whose drop tells its message stream that the
+    /// connection has ended.
+    keep: Option<BoxBody>,
+}
+
+impl WsBody {
+    /// Keeps `body` alive exactly as long as this one.
+    pub fn keeping(mut self, body: BoxBody) -> WsBody {
+        self.keep = Some(body);
+        self
+    }
+}
+
+impl MessageBody for WsBody {
+    type Error = std::io::Error;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.buf.is_empty() {
+            state.frames = 0;
+            state.waiting_since = None;
+            return Poll::Ready(Some(Ok(mem::take(&mut state.buf).freeze())));
+        }
+        if state.finished {
+            return Poll::Ready(None);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for WsBody {
+    fn drop(&mut self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.gone = true;
+        state.buf = BytesMut::new();
+        drop(state);
+        drop(self.keep.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn drain(body: &mut WsBody) -> Poll<Option<Bytes>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(body)
+            .poll_next(&mut cx)
+            .map(|item| item.map(|r| r.unwrap()))
+    }
+
+    #[test]
+    fn frames_are_unmasked_with_the_shortest_length() {
+        let mut buf = BytesMut::new();
+        put_frame(&mut buf, OP_TEXT, b"hi");
+        assert_eq!(&buf[..], b"\x81\x02hi");
+        let mut buf = BytesMut::new();
+        put_frame(&mut buf, OP_BINARY, &[7u8; 126]);
+        assert_eq!(&buf[..4], &[0x82, 126, 0, 126]);
+        assert_eq!(buf.len(), 4 + 126);
+        let mut buf = BytesMut::new();
+        put_frame(&mut buf, OP_TEXT, &vec![b'x'; 70_000]);
+        assert_eq!(&buf[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+        let mut buf = BytesMut::new();
+        put(&mut buf, &Frame::Ping);
+        assert_eq!(&buf[..], &[0x89, 0]);
+    }
+
+    #[test]
+    fn a_close_reason_is_cut_at_a_character_boundary() {
+        let mut buf = BytesMut::new();
+        put_close(&mut buf, 1000, "bye");
+        assert_eq!(&buf[..], b"\x88\x05\x03\xe8bye");
+        let long = "é".repeat(100); // 200 bytes
+        let mut buf = BytesMut::new();
+        put_close(&mut buf, 1001, &long);
+        assert_eq!(buf[1] as usize, 2 + 122);
+        assert!(std::str::from_utf8(&buf[4..]).is_ok());
+    }
+
+    #[test]
+    fn queued_frames_leave_in_one_chunk_then_the_close_ends_the_body() {
+        let (out, mut body) = WsOutput::new(10, Duration::from_secs(10));
+        assert_eq!(drain(&mut body), Poll::Pending);
+        out.send(&[Frame::Text("a".into()), Frame::Text("b".into())])
+            .unwrap();
+        out.pong(b"p").unwrap();
+        assert_eq!(
+            drain(&mut body),
+            Poll::Ready(Some(Bytes::from_static(b"\x81\x01a\x81\x01b\x8a\x01p")))
+        );
+        out.close(1000, "");
+        assert_eq!(out.send(&[Frame::Ping]), Err(WriteError::Gone));
+        assert_eq!(
+            drain(&mut body),
+            Poll::Ready(Some(Bytes::from_static(b"\x88\x02\x03\xe8")))
+        );
+        assert_eq!(drain(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn more_frames_than_the_limit_overflow_and_close_now_drops_them() {
+        let (out, mut body) = WsOutput::new(2, Duration::from_secs(10));
+        out.send(&[Frame::Text("a".into()), Frame::Text("b".into())])
+            .unwrap();
+        assert_eq!(
+            out.send(&[Frame::Text("c".into())]),
+            Err(WriteError::Overflow)
+        );
+        out.close_now(1008, "slow");
+        assert_eq!(
+            drain(&mut body),
+            Poll::Ready(Some(Bytes::from_static(b"\x88\x06\x03\xf0slow")))
+        );
+        assert_eq!(drain(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn data_left_unread_past_the_write_timeout_is_a_stall() {
+        let (out, mut body) = WsOutput::new(10, Duration::ZERO);
+        out.send(&[Frame::Ping]).unwrap();
+        assert_eq!(out.send(&[Frame::Ping]), Err(WriteError::Stalled));
+        assert!(matches!(drain(&mut body), Poll::Ready(Some(_))));
+        // Taken by the connection: the clock starts again.
+        out.send(&[Frame::Ping]).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_body_means_the_connection_is_gone() {
+        let (out, body) = WsOutput::new(10, Duration::from_secs(10));
+        drop(body);
+        assert!(out.is_gone());
+        assert_eq!(out.send(&[Frame::Ping]), Err(WriteError::Gone));
+    }
+}
