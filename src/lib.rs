@@ -25,12 +25,14 @@ pub mod api;
 pub mod config;
 pub mod engineio;
 pub mod handler;
+mod http_server;
 pub mod hub;
 pub mod relay;
 mod server;
 pub mod session;
 pub mod socketio;
 pub mod sockjs;
+mod upgrade;
 pub mod websocket;
 
 use std::sync::Arc;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 
 use crate::engineio::{Cors, Engine, EngineConfig};
 use crate::handler::{Handler, SharedHandler};
+use crate::http_server::{serve, ServerOptions};
 use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
 use crate::socketio::{RelaySockets, SocketIo, SocketIoConfig};
@@ -179,28 +180,20 @@ impl Switchboard {
         if !serve_static {
             tracing::warn!(dir = %static_dir.display(), "static folder not found: / is not served");
         }
-        let mut server = HttpServer::new(move || {
+        let make_app = move || {
             let app = App::new().configure(mount.clone());
             if serve_static {
                 app.service(actix_files::Files::new("/", &static_dir).index_file("index.html"))
             } else {
                 app.service(actix_files::Files::new("/", ".").path_filter(|_, _| false))
             }
-        })
-        .on_connect(crate::session::peer::record)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .client_disconnect_timeout(Duration::from_secs(1));
-        if config.workers > 0 {
-            server = server.workers(config.workers);
-        }
-        let server = server.bind(config.listen)?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| io::Error::other("no address bound"))?;
-        let server = server.run();
+        };
+        let options = ServerOptions {
+            workers: config.workers,
+            shutdown_timeout: 1,
+            client_disconnect_timeout: Duration::from_secs(1),
+        };
+        let (server, addr) = serve(config.listen, options, make_app)?;
         let handle = server.handle();
         let task = actix_web::rt::spawn(server);
         let sweeper = self.state.hub.recovery().map(|_| {

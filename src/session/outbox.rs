@@ -33,9 +33,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Takes every queued frame, oldest first.
+    /// Takes every queued frame, oldest first (the queue's memory goes with them: an idle
+    /// session keeps none).
     pub fn drain(&mut self) -> Vec<Frame> {
-        self.frames.drain(..).collect()
+        Vec::from(std::mem::take(&mut self.frames))
     }
 
     /// Puts frames a transport could not deliver back at the front, in order (the limit does

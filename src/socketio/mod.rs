@@ -11,7 +11,6 @@ pub mod packet;
 mod relay;
 mod socket;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,15 +100,49 @@ impl<A: SocketHandler> SocketIo<A> {
 /// One Engine.IO connection's Socket.IO state: its decoder and its sockets by namespace.
 pub struct SocketIoConn {
     decoder: Decoder,
-    sockets: HashMap<Arc<str>, SocketState>,
+    sockets: Namespaces,
 }
 
 impl SocketIoConn {
     fn namespace_of(&self, id: &SessionId) -> Option<Arc<str>> {
         self.sockets
-            .values()
+            .iter()
             .find(|s| s.id == *id)
             .map(|s| s.nsp.clone())
+    }
+}
+
+/// A connection's sockets, one per namespace: a handful at most, so a `Vec` (a map would cost
+/// most of a kilobyte per idle connection).
+#[derive(Default)]
+struct Namespaces(Vec<SocketState>);
+
+impl Namespaces {
+    fn get(&self, nsp: &str) -> Option<&SocketState> {
+        self.0.iter().find(|s| &*s.nsp == nsp)
+    }
+
+    fn get_mut(&mut self, nsp: &str) -> Option<&mut SocketState> {
+        self.0.iter_mut().find(|s| &*s.nsp == nsp)
+    }
+
+    /// Adds a socket, replacing any other of its namespace.
+    fn insert(&mut self, socket: SocketState) {
+        self.remove(&socket.nsp.clone());
+        self.0.push(socket);
+    }
+
+    fn remove(&mut self, nsp: &str) -> Option<SocketState> {
+        let at = self.0.iter().position(|s| &*s.nsp == nsp)?;
+        Some(self.0.swap_remove(at))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SocketState> {
+        self.0.iter()
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = SocketState> + '_ {
+        self.0.drain(..)
     }
 }
 
@@ -289,7 +322,7 @@ impl<A: SocketHandler> SocketIo<A> {
                 tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
             }
         }
-        state.sockets.insert(nsp.clone(), socket_state);
+        state.sockets.insert(socket_state);
         if let Some(socket_state) = state.sockets.get_mut(&nsp) {
             let mut socket = Socket {
                 state: socket_state,
@@ -399,7 +432,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         let version = protocol_of(conn);
         let mut state = SocketIoConn {
             decoder: Decoder::with_max_attachments(version, self.config.max_attachments),
-            sockets: HashMap::new(),
+            sockets: Namespaces::default(),
         };
         match version {
             ProtocolVersion::V5 => conn.set_deadline(
@@ -482,12 +515,13 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         if kicked {
             // As Node's `disconnect(true)`: a DISCONNECT for every namespace before the close, so
             // the client knows not to reconnect ("io server disconnect").
-            for nsp in state.sockets.keys() {
-                let (text, _) = encode(&Packet::disconnect(nsp.to_string()));
+            for socket in state.sockets.iter() {
+                let (text, _) = encode(&Packet::disconnect(socket.nsp.to_string()));
                 conn.send_final(message_frame_text(&text));
             }
         }
-        for (_, mut socket_state) in state.sockets.drain() {
+        let sockets: Vec<SocketState> = state.sockets.drain().collect();
+        for mut socket_state in sockets {
             let rooms = conn.hub().unregister(&socket_state.id);
             Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
             let mut socket = Socket {

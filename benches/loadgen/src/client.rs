@@ -358,7 +358,12 @@ fn rand_id(n: usize) -> String {
 async fn ws_open(target: &Target, source: IpAddr, path: &str) -> io::Result<Ws> {
     let stream = http::connect(target.server, source).await?;
     let url = format!("ws://{}{}", target.server, path);
-    let (ws, _) = tokio_tungstenite::client_async(url, stream)
+    // tungstenite's default 128 KiB read buffer is zeroed per connection: at thousands of
+    // connections that memset, not the server, would set the pace.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
         .await
         .map_err(|e| err(format!("websocket {path}: {e}")))?;
     Ok(ws)
