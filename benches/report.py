@@ -120,14 +120,15 @@ for k, label in [("switchboard", "switchboard commit"), ("rustc", "rustc"), ("no
     md.append(f"| {label} | {meta.get(k, '?')} |")
 md.append("")
 md.append("- Every contestant runs the same relay app (benches/peers for Node; switchboard's own relay mode): "
-          "join a room with an ack, publish with an ack, `POST /api/publish {room,event,data}` → `{\"delivered\":N}`. "
+          "join a room with an ack, publish with an ack, `POST /api/publish {room,event,data}` → `{\"delivered\":N}`, "
+          "and the same endpoint with a JSON array of messages for a server-side burst (published in order, in a loop). "
           "pingInterval 25 s, pingTimeout 20 s, no compression (perMessageDeflate off).")
 md.append("- The server is pinned to core 1, the load generator (benches/loadgen, Rust, one tokio thread) to core 0. "
           "`switchboard` = `--workers 1` on core 1; `switchboard-2w` = `--workers 2` on cores 0–1, *sharing core 0 with "
           "the load generator*, so it shows whether a second thread helps at all here, not a clean 2-core number.")
-md.append("- Bursts: messages are published over HTTP (`/api/publish`, 4 keep-alive connections, one request at a time each) "
+md.append("- Bursts: one `POST /api/publish` carries all N messages (a server-side burst) "
           "to a room holding 90 % of the clients; the other 10 % stay outside the room and must receive nothing. "
-          "Deliveries/s = room members × messages ÷ time from the first publish to the last delivery. "
+          "Deliveries/s = room members × messages ÷ time from sending the request to the last delivery. "
           "Server CPU per delivery is utime+stime from /proc over that span.")
 md.append("- Paced and echo: open loop. Message *i* is due at start + i/rate; latency counts from that scheduled time "
           "(HDR histogram, µs precision), so a server that falls behind is not excused by a sender that waits. "
@@ -138,9 +139,8 @@ md.append("- Every run checks delivered == expected, nothing outside the room, z
           "A failed check marks the run ✗ and its numbers are left out of the medians; the failures are listed under the table. "
           "A run where the load generator was busy > 85 % of its core and busier than the server is flagged "
           "**client-limited**: its rate is a floor for that server, not its ceiling.")
-md.append("- Known limits of the harness: bursts are published by 4 HTTP connections that each wait for their answer, "
-          "so at 1k clients neither side may be saturated (see server CPU %); the paced points (90k deliveries/s offered) "
-          "are above what either contestant sustains on one core, so their latency shows queueing under overload. "
+md.append("- Known limits of the harness: the paced points at 10k clients (90k deliveries/s offered) "
+          "are above what Node sustains on one core, so its latency there shows queueing under overload. "
           "The `sio-upgrade` client holds no GET during the upgrade (a browser does).")
 md.append("")
 
@@ -237,5 +237,9 @@ summary.append("")
 summary.extend(chart_links)
 summary.append("")
 out = md[:3] + summary + md[3:]
+# Hand-written analysis (profiles, what limits us) kept next to the generated tables.
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+if os.path.exists(notes):
+    out.append(open(notes).read().rstrip())
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(out) + "\n")
 print("wrote BENCHMARKS.md and", len(chart_links), "charts")

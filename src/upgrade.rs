@@ -191,33 +191,8 @@ async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbou
     let mut pending: Option<Bytes> = None;
     let mut reading = true;
     poll_fn(|cx| {
-        // Out: what is pending, then whatever the body has ready.
-        loop {
-            if let Some(chunk) = pending.as_mut() {
-                match Pin::new(&mut *io).poll_write(cx, chunk) {
-                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
-                    Poll::Ready(Ok(n)) => {
-                        chunk.advance(n);
-                        if chunk.is_empty() {
-                            pending = None;
-                        }
-                        continue;
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            match Pin::new(&mut body).poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => {
-                    if !chunk.is_empty() {
-                        pending = Some(chunk);
-                    }
-                }
-                // The body is over (the close frame is out): the connection ends.
-                Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(()),
-                Poll::Pending => break,
-            }
-        }
-        // In: read while the application keeps up.
+        // In first (a session reads from inside the body's poll, just below): read while the
+        // application keeps up.
         while reading {
             {
                 let mut state = inbound.borrow_mut();
@@ -241,6 +216,32 @@ async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbou
                     reading = false;
                     inbound.borrow_mut().end(Some(error));
                 }
+                Poll::Pending => break,
+            }
+        }
+        // Out: what is pending, then whatever the body has ready.
+        loop {
+            if let Some(chunk) = pending.as_mut() {
+                match Pin::new(&mut *io).poll_write(cx, chunk) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(n)) => {
+                        chunk.advance(n);
+                        if chunk.is_empty() {
+                            pending = None;
+                        }
+                        continue;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            match Pin::new(&mut body).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if !chunk.is_empty() {
+                        pending = Some(chunk);
+                    }
+                }
+                // The body is over (the close frame is out): the connection ends.
+                Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(()),
                 Poll::Pending => break,
             }
         }

@@ -1,6 +1,6 @@
 //! What runs on top of Engine.IO (Socket.IO, or a bare application such as an echo).
 
-use std::collections::HashMap;
+use super::pairs::Pairs;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,9 +15,9 @@ use crate::session::SessionCore;
 #[derive(Debug, Clone, Default)]
 pub struct Handshake {
     /// The query parameters (`EIO`, `transport`, and anything the client added).
-    pub query: HashMap<String, String>,
+    pub query: Pairs,
     /// The request headers, lower-case names.
-    pub headers: HashMap<String, String>,
+    pub headers: Pairs,
     /// The peer's address.
     pub address: Option<String>,
 }

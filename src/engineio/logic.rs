@@ -33,10 +33,7 @@ pub struct EngineLogic<H: EngineHandler> {
 
 /// Whether a request's query asks for base64 instead of binary (`b64`, any non-empty value, as
 /// Node's truthiness test; EIO3 only).
-pub(super) fn wants_base64(
-    version: EioVersion,
-    query: &std::collections::HashMap<String, String>,
-) -> bool {
+pub(super) fn wants_base64(version: EioVersion, query: &super::Pairs) -> bool {
     version == EioVersion::V3 && query.get("b64").is_some_and(|v| !v.is_empty())
 }
 

@@ -14,6 +14,7 @@ mod handler;
 pub mod jsonp;
 mod logic;
 pub mod packet;
+mod pairs;
 pub mod payload;
 mod polling;
 mod transport;
@@ -34,6 +35,7 @@ pub use handler::{
     EngineMessage, Handshake,
 };
 pub use logic::EngineLogic;
+pub use pairs::Pairs;
 pub use transport::configure;
 
 /// A hook that may refuse a handshake (Node's `allowRequest`): `Err` answers 403 Forbidden.

@@ -16,6 +16,7 @@ use super::handler::{EngineHandler, Handshake};
 use super::jsonp::validate_jsonp_index;
 use super::logic::{wants_base64, EngineLogic};
 use super::packet::EioVersion;
+use super::pairs::Pairs;
 use super::payload::decode_payload_v4;
 use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
@@ -43,10 +44,12 @@ enum TransportName {
     WebSocket,
 }
 
-fn parse_query(query: &str) -> HashMap<String, String> {
-    form_urlencoded::parse(query.as_bytes())
+fn parse_query(query: &str) -> Pairs {
+    // A repeated parameter keeps its last value, as Node's URL parsing does for these.
+    let last: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
-        .collect()
+        .collect();
+    last.into_iter().collect()
 }
 
 fn is_websocket_upgrade(req: &HttpRequest) -> bool {
@@ -131,7 +134,7 @@ async fn route<H: EngineHandler>(
 ) -> Result<HttpResponse, EngineError> {
     let query = parse_query(req.query_string());
     let config = &engine.config;
-    let transport = match query.get("transport").map(String::as_str) {
+    let transport = match query.get("transport") {
         Some("polling") if config.polling => TransportName::Polling,
         Some("websocket") if config.websocket => TransportName::WebSocket,
         _ => return Err(EngineError::UnknownTransport),
@@ -152,7 +155,7 @@ async fn route<H: EngineHandler>(
     if let Some(sid) = query.get("sid") {
         let addr = engine
             .sessions
-            .get(sid.as_str())
+            .get(sid)
             .map(|a| a.clone())
             .ok_or(EngineError::UnknownSid)?;
         return match (transport, upgrade) {
@@ -192,7 +195,7 @@ async fn route<H: EngineHandler>(
         headers: req
             .headers()
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
             .collect(),
         address: req.peer_addr().map(|a| a.ip().to_string()),
     });
@@ -227,10 +230,7 @@ async fn route<H: EngineHandler>(
 
 /// The JSONP callback index of an EIO3 polling request (`j`), if it is one. An index that is not
 /// a plain decimal number is refused (and never echoed). EIO4 has no JSONP: `j` is ignored.
-fn jsonp_index(
-    version: EioVersion,
-    query: &HashMap<String, String>,
-) -> Result<Option<String>, EngineError> {
+fn jsonp_index(version: EioVersion, query: &Pairs) -> Result<Option<String>, EngineError> {
     match (version, query.get("j")) {
         (EioVersion::V3, Some(index)) => validate_jsonp_index(index)
             .map(|index| Some(index.to_string()))

@@ -1,12 +1,22 @@
 //! Accepts a WebSocket for a session and reads it: client frames go to the actor as
 //! [`TransportEvent`]s; what the actor sends goes through a [`WsOutput`] straight into the
 //! response body. Used by every protocol that runs over WebSocket.
+//!
+//! Neither side has a task of its own: the response body, polled by the connection, both reads
+//! (a [`Reader`] it holds) and writes.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix::dev::RecipientRequest;
 use actix::{Addr, Recipient};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, MessageStream, ProtocolError};
+use futures_util::Stream;
 
 use super::ws_output::WsOutput;
 use super::{AttachSocket, TransportEvent};
@@ -50,10 +60,14 @@ pub fn limited_stream(stream: MessageStream, limits: &WsLimits) -> AggregatedMes
         .max_continuation_size(limits.max_message_size)
 }
 
+/// Where the response body finds its [`Reader`] once a session takes the connection.
+pub(super) type ReaderSlot = Rc<RefCell<Option<Reader>>>;
+
 /// An accepted WebSocket, not yet handed to a session.
 pub struct WsConnection {
     output: WsOutput,
     stream: AggregatedMessageStream,
+    reader: ReaderSlot,
 }
 
 /// Accepts a WebSocket handshake: the `101` response to return, and the connection behind it.
@@ -66,12 +80,20 @@ pub fn accept_websocket(
     // drop ends the message stream) and ours writes.
     let (response, _session, stream) = actix_ws::handle(req, body)?;
     let (output, body) = WsOutput::new(UNATTACHED_LIMIT, limits.write_timeout);
+    let reader = ReaderSlot::default();
     let (head, actix_body) = response.into_parts();
     let response = head
-        .set_body(body.keeping(actix_body))
+        .set_body(body.keeping(actix_body).reading(reader.clone()))
         .map_into_boxed_body();
     let stream = limited_stream(stream, limits);
-    Ok((response, WsConnection { output, stream }))
+    Ok((
+        response,
+        WsConnection {
+            output,
+            stream,
+            reader,
+        },
+    ))
 }
 
 impl WsConnection {
@@ -85,8 +107,8 @@ impl WsConnection {
         self.stream.recv().await
     }
 
-    /// Hands the connection to a session actor: the actor writes to it from now on, and a
-    /// background task feeds it the client's messages until the connection ends.
+    /// Hands the connection to a session actor: the actor writes to it from now on, and the
+    /// response body feeds it the client's messages until the connection ends.
     pub fn run<A>(self, addr: Addr<A>)
     where
         A: actix::Actor<Context = actix::Context<A>>
@@ -94,26 +116,36 @@ impl WsConnection {
             + actix::Handler<TransportEvent>,
     {
         addr.do_send(AttachSocket(self.output.clone()));
-        actix_web::rt::spawn(read_websocket(self.stream, self.output, addr.recipient()));
+        *self.reader.borrow_mut() = Some(Reader {
+            stream: self.stream,
+            output: self.output.clone(),
+            events: addr.recipient(),
+            in_flight: None,
+            forwarding: true,
+        });
+        // The body may be waiting with nothing to write: have it start reading.
+        self.output.wake_body();
     }
 }
 
-/// Feeds a WebSocket's messages to its session until the connection ends; answers pings.
-async fn read_websocket(
-    mut stream: AggregatedMessageStream,
+/// Feeds a WebSocket's messages to its session, one at a time (the next is read once the actor
+/// has handled the last), and answers pings. Polled by the response body.
+pub(super) struct Reader {
+    stream: AggregatedMessageStream,
     output: WsOutput,
     events: Recipient<TransportEvent>,
-) {
-    let mut forwarding = true;
-    while let Some(incoming) = stream.recv().await {
-        if !forwarding {
-            // After a close or an error: drain until the connection ends.
-            continue;
-        }
-        let event = match incoming {
+    /// The message the actor is handling.
+    in_flight: Option<Pin<Box<RecipientRequest<TransportEvent>>>>,
+    /// False after a close or an error: what follows is read and dropped.
+    forwarding: bool,
+}
+
+impl Reader {
+    fn event_of(&self, incoming: Result<AggregatedMessage, ProtocolError>) -> TransportEvent {
+        match incoming {
             Ok(AggregatedMessage::Text(text)) => TransportEvent::Text(text),
             Ok(AggregatedMessage::Binary(data)) => TransportEvent::Binary(data),
-            Ok(AggregatedMessage::Ping(data)) => match output.pong(&data) {
+            Ok(AggregatedMessage::Ping(data)) => match self.output.pong(&data) {
                 Ok(()) => TransportEvent::Pong,
                 Err(_) => TransportEvent::Gone,
             },
@@ -123,14 +155,42 @@ async fn read_websocket(
                 tracing::debug!(%error, "websocket protocol error");
                 TransportEvent::Error(reason_of(&error))
             }
-        };
-        forwarding = matches!(
-            event,
-            TransportEvent::Text(_) | TransportEvent::Binary(_) | TransportEvent::Pong
-        );
-        if events.send(event).await.is_err() {
-            return;
         }
     }
-    let _ = events.send(TransportEvent::Gone).await;
+
+    /// Forwards what the client sent. Ready when the reading is over (the connection ended or
+    /// the session is gone).
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if let Some(request) = self.in_flight.as_mut() {
+                match request.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => self.in_flight = None,
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                }
+            }
+            let incoming = match Pin::new(&mut self.stream).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    self.connection_ended();
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Some(incoming)) => incoming,
+            };
+            if !self.forwarding {
+                continue;
+            }
+            let event = self.event_of(incoming);
+            self.forwarding = matches!(
+                event,
+                TransportEvent::Text(_) | TransportEvent::Binary(_) | TransportEvent::Pong
+            );
+            self.in_flight = Some(Box::pin(self.events.send(event)));
+        }
+    }
+
+    /// Tells the session its connection has ended.
+    pub(super) fn connection_ended(&self) {
+        self.events.do_send(TransportEvent::Gone);
+    }
 }

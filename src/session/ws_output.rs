@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::ws_driver::ReaderSlot;
 use crate::hub::Frame;
 
 /// RFC 6455: a close frame's reason fits in 123 bytes (125 of payload, less the code).
@@ -116,7 +117,11 @@ impl WsOutput {
             WsOutput {
                 state: state.clone(),
             },
-            WsBody { state, keep: None },
+            WsBody {
+                state,
+                keep: None,
+                reader: None,
+            },
         )
     }
 
@@ -210,6 +215,14 @@ impl WsOutput {
         self.lock().gone
     }
 
+    /// Has the response body polled again (to pick up a reader).
+    pub(super) fn wake_body(&self) {
+        let waker = self.lock().waker.take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
     fn wake(mut state: MutexGuard<'_, State>) {
         if state.waiting_since.is_none() {
             state.waiting_since = Some(Instant::now());
@@ -229,6 +242,8 @@ pub struct WsBody {
     /// Held, never polled: the body actix-ws made, whose drop tells its message stream that the
     /// connection has ended.
     keep: Option<BoxBody>,
+    /// The client's side, once a session has taken the connection.
+    reader: Option<ReaderSlot>,
 }
 
 impl WsBody {
@@ -236,6 +251,21 @@ impl WsBody {
     pub fn keeping(mut self, body: BoxBody) -> WsBody {
         self.keep = Some(body);
         self
+    }
+
+    /// Reads the client's messages too, with the reader put in `slot`.
+    pub(super) fn reading(mut self, slot: ReaderSlot) -> WsBody {
+        self.reader = Some(slot);
+        self
+    }
+
+    fn poll_reader(&mut self, cx: &mut Context<'_>) {
+        if let Some(slot) = &self.reader {
+            let mut reader = slot.borrow_mut();
+            if reader.as_mut().is_some_and(|r| r.poll(cx).is_ready()) {
+                *reader = None;
+            }
+        }
     }
 }
 
@@ -250,7 +280,9 @@ impl MessageBody for WsBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let this = self.get_mut();
+        this.poll_reader(cx);
+        let mut state = this.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.buf.is_empty() {
             state.frames = 0;
             state.waiting_since = None;
@@ -273,6 +305,9 @@ impl Drop for WsBody {
         state.gone = true;
         state.buf = BytesMut::new();
         drop(state);
+        if let Some(reader) = self.reader.take().and_then(|slot| slot.borrow_mut().take()) {
+            reader.connection_ended();
+        }
         drop(self.keep.take());
     }
 }

@@ -129,6 +129,8 @@ impl Namespaces {
     /// Adds a socket, replacing any other of its namespace.
     fn insert(&mut self, socket: SocketState) {
         self.remove(&socket.nsp.clone());
+        // One more slot, not the four a growing Vec would take: most connections use one.
+        self.0.reserve_exact(1);
         self.0.push(socket);
     }
 
@@ -444,7 +446,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
             ProtocolVersion::V4 => {
                 let query: String = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(conn.handshake().query.iter().filter(|(k, _)| {
-                        !matches!(k.as_str(), "EIO" | "transport" | "t" | "b64" | "j" | "sid")
+                        !matches!(*k, "EIO" | "transport" | "t" | "b64" | "j" | "sid")
                     }))
                     .finish();
                 let mut packet = Packet::connect("/", None);
