@@ -139,7 +139,7 @@ async fn route<H: EngineHandler>(
         Some("websocket") if config.websocket => TransportName::WebSocket,
         _ => return Err(EngineError::UnknownTransport),
     };
-    let version = match query.get("EIO").and_then(|v| EioVersion::from_query(v)) {
+    let version = match query.get("EIO").and_then(EioVersion::from_query) {
         Some(EioVersion::V3) if !config.allow_eio3 => {
             return Err(EngineError::UnsupportedProtocolVersion)
         }
