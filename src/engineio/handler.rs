@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::packet::{decode_binary_packet, encode_text_packet, EioVersion};
 use crate::hub::{
-    DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionCommand, SessionId, WireFormat,
+    DisconnectReason, Frame, Hub, Mailbox, Message, Protocol, Room, SessionId, WireFormat,
 };
 use crate::session::SessionCore;
 
@@ -61,9 +61,9 @@ impl EngineConn<'_> {
         self.core.hub()
     }
 
-    /// The connection actor's address, to register more hub members for this connection.
-    pub fn recipient(&self) -> actix::Recipient<SessionCommand> {
-        self.core.recipient()
+    /// How the hub reaches this connection's actor, to register more hub members for it.
+    pub fn mailbox(&self) -> Mailbox {
+        self.core.mailbox()
     }
 
     /// Sends a text message.

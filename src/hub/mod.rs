@@ -3,9 +3,11 @@
 //! Protocols register their sessions here and never talk to each other. A room holds sessions of
 //! any protocol; one broadcast reaches them all, encoded once per wire format (see
 //! [`Message::encoded`]). The hub owns indexes only: each session's state lives in its actor, which
-//! the hub reaches through a bounded mailbox ([`SessionCommand`]). No lock is held while sending.
+//! the hub reaches through a [`Mailbox`]: broadcasts go to its bounded [`Inbox`], commands to its
+//! actor address ([`SessionCommand`]). No hub lock is held while sending.
 
 mod adapter;
+mod inbox;
 mod message;
 mod recovery;
 mod session_info;
@@ -20,6 +22,7 @@ use actix::Recipient;
 use dashmap::DashMap;
 
 pub use adapter::{Adapter, LocalAdapter};
+pub use inbox::{Inbox, InboxFull};
 pub use message::{Frame, Message, Room, WireFormat};
 pub use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig, RecoveryError};
 pub use session_info::{DisconnectReason, Protocol, Transport};
@@ -37,11 +40,20 @@ pub fn new_session_id() -> SessionId {
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
 pub enum SessionCommand {
-    /// Deliver this message to the client, for the registered session `0` (an actor may
-    /// register several, e.g. one Socket.IO socket per namespace).
-    Deliver(SessionId, Arc<Message>),
+    /// Broadcasts are waiting in the inbox: take them all (each is for one of the members the
+    /// actor registered, e.g. one Socket.IO socket per namespace).
+    Drain,
     /// Close the session for this reason.
     Close(DisconnectReason),
+}
+
+/// How the hub reaches one session actor: its inbox for broadcasts, its address for commands.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// The actor's address.
+    pub addr: Recipient<SessionCommand>,
+    /// Where broadcasts wait for it.
+    pub inbox: Arc<Inbox>,
 }
 
 /// Who a broadcast goes to: the members of some rooms (or everyone), less some sessions.
@@ -129,6 +141,7 @@ struct Member {
     protocol: Protocol,
     transport: AtomicU8,
     addr: Recipient<SessionCommand>,
+    inbox: Arc<Inbox>,
     /// False for extra registrations of one connection (they are not counted as sessions).
     counted: bool,
     /// The session's rooms; `None` once it has left the hub.
@@ -204,7 +217,7 @@ impl Hub {
         id: SessionId,
         protocol: Protocol,
         transport: Transport,
-        addr: Recipient<SessionCommand>,
+        mailbox: Mailbox,
     ) -> Result<(), RegisterError> {
         let limit = self.inner.limits.max_sessions;
         if self.is_full() {
@@ -212,7 +225,7 @@ impl Hub {
             return Err(RegisterError::Full(limit));
         }
         self.inner.live.fetch_add(1, Ordering::Relaxed);
-        self.insert(id, protocol, transport, addr, true);
+        self.insert(id, protocol, transport, mailbox, true);
         Counters::add(&self.inner.counters.sessions_opened, 1);
         Ok(())
     }
@@ -225,9 +238,9 @@ impl Hub {
         id: SessionId,
         protocol: Protocol,
         transport: Transport,
-        addr: Recipient<SessionCommand>,
+        mailbox: Mailbox,
     ) {
-        self.insert(id, protocol, transport, addr, false);
+        self.insert(id, protocol, transport, mailbox, false);
     }
 
     fn insert(
@@ -235,7 +248,7 @@ impl Hub {
         id: SessionId,
         protocol: Protocol,
         transport: Transport,
-        addr: Recipient<SessionCommand>,
+        Mailbox { addr, inbox }: Mailbox,
         counted: bool,
     ) {
         let member = Arc::new(Member {
@@ -243,6 +256,7 @@ impl Hub {
             protocol,
             transport: AtomicU8::new(transport as u8),
             addr,
+            inbox,
             counted,
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
@@ -469,23 +483,24 @@ impl Hub {
         }
     }
 
-    /// Hands a message to a session's bounded mailbox; a full mailbox closes the session.
+    /// Leaves a message in a session's bounded inbox (waking the actor if it was empty); a full
+    /// inbox closes the session.
     fn deliver(&self, member: &Member, message: Arc<Message>) -> bool {
-        let counters = &self.inner.counters;
-        match member
-            .addr
-            .try_send(SessionCommand::Deliver(member.id.clone(), message))
-        {
-            Ok(()) => {
-                Counters::add(&counters.messages_out, 1);
-                true
-            }
-            Err(SendError::Full(_)) => {
+        match member.inbox.push(&member.id, message) {
+            Ok(false) => {}
+            Ok(true) => match member.addr.try_send(SessionCommand::Drain) {
+                Ok(()) => {}
+                // A mailbox full of other commands: the wake-up must not be lost.
+                Err(SendError::Full(wake)) => member.addr.do_send(wake),
+                Err(SendError::Closed(_)) => return false,
+            },
+            Err(InboxFull) => {
                 self.overflow(member);
-                false
+                return false;
             }
-            Err(SendError::Closed(_)) => false,
         }
+        Counters::add(&self.inner.counters.messages_out, 1);
+        true
     }
 
     /// Records an overflow and closes the session, once.

@@ -17,16 +17,14 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message as ActixMessage, Recipient,
-};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message as ActixMessage};
 use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::oneshot;
 
 use crate::hub::{
-    DisconnectReason, Frame, Hub, Message, Protocol, RegisterError, Room, SessionCommand,
-    SessionId, Transport, WireFormat,
+    DisconnectReason, Frame, Hub, Inbox, Mailbox, Message, Protocol, RegisterError, Room,
+    SessionCommand, SessionId, Transport, WireFormat,
 };
 
 pub use outbox::{Outbox, Overflow};
@@ -174,7 +172,7 @@ pub struct SessionCore {
     protocol: Protocol,
     transport: Transport,
     hub: Hub,
-    addr: Recipient<SessionCommand>,
+    mailbox: Mailbox,
     outbox: Outbox,
     puller: Option<Puller>,
     closing: Option<DisconnectReason>,
@@ -210,9 +208,9 @@ impl SessionCore {
         &self.hub
     }
 
-    /// The actor's address for hub commands, to register more members for this connection.
-    pub fn recipient(&self) -> Recipient<SessionCommand> {
-        self.addr.clone()
+    /// How the hub reaches this actor, to register more members for this connection.
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
     }
 
     /// Records that the session now runs over another transport.
@@ -348,15 +346,19 @@ impl<L: SessionLogic> SessionActor<L> {
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
         let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
-        // The mailbox only buffers what the actor has not been scheduled to take yet; the outbox
-        // is the per-client bound. A roomier mailbox keeps a server-side burst from looking like
-        // a slow client.
-        let mailbox = max_outbox.saturating_mul(4);
+        // The inbox only holds what the actor has not been scheduled to take yet; the outbox is
+        // the per-client bound. A roomier inbox keeps a server-side burst from looking like a
+        // slow client.
+        let inbox_limit = max_outbox.saturating_mul(4);
         let mut refused = None;
         let addr = SessionActor::create(|ctx| {
-            ctx.set_mailbox_capacity(mailbox);
-            if let Err(e) = hub.register(id.clone(), protocol, transport, ctx.address().recipient())
-            {
+            // Broadcasts wait in the inbox; the actor mailbox carries commands and the client's
+            // messages.
+            let mailbox = Mailbox {
+                addr: ctx.address().recipient(),
+                inbox: Arc::new(Inbox::new(inbox_limit)),
+            };
+            if let Err(e) = hub.register(id.clone(), protocol, transport, mailbox.clone()) {
                 refused = Some(e);
             }
             SessionActor {
@@ -365,7 +367,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     protocol,
                     transport,
                     hub: hub.clone(),
-                    addr: ctx.address().recipient(),
+                    mailbox,
                     outbox: Outbox::new(max_outbox),
                     puller: None,
                     closing: None,
@@ -595,13 +597,15 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
 
     fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
         match cmd {
-            SessionCommand::Deliver(to, message) => {
-                let replayed = match (message.offset(), self.core.replayed_through.get(&to)) {
-                    (Some(offset), Some(through)) => offset <= *through,
-                    _ => false,
-                };
-                if self.core.closing.is_none() && !replayed {
-                    self.logic.on_deliver(&to, message, &mut self.core);
+            SessionCommand::Drain => {
+                for (to, message) in self.core.mailbox.inbox.take() {
+                    let replayed = match (message.offset(), self.core.replayed_through.get(&to)) {
+                        (Some(offset), Some(through)) => offset <= *through,
+                        _ => false,
+                    };
+                    if self.core.closing.is_none() && !replayed {
+                        self.logic.on_deliver(&to, message, &mut self.core);
+                    }
                 }
             }
             SessionCommand::Close(reason) => self.core.close(reason),

@@ -296,7 +296,7 @@ impl<A: SocketHandler> SocketIo<A> {
             id.clone(),
             Protocol::SocketIo,
             conn.transport(),
-            conn.recipient(),
+            conn.mailbox(),
         );
         let reply = match (version, &pid) {
             (ProtocolVersion::V5, Some(pid)) => Packet::connect(
