@@ -9,8 +9,10 @@ use std::time::Duration;
 use actix_http::{HttpService, Request};
 use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceResponse};
+use actix_web::dev::{AppConfig, Server};
 use actix_web::rt::net::TcpStream;
+
+use crate::upgrade::AppFactory;
 
 /// Connections waiting to be accepted (actix-web's default).
 const BACKLOG: i32 = 1024;
@@ -47,13 +49,7 @@ pub fn serve<F, I, S, B>(
 where
     F: Fn() -> I + Send + Clone + 'static,
     I: IntoServiceFactory<S, Request>,
-    S: ServiceFactory<
-            Request,
-            Config = AppConfig,
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     S::Service: 'static,
     B: MessageBody + 'static,
 {

@@ -255,6 +255,29 @@ async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbou
     }
 }
 
+/// What an actix-web `App` is as a service factory (what `HttpServer` accepts).
+pub trait AppFactory<B>:
+    ServiceFactory<
+        Request,
+        Config = AppConfig,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + 'static
+{
+}
+
+impl<T, B> AppFactory<B> for T where
+    T: ServiceFactory<
+            Request,
+            Config = AppConfig,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static
+{
+}
+
 /// The upgrade service factory for actix-http: builds `make_app`'s application once per worker
 /// and serves every upgrade request with it (see [`serve`]).
 pub fn factory<F, I, S, B>(
@@ -269,13 +292,7 @@ pub fn factory<F, I, S, B>(
 where
     F: Fn() -> I + Clone + 'static,
     I: actix_service::IntoServiceFactory<S, Request>,
-    S: ServiceFactory<
-            Request,
-            Config = AppConfig,
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     S::Service: 'static,
     B: MessageBody + 'static,
 {

@@ -5,6 +5,13 @@ mod common;
 use common::{config, start, Api, Client};
 use serde_json::json;
 
+/// Asserts a `400` whose JSON error mentions `expected`.
+fn assert_bad_request((status, body): (u16, serde_json::Value), expected: &str) {
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains(expected), "{body}");
+}
+
 #[actix_web::test]
 async fn api_publish_reaches_websocket_members_and_counts_them() {
     let server = start(config());
@@ -75,34 +82,19 @@ async fn bad_requests_get_a_json_error() {
     let server = start(config());
     let api = Api::new(&server);
 
-    let (status, body) = api.post_raw("/api/publish", "{oops").await;
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("Json deserialize error"),
-        "{body}"
+    assert_bad_request(
+        api.post_raw("/api/publish", "{oops").await,
+        "Json deserialize error",
     );
 
-    let (status, body) = api.post("/api/publish", json!({"event":"e"})).await;
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("missing field `room`"),
-        "{body}"
+    assert_bad_request(
+        api.post("/api/publish", json!({"event":"e"})).await,
+        "missing field `room`",
     );
 
-    let (status, body) = api.post("/api/publish", json!({"room":"r"})).await;
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("missing field `event`"),
-        "{body}"
+    assert_bad_request(
+        api.post("/api/publish", json!({"room":"r"})).await,
+        "missing field `event`",
     );
 
     let (status, body) = api
@@ -113,19 +105,13 @@ async fn bad_requests_get_a_json_error() {
         (400, json!({"error":"\"room\" must be 1 to 256 bytes"}))
     );
 
-    let (status, body) = api
-        .post(
+    assert_bad_request(
+        api.post(
             "/api/publish",
             json!({"room":"r","event":"e","colour":"blue"}),
         )
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `colour`"),
-        "{body}"
+        .await,
+        "unknown field `colour`",
     );
     server.shutdown().await.unwrap();
 }
@@ -205,16 +191,10 @@ async fn a_batch_is_published_in_order_or_not_at_all() {
             json!({"error":"message 1: \"room\" must be 1 to 256 bytes"})
         )
     );
-    let (status, body) = api
-        .post("/api/publish", json!([{"room":"r","event":"e","oops":1}]))
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `oops`"),
-        "{body}"
+    assert_bad_request(
+        api.post("/api/publish", json!([{"room":"r","event":"e","oops":1}]))
+            .await,
+        "unknown field `oops`",
     );
 
     let (status, body) = api
