@@ -164,7 +164,7 @@ async fn route<H: EngineHandler>(
                 upgrade_to_websocket(engine, addr, base64, req, body).await
             }
             (TransportName::Polling, false) if req.method() == Method::GET => {
-                poll(addr, version, jsonp, PeerWatch::of(req)).await
+                poll(addr, version, jsonp, req).await
             }
             (TransportName::Polling, false) if req.method() == Method::POST => {
                 post(engine, addr, version, jsonp.is_some(), body).await
@@ -202,7 +202,7 @@ async fn route<H: EngineHandler>(
     match transport {
         TransportName::Polling => {
             let (sid, addr) = open_session(engine, version, handshake, Transport::Polling)?;
-            let mut response = poll(addr, version, jsonp, PeerWatch::of(req)).await?;
+            let mut response = poll(addr, version, jsonp, req).await?;
             if let Some(name) = &config.cookie {
                 let cookie = format!("{name}={sid}; Path=/; HttpOnly; SameSite=Lax");
                 if let Ok(value) = cookie.parse() {
@@ -294,13 +294,14 @@ fn open_session<H: EngineHandler>(
 
 /// A long-poll GET: waits for the session's next frames (a ping is due within pingInterval) and
 /// answers them in the form the client reads (`jsonp`: the callback index of a JSONP request).
+/// Only a poll that has to wait watches its connection for an abort.
 async fn poll<H: EngineHandler>(
     addr: EngineAddr<H>,
     version: EioVersion,
     jsonp: Option<String>,
-    peer: Option<PeerWatch>,
+    req: &HttpRequest,
 ) -> Result<HttpResponse, EngineError> {
-    let (tx, rx) = oneshot::channel();
+    let (tx, mut rx) = oneshot::channel();
     let binary = addr
         .send(invoke(move |logic: &mut EngineLogic<H>, core| {
             logic
@@ -309,25 +310,34 @@ async fn poll<H: EngineHandler>(
         }))
         .await
         .map_err(|_| EngineError::UnknownSid)??;
-    let pulled = match peer {
-        Some(peer) => tokio::select! {
-            biased;
-            pulled = rx => pulled,
-            () = peer.closed() => {
-                // The client gave up on the poll: Node closes the session.
-                addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
-                    if core.puller_abandoned() {
-                        core.close(DisconnectReason::TransportError(
-                            "poll connection closed prematurely".into(),
-                        ));
-                    }
-                }));
-                return Err(EngineError::BadRequest);
-            }
-        },
-        None => rx.await,
+    // Answered at once (queued packets, a handshake): no need to watch the connection.
+    let ready = match rx.try_recv() {
+        Ok(pulled) => Some(Ok(pulled)),
+        Err(oneshot::error::TryRecvError::Closed) => Some(Err(EngineError::UnknownSid)),
+        Err(oneshot::error::TryRecvError::Empty) => None,
     };
-    let pulled = pulled.map_err(|_| EngineError::UnknownSid)?;
+    let pulled = match ready {
+        Some(pulled) => pulled,
+        None => match PeerWatch::of(req) {
+            Some(peer) => tokio::select! {
+                biased;
+                pulled = &mut rx => pulled.map_err(|_| EngineError::UnknownSid),
+                () = peer.closed() => {
+                    // The client gave up on the poll: Node closes the session.
+                    addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
+                        if core.puller_abandoned() {
+                            core.close(DisconnectReason::TransportError(
+                                "poll connection closed prematurely".into(),
+                            ));
+                        }
+                    }));
+                    return Err(EngineError::BadRequest);
+                }
+            },
+            None => rx.await.map_err(|_| EngineError::UnknownSid),
+        },
+    };
+    let pulled = pulled?;
     let flavor = match (version, jsonp) {
         (EioVersion::V4, _) => PollFlavor::V4,
         (EioVersion::V3, Some(index)) => PollFlavor::V3Jsonp { index },
