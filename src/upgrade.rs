@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -39,6 +39,11 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// Longest the final write of a refused upgrade (or the shutdown) may take.
 const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest a write to an upgraded connection may make no progress before the connection is
+/// dropped (sessions close a client that stops reading sooner, after their write timeout; this
+/// frees the socket of one that keeps its TCP window shut).
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Inbound {
@@ -190,6 +195,8 @@ async fn refuse(mut io: TcpStream, mut codec: Codec, mut out: BytesMut, body: Bo
 async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbound>>) {
     let mut pending: Option<Bytes> = None;
     let mut reading = true;
+    // Armed while a write waits for the client, reset by progress.
+    let mut stall: Option<Pin<Box<tokio::time::Sleep>>> = None;
     poll_fn(|cx| {
         // In first (a session reads from inside the body's poll, just below): read while the
         // application keeps up.
@@ -225,13 +232,23 @@ async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbou
                 match Pin::new(&mut *io).poll_write(cx, chunk) {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
                     Poll::Ready(Ok(n)) => {
+                        stall = None;
                         chunk.advance(n);
                         if chunk.is_empty() {
                             pending = None;
                         }
                         continue;
                     }
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        let timer = stall.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT))
+                        });
+                        if timer.as_mut().poll(cx).is_ready() {
+                            tracing::debug!("upgraded connection: write stalled, dropped");
+                            return Poll::Ready(());
+                        }
+                        break;
+                    }
                 }
             }
             match Pin::new(&mut body).poll_next(cx) {
