@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use actix_codec::{Encoder, Framed, FramedParts};
-use actix_http::body::{BodySize, BoxBody, MessageBody};
+use actix_http::body::{BoxBody, MessageBody};
 use actix_http::error::PayloadError;
 use actix_http::h1::{Codec, Message};
 use actix_http::{Payload, Request, Response, StatusCode};
@@ -174,14 +174,29 @@ where
     });
 }
 
-/// Writes a response that did not switch protocols, whole, and closes the connection.
+/// Writes a response that did not switch protocols, as its body comes (a streaming response
+/// streams), and closes the connection. Every write has a deadline.
 async fn refuse(mut io: TcpStream, mut codec: Codec, mut out: BytesMut, body: BoxBody) {
-    let body = match body.size() {
-        BodySize::None | BodySize::Sized(0) => None,
-        _ => actix_web::body::to_bytes_limited(body, 1 << 20).await.ok(),
-    };
-    if let Some(Ok(bytes)) = body {
-        let _ = codec.encode(Message::Chunk(Some(bytes)), &mut out);
+    let mut body = std::pin::pin!(body);
+    loop {
+        if !out.is_empty() {
+            match tokio::time::timeout(FINAL_WRITE_TIMEOUT, io.write_all(&out)).await {
+                Ok(Ok(())) => out.clear(),
+                _ => return,
+            }
+        }
+        match poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+            Some(Ok(chunk)) => {
+                if codec.encode(Message::Chunk(Some(chunk)), &mut out).is_err() {
+                    return;
+                }
+            }
+            Some(Err(error)) => {
+                tracing::debug!(error = %error, "upgrade: response body failed");
+                return;
+            }
+            None => break,
+        }
     }
     let _ = codec.encode(Message::Chunk(None), &mut out);
     let _ = tokio::time::timeout(FINAL_WRITE_TIMEOUT, async {

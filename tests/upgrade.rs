@@ -163,3 +163,22 @@ async fn more_than_the_read_window_in_one_go_is_all_delivered() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_streaming_answer_to_an_upgrade_request_streams() {
+    let server = start(config());
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    // A SockJS xhr_streaming request that also asks to upgrade: it is answered as usual, as a
+    // stream, and what the stream sends arrives while it is still open.
+    tcp.write_all(
+        b"POST /sockjs/000/upgrade1/xhr_streaming HTTP/1.1\r\nHost: test\r\n\
+          Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let got = read_until(&mut tcp, b"\no\n").await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains(&format!("{}\n", "h".repeat(2048))), "{text}");
+    server.shutdown().await.unwrap();
+}

@@ -39,21 +39,16 @@ fn allow_headers(req: &HttpRequest, res: &mut HttpResponseBuilder) {
 
 /// CORS for xhr transports and `/info`: the origin echoed with credentials, or `*`.
 pub fn xhr_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
-    match origin(req) {
-        Some(origin) => {
-            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin));
-            res.insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"));
-        }
-        None => {
-            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
-        }
-    }
-    allow_headers(req, res);
+    cors_for(origin(req), req, res);
 }
 
 /// CORS for eventsource: as [`xhr_cors`], but a `null` origin gets `*`.
 pub fn eventsource_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
-    match origin(req).filter(|o| *o != "null") {
+    cors_for(origin(req).filter(|o| *o != "null"), req, res);
+}
+
+fn cors_for(origin: Option<&str>, req: &HttpRequest, res: &mut HttpResponseBuilder) {
+    match origin {
         Some(origin) => {
             res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin));
             res.insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"));
