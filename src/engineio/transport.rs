@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::AggregatedMessage;
 use bytestring::ByteString;
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -23,7 +22,7 @@ use super::EngineShared;
 use crate::hub::{DisconnectReason, Frame, Transport};
 use crate::session::http::read_body;
 use crate::session::peer::PeerWatch;
-use crate::session::{accept_websocket, Invoke, SessionActor, SessionCore, WsConnection};
+use crate::session::{accept_websocket, Incoming, Invoke, SessionActor, SessionCore, WsConnection};
 
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
 
@@ -442,9 +441,9 @@ async fn upgrade_to_websocket<H: EngineHandler>(
 /// The probe exchange: `2probe` → `3probe`, then the client's `5`. False if anything else comes.
 async fn probe<H: EngineHandler>(connection: &mut WsConnection, addr: &EngineAddr<H>) -> bool {
     let mut probed = false;
-    while let Some(Ok(message)) = connection.recv().await {
+    while let Some(message) = connection.recv().await {
         match message {
-            AggregatedMessage::Text(text) if &*text == "2probe" && !probed => {
+            Incoming::Text(text) if &*text == "2probe" && !probed => {
                 let answer = Frame::Text(ByteString::from_static("3probe"));
                 if connection.output().send(&[answer]).is_err() {
                     return false;
@@ -460,13 +459,13 @@ async fn probe<H: EngineHandler>(connection: &mut WsConnection, addr: &EngineAdd
                     return false;
                 }
             }
-            AggregatedMessage::Text(text) if &*text == "5" && probed => return true,
-            AggregatedMessage::Ping(data) => {
+            Incoming::Text(text) if &*text == "5" && probed => return true,
+            Incoming::Ping(data) => {
                 if connection.output().pong(&data).is_err() {
                     return false;
                 }
             }
-            AggregatedMessage::Pong(_) => {}
+            Incoming::Pong => {}
             _ => return false,
         }
     }

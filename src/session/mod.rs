@@ -11,6 +11,7 @@ pub mod http;
 mod outbox;
 pub mod peer;
 mod ws_driver;
+mod ws_frame;
 mod ws_output;
 
 use std::time::{Duration, Instant};
@@ -28,7 +29,8 @@ use crate::hub::{
 };
 
 pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{accept_websocket, limited_stream, WsConnection, WsLimits};
+pub use ws_driver::{accept_websocket, WsConnection, WsLimits};
+pub use ws_frame::{FrameDecoder, FrameError, Incoming};
 pub use ws_output::{WriteError, WsBody, WsOutput};
 
 /// How long a closing session waits for a transport to collect its close frame.

@@ -6,7 +6,7 @@
 //! (a [`Reader`] it holds) and writes.
 
 use std::cell::RefCell;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use actix::dev::RecipientRequest;
 use actix::{Addr, Recipient};
-use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, MessageStream, ProtocolError};
-use futures_util::Stream;
+use actix_web::{dev, web, FromRequest, HttpRequest, HttpResponse};
+use bytes::BytesMut;
+use futures_util::{FutureExt, Stream};
 
+use super::ws_frame::{FrameDecoder, FrameError, Incoming};
 use super::ws_output::WsOutput;
 use super::{AttachSocket, TransportEvent};
 use crate::hub::DisconnectReason;
@@ -44,20 +45,76 @@ impl Default for WsLimits {
     }
 }
 
-fn reason_of(error: &ProtocolError) -> DisconnectReason {
+/// How a session ends when its client breaks the framing.
+fn reason_of(error: &FrameError) -> DisconnectReason {
     match error {
-        ProtocolError::Overflow => DisconnectReason::MessageTooBig,
-        ProtocolError::Io(_) => DisconnectReason::TransportClosed,
+        FrameError::TooBig => DisconnectReason::MessageTooBig,
         other => DisconnectReason::TransportError(other.to_string()),
     }
 }
 
-/// A WebSocket's incoming messages, continuations joined, within the size limit.
-pub fn limited_stream(stream: MessageStream, limits: &WsLimits) -> AggregatedMessageStream {
-    stream
-        .max_frame_size(limits.max_message_size)
-        .aggregate_continuations()
-        .max_continuation_size(limits.max_message_size)
+/// The client's messages: the request payload through a [`FrameDecoder`]. Reads only as much
+/// as the frame being decoded needs, so at most one frame (within the limit) is buffered.
+pub(super) struct MessageReader {
+    payload: dev::Payload,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    /// The connection ended or the client broke the framing: nothing more comes.
+    ended: bool,
+}
+
+impl MessageReader {
+    fn new(payload: dev::Payload, max_message_size: usize) -> MessageReader {
+        MessageReader {
+            payload,
+            buf: BytesMut::new(),
+            decoder: FrameDecoder::new(max_message_size),
+            ended: false,
+        }
+    }
+
+    /// The next message; `None` once the connection has ended. After an error, only `None`.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, FrameError>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(incoming)) => return Poll::Ready(Some(Ok(incoming))),
+                Ok(None) => {}
+                Err(error) => {
+                    self.end();
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+            match Pin::new(&mut self.payload).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let wanted = self.decoder.wanted(&self.buf);
+                    if self.buf.is_empty() && chunk.len() >= wanted {
+                        self.buf = BytesMut::from(chunk);
+                    } else {
+                        self.buf.reserve(wanted.saturating_sub(self.buf.len()));
+                        self.buf.extend_from_slice(&chunk);
+                    }
+                }
+                Poll::Ready(Some(Err(_))) | Poll::Ready(None) => self.end(),
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        self.buf = BytesMut::new();
+        self.payload = dev::Payload::None;
+    }
+}
+
+/// Closes the connection for a client that broke the framing, with the code the error calls
+/// for (1002, 1007 or 1009) and its message as the reason.
+fn refuse(output: &WsOutput, error: &FrameError) {
+    tracing::debug!(%error, code = error.close_code(), "websocket frame refused");
+    output.close(error.close_code(), &error.to_string());
 }
 
 /// Where the response body finds its [`Reader`] once a session takes the connection.
@@ -66,31 +123,34 @@ pub(super) type ReaderSlot = Rc<RefCell<Option<Reader>>>;
 /// An accepted WebSocket, not yet handed to a session.
 pub struct WsConnection {
     output: WsOutput,
-    stream: AggregatedMessageStream,
+    messages: MessageReader,
     reader: ReaderSlot,
 }
 
 /// Accepts a WebSocket handshake: the `101` response to return, and the connection behind it.
 pub fn accept_websocket(
     req: &HttpRequest,
-    body: web::Payload,
+    payload: web::Payload,
     limits: &WsLimits,
 ) -> Result<(HttpResponse, WsConnection), actix_web::Error> {
-    // actix-ws does the handshake and parses the client's frames; the body it made is kept (its
-    // drop ends the message stream) and ours writes.
-    let (response, _session, stream) = actix_ws::handle(req, body)?;
+    // actix-ws checks the handshake and makes the 101. It is given no payload: the client's
+    // frames are read with our decoder, which refuses a frame on its header (actix-ws's reader
+    // buffers a whole frame before it checks its size), and the response body is ours.
+    let nothing = web::Payload::from_request(req, &mut dev::Payload::None)
+        .now_or_never()
+        .expect("a payload extractor is ready at once")?;
+    let (response, _session, _stream) = actix_ws::handle(req, nothing)?;
     let (output, body) = WsOutput::new(UNATTACHED_LIMIT, limits.write_timeout);
     let reader = ReaderSlot::default();
-    let (head, actix_body) = response.into_parts();
+    let (head, _actix_body) = response.into_parts();
     let response = head
-        .set_body(body.keeping(actix_body).reading(reader.clone()))
+        .set_body(body.reading(reader.clone()))
         .map_into_boxed_body();
-    let stream = limited_stream(stream, limits);
     Ok((
         response,
         WsConnection {
             output,
-            stream,
+            messages: MessageReader::new(payload.into_inner(), limits.max_message_size),
             reader,
         },
     ))
@@ -102,9 +162,16 @@ impl WsConnection {
         &self.output
     }
 
-    /// The client's next message (before the connection is handed to a session).
-    pub async fn recv(&mut self) -> Option<Result<AggregatedMessage, ProtocolError>> {
-        self.stream.recv().await
+    /// The client's next message (before the connection is handed to a session); `None` once
+    /// the connection has ended or the client broke the framing (then the close is written).
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        match poll_fn(|cx| self.messages.poll_next(cx)).await? {
+            Ok(incoming) => Some(incoming),
+            Err(error) => {
+                refuse(&self.output, &error);
+                None
+            }
+        }
     }
 
     /// Hands the connection to a session actor: the actor writes to it from now on, and the
@@ -117,11 +184,10 @@ impl WsConnection {
     {
         addr.do_send(AttachSocket(self.output.clone()));
         *self.reader.borrow_mut() = Some(Reader {
-            stream: self.stream,
+            messages: self.messages,
             output: self.output.clone(),
             events: addr.recipient(),
             in_flight: None,
-            forwarding: true,
         });
         // The body may be waiting with nothing to write: have it start reading.
         self.output.wake_body();
@@ -131,35 +197,41 @@ impl WsConnection {
 /// Feeds a WebSocket's messages to its session, one at a time (the next is read once the actor
 /// has handled the last), and answers pings. Polled by the response body.
 pub(super) struct Reader {
-    stream: AggregatedMessageStream,
+    messages: MessageReader,
     output: WsOutput,
     events: Recipient<TransportEvent>,
     /// The message the actor is handling.
     in_flight: Option<Pin<Box<RecipientRequest<TransportEvent>>>>,
-    /// False after a close or an error: what follows is read and dropped.
-    forwarding: bool,
+}
+
+/// What a reader does with one message.
+enum Next {
+    /// Hand it to the session and read on.
+    Forward(TransportEvent),
+    /// Tell the session and stop reading: nothing after it counts.
+    Last(TransportEvent),
 }
 
 impl Reader {
-    fn event_of(&self, incoming: Result<AggregatedMessage, ProtocolError>) -> TransportEvent {
+    fn next_of(&self, incoming: Result<Incoming, FrameError>) -> Next {
         match incoming {
-            Ok(AggregatedMessage::Text(text)) => TransportEvent::Text(text),
-            Ok(AggregatedMessage::Binary(data)) => TransportEvent::Binary(data),
-            Ok(AggregatedMessage::Ping(data)) => match self.output.pong(&data) {
-                Ok(()) => TransportEvent::Pong,
-                Err(_) => TransportEvent::Gone,
+            Ok(Incoming::Text(text)) => Next::Forward(TransportEvent::Text(text)),
+            Ok(Incoming::Binary(data)) => Next::Forward(TransportEvent::Binary(data)),
+            Ok(Incoming::Ping(data)) => match self.output.pong(&data) {
+                Ok(()) => Next::Forward(TransportEvent::Pong),
+                Err(_) => Next::Last(TransportEvent::Gone),
             },
-            Ok(AggregatedMessage::Pong(_)) => TransportEvent::Pong,
-            Ok(AggregatedMessage::Close(_)) => TransportEvent::ClientClose,
+            Ok(Incoming::Pong) => Next::Forward(TransportEvent::Pong),
+            Ok(Incoming::Close(_)) => Next::Last(TransportEvent::ClientClose),
             Err(error) => {
-                tracing::debug!(%error, "websocket protocol error");
-                TransportEvent::Error(reason_of(&error))
+                refuse(&self.output, &error);
+                Next::Last(TransportEvent::Error(reason_of(&error)))
             }
         }
     }
 
-    /// Forwards what the client sent. Ready when the reading is over (the connection ended or
-    /// the session is gone).
+    /// Forwards what the client sent. Ready when the reading is over (the connection ended, the
+    /// client closed or broke the framing, or the session is gone).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if let Some(request) = self.in_flight.as_mut() {
@@ -169,7 +241,7 @@ impl Reader {
                     Poll::Ready(Err(_)) => return Poll::Ready(()),
                 }
             }
-            let incoming = match Pin::new(&mut self.stream).poll_next(cx) {
+            let incoming = match self.messages.poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     self.connection_ended();
@@ -177,15 +249,13 @@ impl Reader {
                 }
                 Poll::Ready(Some(incoming)) => incoming,
             };
-            if !self.forwarding {
-                continue;
+            match self.next_of(incoming) {
+                Next::Forward(event) => self.in_flight = Some(Box::pin(self.events.send(event))),
+                Next::Last(event) => {
+                    self.events.do_send(event);
+                    return Poll::Ready(());
+                }
             }
-            let event = self.event_of(incoming);
-            self.forwarding = matches!(
-                event,
-                TransportEvent::Text(_) | TransportEvent::Binary(_) | TransportEvent::Pong
-            );
-            self.in_flight = Some(Box::pin(self.events.send(event)));
         }
     }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::{BodySize, MessageBody};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::ws_driver::ReaderSlot;
@@ -119,7 +119,6 @@ impl WsOutput {
             },
             WsBody {
                 state,
-                keep: None,
                 reader: None,
             },
         )
@@ -239,20 +238,11 @@ impl WsOutput {
 /// poll, and ends after the close frame.
 pub struct WsBody {
     state: Arc<Mutex<State>>,
-    /// Held, never polled: the body actix-ws made, whose drop tells its message stream that the
-    /// connection has ended.
-    keep: Option<BoxBody>,
     /// The client's side, once a session has taken the connection.
     reader: Option<ReaderSlot>,
 }
 
 impl WsBody {
-    /// Keeps `body` alive exactly as long as this one.
-    pub fn keeping(mut self, body: BoxBody) -> WsBody {
-        self.keep = Some(body);
-        self
-    }
-
     /// Reads the client's messages too, with the reader put in `slot`.
     pub(super) fn reading(mut self, slot: ReaderSlot) -> WsBody {
         self.reader = Some(slot);
@@ -308,7 +298,6 @@ impl Drop for WsBody {
         if let Some(reader) = self.reader.take().and_then(|slot| slot.borrow_mut().take()) {
             reader.connection_ended();
         }
-        drop(self.keep.take());
     }
 }
 
