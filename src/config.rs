@@ -51,6 +51,11 @@ pub struct Config {
     )]
     pub max_message_size: usize,
 
+    /// Longest a request body may take to arrive whole, in milliseconds (nginx's
+    /// client_body_timeout is 60 s); later, the request is answered 408.
+    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_MS", default_value_t = 60_000, value_parser = millis())]
+    pub body_timeout_ms: u64,
+
     /// Frames that may wait for one slow client before it is disconnected (overflow).
     #[arg(long, env = "SWITCHBOARD_MAX_OUTBOX", default_value_t = 1024)]
     pub max_outbox: usize,
@@ -221,6 +226,11 @@ impl Config {
                 max_messages: self.recovery_max_messages,
                 ..crate::hub::RecoveryConfig::default()
             })
+    }
+
+    /// Longest a request body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
     }
 
     /// Time graceful shutdown waits for sessions to close.

@@ -43,6 +43,7 @@ fn sockjs_service(state: &AppState) -> SockJs<RelaySockJs> {
         disconnect_delay: Duration::from_millis(config.sockjs_disconnect_delay_ms),
         response_limit: config.sockjs_response_limit,
         max_message_size: config.max_message_size,
+        body_timeout: config.body_timeout(),
     };
     SockJs::new(
         sockjs_config,
@@ -60,6 +61,7 @@ fn socketio_engine(state: &AppState) -> RelayEngine {
         ping_timeout: config.ping_timeout(),
         max_payload: config.max_message_size,
         upgrade_timeout: Duration::from_millis(config.upgrade_timeout_ms),
+        body_timeout: config.body_timeout(),
         allow_eio3: !config.disable_eio3,
         cors: (!config.cors_origin.is_empty()).then(|| Cors {
             origins: config.cors_origin.clone(),
@@ -158,7 +160,6 @@ impl Switchboard {
         let socketio = self.socketio.clone();
         let sockjs = self.sockjs.clone();
         move |cfg: &mut web::ServiceConfig| {
-            let max_body = state.config.max_message_size;
             for mount in &mounts {
                 mount(cfg);
             }
@@ -166,7 +167,7 @@ impl Switchboard {
             sockjs.configure(cfg);
             cfg.app_data(state.clone())
                 .configure(websocket::configure)
-                .configure(|cfg| api::configure(cfg, max_body))
+                .configure(api::configure)
                 .route("/healthz", web::get().to(healthz));
         }
     }

@@ -1,11 +1,12 @@
 //! The HTTP API under `/api`: publish to rooms from a backend, read stats.
 
-use actix_web::error::{InternalError, JsonPayloadError};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::hub::{Message, Room, SessionId, Target};
+use crate::session::http::read_body;
 use crate::AppState;
 
 /// The body of `POST /api/publish`.
@@ -48,7 +49,7 @@ impl<'de> Deserialize<'de> for PublishBody {
     }
 }
 
-fn error(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
+fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({"error": message.into()}))
 }
 
@@ -65,7 +66,7 @@ fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     }
     tracing::warn!(peer = ?req.peer_addr(), "api request with a missing or wrong token");
     Some(error(
-        actix_web::http::StatusCode::UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
         "missing or wrong bearer token",
     ))
 }
@@ -104,18 +105,59 @@ fn publish_one(request: PublishRequest, state: &AppState) -> usize {
         .broadcast(&target, Message::new(Some(room), event, data))
 }
 
+fn is_json(req: &HttpRequest) -> bool {
+    req.mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+}
+
+/// The body of a request, read after the token was checked: within the size limit and the body
+/// timeout, JSON, and of the expected shape.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+) -> Result<T, HttpResponse> {
+    if !is_json(req) {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type error: expected application/json",
+        ));
+    }
+    let config = &state.config;
+    let bytes = read_body(body, config.max_message_size, config.body_timeout())
+        .await
+        .map_err(|e| {
+            tracing::debug!(error = %e, "api request body refused");
+            error(e.status(), e.to_string())
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        tracing::debug!(error = %e, "bad api request body");
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("Json deserialize error: {e}"),
+        )
+    })
+}
+
 /// `POST /api/publish`: delivers an event (or a batch of them, in order) to every member of a
-/// room, whatever its protocol. A batch is checked whole before anything is published.
+/// room, whatever its protocol. A batch is checked whole before anything is published. The
+/// token is checked before the body is read.
 pub async fn publish(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<PublishBody>,
+    body: web::Payload,
 ) -> HttpResponse {
     if let Some(refused) = refusal(&req, &state) {
         return refused;
     }
-    let bad = actix_web::http::StatusCode::BAD_REQUEST;
-    match body.into_inner() {
+    let body: PublishBody = match json_body(&req, body, &state).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let bad = StatusCode::BAD_REQUEST;
+    match body {
         PublishBody::One(request) => match invalid(&request, &state) {
             Some(message) => error(bad, message),
             None => HttpResponse::Ok().json(json!({"delivered": publish_one(request, &state)})),
@@ -145,29 +187,10 @@ pub async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     HttpResponse::Ok().json(state.hub.stats())
 }
 
-/// Turns a bad JSON body into a JSON error answer.
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let status = match &err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-        }
-        JsonPayloadError::ContentType => actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        _ => actix_web::http::StatusCode::BAD_REQUEST,
-    };
-    tracing::debug!(%err, "bad api request body");
-    let response = error(status, err.to_string());
-    InternalError::from_response(err, response).into()
-}
-
-/// Mounts `/api`, with bodies limited to `max_body` bytes.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
+/// Mounts `/api` (bodies within `--max-message-size` and `--body-timeout-ms`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(max_body)
-                    .error_handler(json_error),
-            )
             .route("/publish", web::post().to(publish))
             .route("/stats", web::get().to(stats)),
     );

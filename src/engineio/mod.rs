@@ -77,6 +77,8 @@ pub struct EngineConfig {
     pub max_payload: usize,
     /// How long an upgrade may take before it is abandoned (upgradeTimeout).
     pub upgrade_timeout: Duration,
+    /// Longest a POST body may take to arrive whole (answered 408 after).
+    pub body_timeout: Duration,
     /// Serve Engine.IO v3 clients (socket.io-client 1.x/2.x).
     pub allow_eio3: bool,
     /// Accept the long-polling transport.
@@ -99,6 +101,7 @@ impl Default for EngineConfig {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             upgrade_timeout: Duration::from_millis(10_000),
+            body_timeout: Duration::from_secs(60),
             allow_eio3: true,
             polling: true,
             websocket: true,
@@ -117,6 +120,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("ping_timeout", &self.ping_timeout)
             .field("max_payload", &self.max_payload)
             .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("allow_eio3", &self.allow_eio3)
             .field("cors", &self.cors)
             .field("cookie", &self.cookie)

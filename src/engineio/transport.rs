@@ -20,7 +20,7 @@ use super::payload::decode_payload_v4;
 use super::polling::{answer_poll, decode_post_jsonp, decode_post_v3, PollFlavor};
 use super::EngineShared;
 use crate::hub::{DisconnectReason, Frame, Transport};
-use crate::session::http::read_body;
+use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
 use crate::session::{accept_websocket, Incoming, Invoke, SessionActor, SessionCore, WsConnection};
 
@@ -356,12 +356,24 @@ async fn post<H: EngineHandler>(
     jsonp: bool,
     body: web::Payload,
 ) -> Result<HttpResponse, EngineError> {
-    let Some(body) = read_body(body, engine.config.max_payload).await else {
-        tracing::debug!("engine.io POST over maxHttpBufferSize");
-        addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
-            core.close(DisconnectReason::MessageTooBig)
-        }));
-        return Ok(HttpResponse::PayloadTooLarge().finish());
+    let config = &engine.config;
+    let body = match read_body(body, config.max_payload, config.body_timeout).await {
+        Ok(body) => body,
+        Err(error) => {
+            // Node closes the session when a POST breaks off: its packets are lost.
+            tracing::debug!(%error, "engine.io POST refused");
+            let reason = match error {
+                BodyError::TooBig => DisconnectReason::MessageTooBig,
+                BodyError::TimedOut => DisconnectReason::TransportError(error.to_string()),
+                BodyError::Aborted => DisconnectReason::TransportError(
+                    "data request connection closed prematurely".into(),
+                ),
+            };
+            addr.do_send(invoke(|_: &mut EngineLogic<H>, core: &mut SessionCore| {
+                core.close(reason)
+            }));
+            return Ok(HttpResponse::build(error.status()).finish());
+        }
     };
     let packets = match version {
         EioVersion::V4 => std::str::from_utf8(&body)

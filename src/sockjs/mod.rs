@@ -44,6 +44,8 @@ pub struct SockJsConfig {
     pub response_limit: usize,
     /// Largest message or request body accepted from a client.
     pub max_message_size: usize,
+    /// Longest a posted body may take to arrive whole (answered 408 after).
+    pub body_timeout: Duration,
 }
 
 impl Default for SockJsConfig {
@@ -57,6 +59,7 @@ impl Default for SockJsConfig {
             disconnect_delay: Duration::from_millis(frame::DEFAULT_DISCONNECT_DELAY_MS),
             response_limit: frame::DEFAULT_RESPONSE_LIMIT,
             max_message_size: 1_000_000,
+            body_timeout: Duration::from_secs(60),
         }
     }
 }

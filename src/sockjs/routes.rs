@@ -15,7 +15,7 @@ use super::headers;
 use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
-use crate::session::http::read_body;
+use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
 use crate::session::{accept_websocket, Invoke, Pulled, SessionActor, SessionCore};
 
@@ -361,14 +361,16 @@ async fn session_request<A: SockJsApp>(
             headers::no_cache(&mut res);
             headers::xhr_cors(req, &mut res);
             let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
-            let Some(body) = read_body(body, service.config.max_message_size).await else {
-                return match too_big(&service, &sid).await {
-                    true => res
+            let body = match posted_body(&service, &sid, body).await {
+                Ok(body) => body,
+                Err(Refused::TooBig) => {
+                    return res
                         .status(StatusCode::NO_CONTENT)
                         .content_type(frame::CONTENT_TYPE_PLAIN)
-                        .finish(),
-                    false => not_found(res),
-                };
+                        .finish()
+                }
+                Err(Refused::NoSession) => return not_found(res),
+                Err(Refused::Status(status)) => return res.status(status).finish(),
             };
             match frame::decode_xhr_send(content_type, &body) {
                 Ok(messages) => match deliver(&service, &sid, messages).await {
@@ -385,13 +387,15 @@ async fn session_request<A: SockJsApp>(
             headers::jsessionid(req, jsessionid, &mut res);
             headers::no_cache(&mut res);
             let content_type = content_type_of(req.headers().get(header::CONTENT_TYPE));
-            let Some(body) = read_body(body, service.config.max_message_size).await else {
-                return match too_big(&service, &sid).await {
-                    true => res
+            let body = match posted_body(&service, &sid, body).await {
+                Ok(body) => body,
+                Err(Refused::TooBig) => {
+                    return res
                         .content_type(frame::CONTENT_TYPE_PLAIN)
-                        .body(frame::JSONP_SEND_OK_BODY),
-                    false => not_found(res),
-                };
+                        .body(frame::JSONP_SEND_OK_BODY)
+                }
+                Err(Refused::NoSession) => return not_found(res),
+                Err(Refused::Status(status)) => return res.status(status).finish(),
             };
             match frame::decode_jsonp_send(content_type, &body) {
                 Ok(messages) => match deliver(&service, &sid, messages).await {
@@ -407,6 +411,37 @@ async fn session_request<A: SockJsApp>(
         ("jsonp_send", _) => method_not_allowed("POST"),
         ("eventsource" | "htmlfile" | "jsonp", _) => method_not_allowed("GET"),
         _ => not_found(HttpResponse::build(StatusCode::NOT_FOUND)),
+    }
+}
+
+/// Why a posted body was not taken.
+enum Refused {
+    /// Over the limit: the session is closed with 1009 (the post itself is answered as usual).
+    TooBig,
+    /// There is no such session.
+    NoSession,
+    /// The body broke off or did not arrive in time: answered with this, the session kept (as
+    /// sockjs-node keeps it).
+    Status(StatusCode),
+}
+
+/// Reads a posted body within the size limit and the body timeout.
+async fn posted_body<A: SockJsApp>(
+    service: &SockJsShared<A>,
+    sid: &str,
+    body: web::Payload,
+) -> Result<web::BytesMut, Refused> {
+    let config = &service.config;
+    match read_body(body, config.max_message_size, config.body_timeout).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooBig) => match too_big(service, sid).await {
+            true => Err(Refused::TooBig),
+            false => Err(Refused::NoSession),
+        },
+        Err(error) => {
+            tracing::debug!(session = sid, %error, "sockjs post refused");
+            Err(Refused::Status(error.status()))
+        }
     }
 }
 
