@@ -42,12 +42,22 @@ pub use handler::{DisconnectInfo, Handler, SessionRef};
 pub use hub::{Hub, Message, Target};
 pub use server::{RunningServer, Switchboard};
 
-/// Logs through `tracing` to stderr, filtered by `RUST_LOG` (default `info`): what the binary and
-/// the examples use.
+/// The log filter when `RUST_LOG` is not set. actix-http logs a client's malformed request as
+/// an ERROR of its dispatcher ("stream error: request parse error"); a client's mistake is not
+/// a server error, and the client gets its 400 either way.
+const DEFAULT_LOG_FILTER: &str = "info,actix_http::h1::dispatcher=off";
+
+/// Logs through `tracing` to stdout, filtered by `RUST_LOG` (by default `info`, without actix-http's dispatcher errors),
+/// in colour only on a terminal: what the binary and the examples use.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only on a terminal: a log file or a collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// What every request handler shares: the configuration, the hub and the application.

@@ -173,5 +173,34 @@ async fn session_ids_are_unique_and_the_limit_refuses_extra_sessions() {
     }
     let (_, stats) = Api::new(&server).get("/api/stats").await;
     assert_eq!(stats["sessions_refused"], 1);
+    // Every protocol's refusal is counted: Engine.IO (polling and WebSocket), SockJS (HTTP,
+    // WebSocket and raw WebSocket).
+    let base = server.addr();
+    for path in [
+        "/socket.io/?EIO=4&transport=websocket",
+        "/sockjs/000/full0001/websocket",
+        "/sockjs/websocket",
+    ] {
+        let refused = tokio_tungstenite::connect_async(format!("ws://{base}{path}")).await;
+        assert!(
+            matches!(&refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 503),
+            "{path}: {refused:?}"
+        );
+    }
+    let api = Api::new(&server);
+    let (status, _) = api.get_bytes("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(status, 503);
+    // SockJS's HTTP transports say it with a close frame.
+    let mut sockjs_xhr = awc::Client::default()
+        .post(format!("http://{base}/sockjs/000/full0002/xhr"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sockjs_xhr.body().await.unwrap(),
+        "c[1013,\"Server is full\"]\n"
+    );
+    let (_, stats) = api.get("/api/stats").await;
+    assert_eq!(stats["sessions_refused"], 6, "{stats}");
     server.shutdown().await.unwrap();
 }

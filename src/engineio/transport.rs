@@ -184,8 +184,7 @@ async fn route<H: EngineHandler>(
             return Err(EngineError::Forbidden);
         }
     }
-    if engine.hub.is_full() {
-        crate::hub::Counters::add(&engine.hub.counters().sessions_refused, 1);
+    if engine.hub.refuses_new_session() {
         return Ok(HttpResponse::ServiceUnavailable()
             .json(json!({"code": 3, "message": "session limit reached"})));
     }

@@ -269,6 +269,20 @@ impl Hub {
         self.session_count() >= self.inner.limits.max_sessions
     }
 
+    /// True when the node is at its session limit, counting the connection it refuses (for a
+    /// transport that answers before a session exists, such as a WebSocket handshake).
+    pub fn refuses_new_session(&self) -> bool {
+        let full = self.is_full();
+        if full {
+            tracing::info!(
+                limit = self.inner.limits.max_sessions,
+                "connection refused: session limit reached"
+            );
+            Counters::add(&self.inner.counters.sessions_refused, 1);
+        }
+        full
+    }
+
     /// Removes a session and its room memberships; returns the rooms it was in.
     pub fn unregister(&self, id: &str) -> Vec<Room> {
         let Some((_, member)) = self.inner.sessions.remove(id) else {

@@ -2,6 +2,7 @@
 //!
 //! Pure functions: text in, values out; values in, text out.
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::hub::Message;
@@ -44,11 +45,55 @@ pub enum Command {
     },
 }
 
+/// A request's id exactly as the client wrote it (a JSON string or number): echoed verbatim, so
+/// that a number too large for a double comes back as sent.
+#[derive(Debug, Clone)]
+pub struct RequestId(Box<RawValue>);
+
+impl RequestId {
+    /// The id's JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The id of `value` (a string or a number from `text`).
+    fn of(value: &Value, text: &str) -> RequestId {
+        #[derive(serde::Deserialize)]
+        struct IdText<'a> {
+            #[serde(borrow)]
+            id: &'a RawValue,
+        }
+        // An integer or a string reads back as it was; any other number is taken from the text.
+        let exact = !matches!(value, Value::Number(n) if n.is_f64());
+        let raw = match exact {
+            true => None,
+            false => serde_json::from_str::<IdText>(text)
+                .ok()
+                .map(|t| t.id.to_owned()),
+        };
+        RequestId(raw.unwrap_or_else(|| {
+            RawValue::from_string(value.to_string()).expect("a JSON value's text is JSON")
+        }))
+    }
+}
+
+impl PartialEq for RequestId {
+    fn eq(&self, other: &RequestId) -> bool {
+        self.as_json() == other.as_json()
+    }
+}
+
+impl From<Value> for RequestId {
+    fn from(value: Value) -> RequestId {
+        RequestId::of(&value, "")
+    }
+}
+
 /// A decoded client message: a command and the optional id its answer must carry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// The id to echo in the ack or error, if the client gave one.
-    pub id: Option<Value>,
+    pub id: Option<RequestId>,
     /// What the client asks for.
     pub command: Command,
 }
@@ -57,7 +102,7 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvelopeError {
     /// The request's id, when it could be read.
-    pub id: Option<Value>,
+    pub id: Option<RequestId>,
     /// What was wrong.
     pub message: String,
 }
@@ -81,6 +126,7 @@ pub fn decode(text: &str) -> Result<Request, EnvelopeError> {
             message: format!("\"id\" must be a string or a number, not {bad}"),
         });
     }
+    let id = id.map(|id| RequestId::of(&id, text));
     let fail = |message: String| EnvelopeError {
         id: id.clone(),
         message,
@@ -147,14 +193,17 @@ pub fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
 }
 
 /// The answer to a successful resume: the rooms back, and how many missed messages follow.
-pub fn encode_resumed(id: Option<&Value>, rooms: &[crate::hub::Room], missed: usize) -> String {
+pub fn encode_resumed(id: Option<&RequestId>, rooms: &[crate::hub::Room], missed: usize) -> String {
     let mut rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
     rooms.sort_unstable();
-    let mut out = json!({"type": "resumed", "rooms": rooms, "missed": missed});
-    if let Some(id) = id {
-        out["id"] = id.clone();
+    let rooms = Value::from(rooms);
+    match id {
+        Some(id) => format!(
+            r#"{{"type":"resumed","rooms":{rooms},"missed":{missed},"id":{}}}"#,
+            id.as_json()
+        ),
+        None => format!(r#"{{"type":"resumed","rooms":{rooms},"missed":{missed}}}"#),
     }
-    out.to_string()
 }
 
 /// A room message (or a direct one, without `room`), as every relay client receives it.
@@ -173,18 +222,23 @@ pub fn encode_message(message: &Message) -> String {
 }
 
 /// The answer to a request with an id; `data` is what an `emit` handler returned.
-pub fn encode_ack(id: &Value, data: Option<&Value>) -> String {
+pub fn encode_ack(id: &RequestId, data: Option<&Value>) -> String {
+    let id = id.as_json();
     match data {
-        Some(data) => json!({"type": "ack", "id": id, "data": data}).to_string(),
-        None => json!({"type": "ack", "id": id}).to_string(),
+        Some(data) => format!(r#"{{"type":"ack","id":{id},"data":{data}}}"#),
+        None => format!(r#"{{"type":"ack","id":{id}}}"#),
     }
 }
 
 /// An error answer, with the request's id when there was one.
-pub fn encode_error(id: Option<&Value>, message: &str) -> String {
+pub fn encode_error(id: Option<&RequestId>, message: &str) -> String {
+    let message = Value::from(message);
     match id {
-        Some(id) => json!({"type": "error", "id": id, "message": message}).to_string(),
-        None => json!({"type": "error", "message": message}).to_string(),
+        Some(id) => format!(
+            r#"{{"type":"error","id":{},"message":{message}}}"#,
+            id.as_json()
+        ),
+        None => format!(r#"{{"type":"error","message":{message}}}"#),
     }
 }
 
@@ -193,11 +247,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_id_is_echoed_exactly_as_sent() {
+        for id in [
+            "123456789012345678901234567890",
+            "1.50",
+            "-0.0",
+            "2.5e3",
+            "18446744073709551615",
+        ] {
+            let request = decode(&format!(r#"{{"type":"join","room":"r","id":{id}}}"#)).unwrap();
+            let id_back = request.id.unwrap();
+            assert_eq!(id_back.as_json(), id);
+            assert_eq!(
+                encode_ack(&id_back, None),
+                format!(r#"{{"type":"ack","id":{id}}}"#)
+            );
+        }
+        let error = decode(r#"{"type":"dance","id":98765432109876543210.5}"#).unwrap_err();
+        assert_eq!(
+            encode_error(error.id.as_ref(), "x"),
+            r#"{"type":"error","id":98765432109876543210.5,"message":"x"}"#
+        );
+    }
+
+    #[test]
     fn decodes_every_command() {
         assert_eq!(
             decode(r#"{"type":"join","room":"lobby","id":1}"#).unwrap(),
             Request {
-                id: Some(json!(1)),
+                id: Some(json!(1).into()),
                 command: Command::Join {
                     room: "lobby".into()
                 }
@@ -224,7 +302,7 @@ mod tests {
         assert_eq!(
             decode(r#"{"type":"emit","event":"time","id":"x"}"#).unwrap(),
             Request {
-                id: Some(json!("x")),
+                id: Some(json!("x").into()),
                 command: Command::Emit {
                     event: "time".into(),
                     data: Value::Null
@@ -244,7 +322,7 @@ mod tests {
         );
         let err = decode(r#"{"type":"dance","id":7}"#).unwrap_err();
         assert_eq!(err.message, "unknown type \"dance\"");
-        assert_eq!(err.id, Some(json!(7)));
+        assert_eq!(err.id, Some(json!(7).into()));
         assert_eq!(
             decode(r#"{"type":"join"}"#).unwrap_err().message,
             "missing field \"room\""
@@ -277,13 +355,16 @@ mod tests {
             encode_message(&direct),
             r#"{"type":"message","event":"hello","data":1}"#
         );
-        assert_eq!(encode_ack(&json!(3), None), r#"{"type":"ack","id":3}"#);
         assert_eq!(
-            encode_ack(&json!("a"), Some(&json!([1]))),
+            encode_ack(&json!(3).into(), None),
+            r#"{"type":"ack","id":3}"#
+        );
+        assert_eq!(
+            encode_ack(&json!("a").into(), Some(&json!([1]))),
             r#"{"type":"ack","id":"a","data":[1]}"#
         );
         assert_eq!(
-            encode_error(Some(&json!(3)), "nope"),
+            encode_error(Some(&json!(3).into()), "nope"),
             r#"{"type":"error","id":3,"message":"nope"}"#
         );
         assert_eq!(

@@ -114,7 +114,7 @@ pub fn resume(
 /// (whose missed messages the caller queues after the answer), or `Err` with the error answer.
 pub fn answer_resume(
     session: &SessionRef,
-    id: Option<&Value>,
+    id: Option<&envelope::RequestId>,
     token: &str,
     offset: u64,
 ) -> Result<(String, crate::hub::Recovered), String> {

@@ -200,7 +200,7 @@ fn websocket<A: SockJsApp>(
     if !upgrade || !connection_upgrade {
         return HttpResponse::BadRequest().body(frame::WEBSOCKET_NOT_VALID_BODY);
     }
-    if service.hub.is_full() {
+    if service.hub.refuses_new_session() {
         return HttpResponse::ServiceUnavailable().finish();
     }
     let (response, connection) = match accept_websocket(req, body, &service.ws_limits) {

@@ -131,9 +131,7 @@ pub async fn websocket_route(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if state.hub.is_full() {
-        crate::hub::Counters::add(&state.hub.counters().sessions_refused, 1);
-        tracing::warn!("websocket refused: session limit reached");
+    if state.hub.refuses_new_session() {
         return Ok(HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"error": "session limit reached"})));
     }
