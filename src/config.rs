@@ -187,6 +187,14 @@ pub struct Config {
     )]
     pub recovery_max_messages: usize,
 
+    /// Most bytes of broadcasts kept for recovery (64 MiB); older ones go first.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECOVERY_MAX_BYTES",
+        default_value_t = 64 << 20
+    )]
+    pub recovery_max_bytes: usize,
+
     /// Recovered Socket.IO connections skip the connect middleware (socket.io skipMiddlewares).
     #[arg(
         long,
@@ -224,6 +232,7 @@ impl Config {
             .then(|| crate::hub::RecoveryConfig {
                 max_disconnection: Duration::from_millis(self.recovery_window_ms),
                 max_messages: self.recovery_max_messages,
+                max_bytes: self.recovery_max_bytes,
                 ..crate::hub::RecoveryConfig::default()
             })
     }

@@ -110,6 +110,14 @@ impl Message {
         self.args.first().unwrap_or(&NULL)
     }
 
+    /// About how many bytes the message holds (its JSON size, without encoding it): what a log
+    /// that keeps it is charged.
+    pub fn size(&self) -> usize {
+        let room = self.room.as_ref().map_or(0, |r| r.len());
+        let namespace = self.namespace.as_ref().map_or(0, |n| n.len());
+        room + namespace + self.event.len() + self.args.iter().map(json_size).sum::<usize>()
+    }
+
     /// This message in `format`, encoded by `encode` the first time it is asked for.
     pub fn encoded(&self, format: WireFormat, encode: impl FnOnce(&Message) -> Frame) -> Frame {
         self.encoded[format as usize]
@@ -118,10 +126,38 @@ impl Message {
     }
 }
 
+/// About the length of `value` as JSON text (exact for strings without escapes, numbers
+/// counted at their widest).
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_size(v) + 1).sum::<usize>(),
+        Value::Object(fields) => {
+            2 + fields
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    #[test]
+    fn the_size_follows_the_payload() {
+        let small = Message::new(Some("r".into()), "e", Value::from("x"));
+        let big = Message::new(Some("r".into()), "e", Value::from("x".repeat(900_000)));
+        assert!(small.size() < 16, "{}", small.size());
+        assert!((900_000..900_100).contains(&big.size()), "{}", big.size());
+        let nested = Message::new(None, "e", serde_json::json!({"a": ["bb", {"c": "ddd"}]}));
+        let text = nested.data().to_string().len();
+        assert!(nested.size() >= text && nested.size() < text + 40);
+    }
 
     #[test]
     fn each_format_is_encoded_once() {

@@ -466,6 +466,7 @@ impl Hub {
         if let Some(recovery) = &self.inner.recovery {
             snapshot.recovery_kept = recovery.kept_count();
             snapshot.recovery_log = recovery.log_len();
+            snapshot.recovery_log_bytes = recovery.log_bytes();
         }
         snapshot
     }

@@ -2,7 +2,7 @@
 //! it: a log of recent broadcasts (each kept once, whoever missed it) and the sessions that ended
 //! recently, by private token.
 //!
-//! Both are bounded: the log by count and age, kept sessions by age. A session whose missed
+//! Both are bounded: the log by count, bytes and age, kept sessions by count and age. A session whose missed
 //! messages fell out of the log is not recovered at all (a fresh session, never a partial replay).
 
 use std::collections::VecDeque;
@@ -20,6 +20,8 @@ pub struct RecoveryConfig {
     pub max_disconnection: Duration,
     /// Most broadcasts kept in the log.
     pub max_messages: usize,
+    /// Most bytes of broadcasts kept in the log (as [`Message::size`] counts them).
+    pub max_bytes: usize,
     /// Most dropped sessions kept at once; more are not kept (they get a fresh session).
     pub max_kept: usize,
 }
@@ -29,6 +31,7 @@ impl Default for RecoveryConfig {
         RecoveryConfig {
             max_disconnection: Duration::from_secs(120),
             max_messages: 10_000,
+            max_bytes: 64 << 20,
             max_kept: 100_000,
         }
     }
@@ -76,12 +79,15 @@ pub enum RecoveryError {
 struct Logged {
     offset: u64,
     at: Instant,
+    size: usize,
     target: Target,
     message: Arc<Message>,
 }
 
 struct Log {
     entries: VecDeque<Logged>,
+    /// The sizes of `entries`, added up.
+    bytes: usize,
     /// The next offset to give.
     next: u64,
 }
@@ -103,6 +109,7 @@ impl Recovery {
             config,
             log: Mutex::new(Log {
                 entries: VecDeque::new(),
+                bytes: 0,
                 next: 1,
             }),
             kept: DashMap::new(),
@@ -144,21 +151,17 @@ impl Recovery {
         let offset = log.next;
         log.next += 1;
         message.set_offset(offset);
+        let size = message.size();
+        let now = Instant::now();
+        log.bytes += size;
         log.entries.push_back(Logged {
             offset,
-            at: Instant::now(),
+            at: now,
+            size,
             target: target.clone(),
             message: message.clone(),
         });
-        let now = Instant::now();
-        while log.entries.len() > self.config.max_messages
-            || log
-                .entries
-                .front()
-                .is_some_and(|e| now.duration_since(e.at) > self.config.max_disconnection)
-        {
-            log.entries.pop_front();
-        }
+        log.trim(now, &self.config);
     }
 
     /// The newest offset given so far (0 before any).
@@ -263,14 +266,7 @@ impl Recovery {
         let now = Instant::now();
         let before = self.kept.len();
         self.kept.retain(|_, s| s.expires > now);
-        let mut log = self.lock();
-        while log
-            .entries
-            .front()
-            .is_some_and(|e| now.duration_since(e.at) > self.config.max_disconnection)
-        {
-            log.entries.pop_front();
-        }
+        self.lock().trim(now, &self.config);
         before - self.kept.len()
     }
 
@@ -282,6 +278,29 @@ impl Recovery {
     /// Broadcasts in the log now.
     pub fn log_len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// Bytes of the broadcasts in the log now.
+    pub fn log_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+impl Log {
+    /// Drops the oldest entries until the log is within its count, bytes and age.
+    fn trim(&mut self, now: Instant, config: &RecoveryConfig) {
+        while self.entries.len() > config.max_messages
+            || self.bytes > config.max_bytes
+            || self
+                .entries
+                .front()
+                .is_some_and(|e| now.duration_since(e.at) > config.max_disconnection)
+        {
+            match self.entries.pop_front() {
+                Some(gone) => self.bytes -= gone.size,
+                None => break,
+            }
+        }
     }
 }
 
@@ -303,7 +322,24 @@ mod tests {
             max_disconnection: window,
             max_messages,
             max_kept: 3,
+            ..RecoveryConfig::default()
         })
+    }
+
+    #[test]
+    fn the_log_is_bounded_in_bytes_too() {
+        let r = Recovery::new(RecoveryConfig {
+            max_bytes: 1_000_000,
+            ..RecoveryConfig::default()
+        });
+        let big = json!("x".repeat(300_000));
+        for _ in 0..500 {
+            r.record(&Target::room("empty"), &Message::new(Some("empty".into()), "e", big.clone()));
+        }
+        // Three of 300 kB fit in 1 MB; the rest went, oldest first.
+        assert_eq!(r.log_len(), 3);
+        assert!(r.log_bytes() <= 1_000_000, "{}", r.log_bytes());
+        assert_eq!(r.head(), 500);
     }
 
     fn publish(r: &Recovery, room: &str, n: i64) -> Arc<Message> {

@@ -74,6 +74,8 @@ pub struct StatsSnapshot {
     pub recovery_kept: usize,
     /// Broadcasts kept in the recovery log.
     pub recovery_log: usize,
+    /// Bytes of the broadcasts in the recovery log.
+    pub recovery_log_bytes: usize,
 }
 
 impl Counters {
@@ -99,6 +101,7 @@ impl Counters {
             adapter,
             recovery_kept: 0,
             recovery_log: 0,
+            recovery_log_bytes: 0,
         }
     }
 }
