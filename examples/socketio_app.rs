@@ -117,7 +117,7 @@ async fn main() -> std::io::Result<()> {
         EngineConfig::default(),
         SocketIo::new(App, SocketIoConfig::default()),
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     );
     switchboard
         .mount(move |cfg| engine.configure(cfg))

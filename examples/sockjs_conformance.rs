@@ -21,12 +21,7 @@ fn service<A: SockJsApp>(
         ..SockJsConfig::default()
     };
     configure(&mut config);
-    SockJs::new(
-        config,
-        app,
-        hub.clone(),
-        SessionOptions { max_outbox: 1024 },
-    )
+    SockJs::new(config, app, hub.clone(), SessionOptions::default())
 }
 
 #[actix_web::main]

@@ -56,9 +56,19 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_MS", default_value_t = 60_000, value_parser = millis())]
     pub body_timeout_ms: u64,
 
-    /// Frames that may wait for one slow client before it is disconnected (overflow).
+    /// Most messages in one publish batch; sixteen times as many broadcasts may wait for one
+    /// session's actor.
     #[arg(long, env = "SWITCHBOARD_MAX_OUTBOX", default_value_t = 1024)]
     pub max_outbox: usize,
+
+    /// Bytes that may wait for one client to read them; a client that lets more pile up
+    /// (it does not drain) is disconnected (overflow, close 1008).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_OUTBOX_BYTES",
+        default_value_t = 4 << 20
+    )]
+    pub max_outbox_bytes: usize,
 
     /// Most sessions this node accepts at once; further connections are refused (503).
     #[arg(long, env = "SWITCHBOARD_MAX_SESSIONS", default_value_t = 100_000)]

@@ -82,6 +82,7 @@ impl AppState {
     pub fn session_options(&self) -> session::SessionOptions {
         session::SessionOptions {
             max_outbox: self.config.max_outbox,
+            max_outbox_bytes: self.config.max_outbox_bytes,
         }
     }
 

@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{config, eio_text, start, Api, Client};
+use common::{config, eio_text, start, Api, Client, Ws};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
+use switchboard::RunningServer;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// The relay envelope inside a SockJS `a[...]` frame.
@@ -16,13 +17,12 @@ fn sockjs_message(frame: &str) -> Value {
     serde_json::from_str(&messages[0]).unwrap()
 }
 
-#[actix_web::test]
-async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
-    let server = start(config());
+/// A member of `room` on each protocol: plain WebSocket, Socket.IO over WebSocket, SockJS over
+/// WebSocket.
+async fn members_of_every_protocol(server: &RunningServer, room: &str) -> (Client, Ws, Ws) {
     let addr = server.addr();
-
     let mut plain = Client::connect(&server).await;
-    plain.join("lobby").await;
+    plain.join(room).await;
 
     let (mut sio, _) = tokio_tungstenite::connect_async(format!(
         "ws://{addr}/socket.io/?EIO=4&transport=websocket"
@@ -32,7 +32,7 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
     assert!(eio_text(&mut sio).await.starts_with("0{"));
     sio.send(WsMessage::text("40")).await.unwrap();
     assert!(eio_text(&mut sio).await.starts_with("40{\"sid\":"));
-    sio.send(WsMessage::text(r#"421["join","lobby"]"#))
+    sio.send(WsMessage::text(format!(r#"421["join","{room}"]"#)))
         .await
         .unwrap();
     assert_eq!(eio_text(&mut sio).await, r#"431[{"ok":true}]"#);
@@ -46,7 +46,7 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
         sockjs_message(&eio_text(&mut sockjs).await)["type"],
         "welcome"
     );
-    let join = json!([json!({"type":"join","room":"lobby","id":1}).to_string()]);
+    let join = json!([json!({"type":"join","room":room,"id":1}).to_string()]);
     sockjs
         .send(WsMessage::text(join.to_string()))
         .await
@@ -56,6 +56,13 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
         json!({"type":"ack","id":1})
     );
 
+    (plain, sio, sockjs)
+}
+
+#[actix_web::test]
+async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
+    let server = start(config());
+    let (mut plain, mut sio, mut sockjs) = members_of_every_protocol(&server, "lobby").await;
     let stats = server.hub().stats();
     let protocols: Vec<&str> = stats.by_transport.iter().map(|c| c.protocol).collect();
     assert_eq!(protocols, ["socketio", "sockjs", "websocket"]);
@@ -84,5 +91,95 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
         sockjs_message(&eio_text(&mut sockjs).await)["event"],
         "from-sio"
     );
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_burst_larger_than_max_outbox_frames_reaches_fast_readers_of_every_protocol_whole() {
+    // 1030 messages in one batch: more than --max-outbox (1024) frames once were, so fast readers
+    // were closed with "outbox overflow" while the API said they got it. A burst is judged by
+    // whether the client drains it, not by its length.
+    let mut cfg = config();
+    cfg.max_outbox = 2000;
+    let server = start(cfg);
+    let (mut plain, mut sio, mut sockjs) = members_of_every_protocol(&server, "burst").await;
+    let batch: Vec<Value> = (0..1030)
+        .map(|i| json!({"room":"burst","event":"tick","data":i}))
+        .collect();
+    let (status, answer) = Api::new(&server)
+        .post("/api/publish", Value::Array(batch))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["delivered"], json!(vec![3; 1030]));
+    let mut sockjs_seen = 0;
+    for i in 0..1030 {
+        assert_eq!(plain.recv().await["data"], i);
+        assert_eq!(eio_text(&mut sio).await, format!(r#"42["tick",{i}]"#));
+        while sockjs_seen <= i {
+            let frame = eio_text(&mut sockjs).await;
+            let messages: Vec<String> = serde_json::from_str(&frame[1..]).unwrap();
+            for message in messages {
+                let envelope: Value = serde_json::from_str(&message).unwrap();
+                assert_eq!(envelope["data"], sockjs_seen);
+                sockjs_seen += 1;
+            }
+        }
+    }
+    assert_eq!(server.hub().stats().overflow_disconnects, 0);
+    assert_eq!(server.hub().room_size("burst"), 3);
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
+async fn more_frames_than_max_outbox_at_once_never_drop_a_fast_reader() {
+    // Far more broadcasts than --max-outbox in a tight loop: each drain of the actor's inbox
+    // hands the socket hundreds of frames at once. A client that reads is never dropped.
+    let mut cfg = config();
+    cfg.max_outbox = 100;
+    let server = start(cfg);
+    let (mut plain, mut sio, _sockjs) = members_of_every_protocol(&server, "loop").await;
+    for i in 0..1000 {
+        let message = switchboard::Message::new(Some("loop".into()), "n", json!(i));
+        server
+            .hub()
+            .broadcast(&switchboard::Target::room("loop"), message);
+    }
+    for i in 0..1000 {
+        assert_eq!(plain.recv().await["data"], i);
+        assert_eq!(eio_text(&mut sio).await, format!(r#"42["n",{i}]"#));
+    }
+    assert_eq!(server.hub().stats().overflow_disconnects, 0);
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_batch_over_max_outbox_is_refused_before_anything_is_sent() {
+    let mut cfg = config();
+    cfg.max_outbox = 10;
+    let server = start(cfg);
+    let mut plain = Client::connect(&server).await;
+    plain.join("r").await;
+    let batch: Vec<Value> = (0..11)
+        .map(|i| json!({"room":"r","event":"e","data":i}))
+        .collect();
+    let api = Api::new(&server);
+    let (status, answer) = api.post("/api/publish", Value::Array(batch)).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "a batch of 11 messages is over the limit of 10 (--max-outbox): nothing was published"
+    );
+    plain.assert_nothing_pending().await;
+    let batch: Vec<Value> = (0..10)
+        .map(|i| json!({"room":"r","event":"e","data":i}))
+        .collect();
+    let (status, answer) = api.post("/api/publish", Value::Array(batch)).await;
+    assert_eq!(
+        (status, answer["delivered"].clone()),
+        (200, json!(vec![1; 10]))
+    );
+    for i in 0..10 {
+        assert_eq!(plain.recv().await["data"], i);
+    }
     server.shutdown().await.unwrap();
 }

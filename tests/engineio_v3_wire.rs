@@ -45,7 +45,7 @@ fn start_echo(ping_interval: u64, ping_timeout: u64) -> RunningServer {
         },
         Echo,
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     );
     switchboard
         .mount(move |cfg| engine.configure(cfg))
@@ -68,7 +68,7 @@ fn start_conformance() -> RunningServer {
         },
         SocketIo::new(ConformanceApp, SocketIoConfig::default()),
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     );
     switchboard
         .mount(move |cfg| engine.configure(cfg))

@@ -35,7 +35,7 @@ fn start_with(config: EngineConfig) -> RunningServer {
         },
         Echo,
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     );
     switchboard
         .mount(move |cfg| engine.configure(cfg))

@@ -36,7 +36,7 @@ fn start() -> RunningServer {
             },
         ),
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     );
     switchboard
         .mount(move |cfg| engine.configure(cfg))

@@ -28,7 +28,7 @@ fn service<A: SockJsApp>(
         config,
         app,
         switchboard.hub().clone(),
-        SessionOptions { max_outbox: 1024 },
+        SessionOptions::default(),
     )
 }
 

@@ -3,6 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use crate::hub::{Message, Room, SessionId, Target};
@@ -89,8 +91,8 @@ fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
     None
 }
 
-/// Publishes one (valid) message; returns the number of sessions that took it.
-fn publish_one(request: PublishRequest, state: &AppState) -> usize {
+/// One (valid) message as the hub broadcasts it.
+fn to_broadcast(request: PublishRequest) -> (Target, Arc<Message>) {
     let PublishRequest {
         room,
         event,
@@ -100,9 +102,7 @@ fn publish_one(request: PublishRequest, state: &AppState) -> usize {
     let room: Room = room.into();
     let mut target = Target::room(room.clone());
     target.except = except.into_iter().map(SessionId::from).collect();
-    state
-        .hub
-        .broadcast(&target, Message::new(Some(room), event, data))
+    (target, Message::new(Some(room), event, data))
 }
 
 fn is_json(req: &HttpRequest) -> bool {
@@ -160,9 +160,23 @@ pub async fn publish(
     match body {
         PublishBody::One(request) => match invalid(&request, &state) {
             Some(message) => error(bad, message),
-            None => HttpResponse::Ok().json(json!({"delivered": publish_one(request, &state)})),
+            None => {
+                let (target, message) = to_broadcast(request);
+                let delivered = state.hub.broadcast(&target, message);
+                HttpResponse::Ok().json(json!({ "delivered": delivered }))
+            }
         },
         PublishBody::Batch(requests) => {
+            let limit = state.config.max_outbox;
+            if requests.len() > limit {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "a batch of {} messages is over the limit of {limit} (--max-outbox): nothing was published",
+                        requests.len()
+                    ),
+                );
+            }
             if let Some((i, message)) = requests
                 .iter()
                 .enumerate()
@@ -170,10 +184,8 @@ pub async fn publish(
             {
                 return error(bad, format!("message {i}: {message}"));
             }
-            let delivered: Vec<usize> = requests
-                .into_iter()
-                .map(|r| publish_one(r, &state))
-                .collect();
+            let batch = requests.into_iter().map(to_broadcast).collect();
+            let delivered = state.hub.broadcast_batch(batch);
             HttpResponse::Ok().json(json!({"delivered": delivered}))
         }
     }

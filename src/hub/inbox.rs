@@ -47,6 +47,19 @@ impl Inbox {
         Ok(!std::mem::replace(&mut queue.woken, true))
     }
 
+    /// Leaves every one of `messages` for member `to`, in order, or none of them when they do not
+    /// all fit. `Ok(true)` when the actor must be woken to drain.
+    pub fn push_all(&self, to: &SessionId, messages: &[Arc<Message>]) -> Result<bool, InboxFull> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.items.len() + messages.len() > self.limit {
+            return Err(InboxFull);
+        }
+        queue
+            .items
+            .extend(messages.iter().map(|m| (to.clone(), m.clone())));
+        Ok(!std::mem::replace(&mut queue.woken, true))
+    }
+
     /// Takes everything waiting, oldest first; the next push wakes the actor again.
     pub fn take(&self) -> VecDeque<(SessionId, Arc<Message>)> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,5 +82,16 @@ mod tests {
         assert_eq!(inbox.push(&id, message.clone()), Err(InboxFull));
         assert_eq!(inbox.take().len(), 2);
         assert_eq!(inbox.push(&id, message), Ok(true));
+    }
+
+    #[test]
+    fn a_batch_goes_in_whole_or_not_at_all() {
+        let inbox = Inbox::new(3);
+        let id: SessionId = "a".into();
+        let m = Message::new(None, "e", serde_json::Value::Null);
+        assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Ok(true));
+        assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Err(InboxFull));
+        assert_eq!(inbox.push_all(&id, &[m.clone()]), Ok(false));
+        assert_eq!(inbox.take().len(), 3);
     }
 }

@@ -400,6 +400,41 @@ impl Hub {
         delivered
     }
 
+    /// Broadcasts several messages in order, each to its target; returns how many sessions took
+    /// each. Every recipient takes its share of the batch whole or not at all (a session that
+    /// cannot take it all is overflowed and gets none of it), so the counts say what went out.
+    pub fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
+        // Per recipient, its messages in batch order (and their places in the batch).
+        let mut shares: HashMap<SessionId, (Arc<Member>, Vec<usize>, Vec<Arc<Message>>)> =
+            HashMap::new();
+        for (i, (target, message)) in batch.iter().enumerate() {
+            Counters::add(&self.inner.counters.messages_in, 1);
+            if let Some(recovery) = &self.inner.recovery {
+                recovery.record(target, message);
+            }
+            for member in self.recipients(target) {
+                if target.except.iter().any(|e| **e == *member.id) {
+                    continue;
+                }
+                let share = shares
+                    .entry(member.id.clone())
+                    .or_insert_with(|| (member.clone(), Vec::new(), Vec::new()));
+                share.1.push(i);
+                share.2.push(message.clone());
+            }
+            self.inner.adapter.forward(target, message);
+        }
+        let mut delivered = vec![0; batch.len()];
+        for (member, places, messages) in shares.into_values() {
+            if self.deliver_all(&member, &messages) {
+                for i in places {
+                    delivered[i] += 1;
+                }
+            }
+        }
+        delivered
+    }
+
     /// Delivers a broadcast to this node's sessions only (adapters call this for what other
     /// nodes send); returns how many accepted it.
     pub fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
@@ -501,7 +536,21 @@ impl Hub {
     /// Leaves a message in a session's bounded inbox (waking the actor if it was empty); a full
     /// inbox closes the session.
     fn deliver(&self, member: &Member, message: Arc<Message>) -> bool {
-        match member.inbox.push(&member.id, message) {
+        let pushed = member.inbox.push(&member.id, message);
+        self.settle_push(member, pushed, 1)
+    }
+
+    /// Leaves several messages in a session's inbox, all or none (a full inbox closes the
+    /// session).
+    fn deliver_all(&self, member: &Member, messages: &[Arc<Message>]) -> bool {
+        let pushed = member.inbox.push_all(&member.id, messages);
+        self.settle_push(member, pushed, messages.len())
+    }
+
+    /// After `count` messages were offered to a member's inbox: wakes its actor when the inbox
+    /// was empty, overflows it when the inbox was full; true when they were taken.
+    fn settle_push(&self, member: &Member, pushed: Result<bool, InboxFull>, count: usize) -> bool {
+        match pushed {
             Ok(false) => {}
             Ok(true) => match member.addr.try_send(SessionCommand::Drain) {
                 Ok(()) => {}
@@ -514,7 +563,7 @@ impl Hub {
                 return false;
             }
         }
-        Counters::add(&self.inner.counters.messages_out, 1);
+        Counters::add(&self.inner.counters.messages_out, count as u64);
         true
     }
 

@@ -334,7 +334,10 @@ mod tests {
         });
         let big = json!("x".repeat(300_000));
         for _ in 0..500 {
-            r.record(&Target::room("empty"), &Message::new(Some("empty".into()), "e", big.clone()));
+            r.record(
+                &Target::room("empty"),
+                &Message::new(Some("empty".into()), "e", big.clone()),
+            );
         }
         // Three of 300 kB fit in 1 MB; the rest went, oldest first.
         assert_eq!(r.log_len(), 3);

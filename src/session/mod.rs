@@ -33,6 +33,9 @@ pub use ws_driver::{accept_websocket, WsConnection, WsLimits};
 pub use ws_frame::{FrameDecoder, FrameError, Incoming};
 pub use ws_output::{WriteError, WsBody, WsOutput};
 
+/// Broadcasts that may wait in a session's inbox, per message of `max_outbox`.
+const INBOX_PER_OUTBOX: usize = 16;
+
 /// How long a closing session waits for a transport to collect its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -240,7 +243,7 @@ impl SessionCore {
         self.puller = Some(Puller::Once(puller));
     }
 
-    /// Attaches a WebSocket (replacing any other transport); it may hold as many frames as the
+    /// Attaches a WebSocket (replacing any other transport); it may hold as many bytes as the
     /// outbox.
     pub fn attach_socket(&mut self, output: WsOutput) {
         output.set_limit(self.outbox.limit());
@@ -327,8 +330,21 @@ impl SessionCore {
 /// Options every session actor needs.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
-    /// Most frames queued for the client (and most broadcasts waiting in the mailbox).
+    /// Broadcasts that may wait for the actor to take them: sixteen times this (the actor takes
+    /// them all whenever it runs; a batch of this many always fits).
     pub max_outbox: usize,
+    /// Bytes that may wait for the client to read them (queued frames and the socket's
+    /// buffer); a client that does not drain them is disconnected (overflow).
+    pub max_outbox_bytes: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            max_outbox: 1024,
+            max_outbox_bytes: 4 << 20,
+        }
+    }
 }
 
 /// The actor that owns one session.
@@ -348,10 +364,10 @@ impl<L: SessionLogic> SessionActor<L> {
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
         let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
-        // The inbox only holds what the actor has not been scheduled to take yet; the outbox is
-        // the per-client bound. A roomier inbox keeps a server-side burst from looking like a
-        // slow client.
-        let inbox_limit = max_outbox.saturating_mul(4);
+        // The inbox only holds what the actor has not been scheduled to take yet (it fills only
+        // when the server itself falls behind); the outbox's bytes are the per-client bound. A
+        // roomy inbox keeps a server-side burst from looking like a slow client.
+        let inbox_limit = max_outbox.saturating_mul(INBOX_PER_OUTBOX);
         let mut refused = None;
         let addr = SessionActor::create(|ctx| {
             // Broadcasts wait in the inbox; the actor mailbox carries commands and the client's
@@ -370,7 +386,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     transport,
                     hub: hub.clone(),
                     mailbox,
-                    outbox: Outbox::new(max_outbox),
+                    outbox: Outbox::new(options.max_outbox_bytes),
                     puller: None,
                     closing: None,
                     closed_reported: refused.is_some(),

@@ -4,10 +4,13 @@ use std::collections::VecDeque;
 
 use crate::hub::Frame;
 
-/// Frames queued for one client, at most `limit` of them.
+/// Frames queued for one client, at most `limit` bytes of them (one frame is always taken, however
+/// large: a message within the size limit can always be sent).
 #[derive(Debug)]
 pub struct Outbox {
     frames: VecDeque<Frame>,
+    /// The payload bytes of `frames`.
+    bytes: usize,
     limit: usize,
 }
 
@@ -16,19 +19,21 @@ pub struct Outbox {
 pub struct Overflow;
 
 impl Outbox {
-    /// An empty outbox that holds at most `limit` frames.
+    /// An empty outbox that holds at most `limit` bytes.
     pub fn new(limit: usize) -> Outbox {
         Outbox {
             frames: VecDeque::new(),
+            bytes: 0,
             limit: limit.max(1),
         }
     }
 
-    /// Queues a frame, or refuses it when the outbox is full.
+    /// Queues a frame, or refuses it when it would take the outbox over its limit.
     pub fn push(&mut self, frame: Frame) -> Result<(), Overflow> {
-        if self.frames.len() >= self.limit {
+        if !self.frames.is_empty() && self.bytes + frame.len() > self.limit {
             return Err(Overflow);
         }
+        self.bytes += frame.len();
         self.frames.push_back(frame);
         Ok(())
     }
@@ -36,6 +41,7 @@ impl Outbox {
     /// Takes every queued frame, oldest first (the queue's memory goes with them: an idle
     /// session keeps none).
     pub fn drain(&mut self) -> Vec<Frame> {
+        self.bytes = 0;
         Vec::from(std::mem::take(&mut self.frames))
     }
 
@@ -43,6 +49,7 @@ impl Outbox {
     /// not apply: they were already counted).
     pub fn restore(&mut self, frames: Vec<Frame>) {
         for frame in frames.into_iter().rev() {
+            self.bytes += frame.len();
             self.frames.push_front(frame);
         }
     }
@@ -50,9 +57,10 @@ impl Outbox {
     /// Drops every queued frame.
     pub fn clear(&mut self) {
         self.frames.clear();
+        self.bytes = 0;
     }
 
-    /// Most frames the outbox holds.
+    /// Most bytes the outbox holds.
     pub fn limit(&self) -> usize {
         self.limit
     }
@@ -73,7 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_past_its_limit_and_drains_in_order() {
+    fn refuses_past_its_byte_limit_and_drains_in_order() {
         let mut outbox = Outbox::new(2);
         outbox.push(Frame::Text("a".into())).unwrap();
         outbox.push(Frame::Text("b".into())).unwrap();
@@ -83,7 +91,21 @@ mod tests {
             vec![Frame::Text("a".into()), Frame::Text("b".into())]
         );
         assert!(outbox.is_empty());
-        outbox.push(Frame::Text("d".into())).unwrap();
+        // One frame over the limit alone is taken; a second is not.
+        outbox.push(Frame::Text("def".into())).unwrap();
+        assert_eq!(outbox.push(Frame::Text("g".into())), Err(Overflow));
         assert_eq!(outbox.len(), 1);
+        outbox.clear();
+        outbox.restore(vec![Frame::Text("xy".into())]);
+        assert_eq!(outbox.push(Frame::Text("z".into())), Err(Overflow));
+    }
+
+    #[test]
+    fn many_small_frames_fit_a_byte_limit() {
+        let mut outbox = Outbox::new(1 << 20);
+        for _ in 0..10_000 {
+            outbox.push(Frame::Text("0123456789".into())).unwrap();
+        }
+        assert_eq!(outbox.len(), 10_000);
     }
 }

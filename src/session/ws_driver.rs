@@ -23,8 +23,8 @@ use super::ws_output::WsOutput;
 use super::{AttachSocket, TransportEvent};
 use crate::hub::DisconnectReason;
 
-/// Frames an accepted WebSocket may queue before a session takes it over (a probe answer, pongs).
-const UNATTACHED_LIMIT: usize = 64;
+/// Bytes an accepted WebSocket may queue before a session takes it over (a probe answer, pongs).
+const UNATTACHED_LIMIT: usize = 64 * 1024;
 
 /// Limits of one WebSocket connection.
 #[derive(Debug, Clone)]

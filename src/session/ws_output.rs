@@ -3,8 +3,8 @@
 //! chunk when the connection is ready for more.
 //!
 //! There is no task and no channel between the actor and the socket: a burst of broadcasts to one
-//! client becomes one write. The buffer is bounded (frames, like the outbox it replaces) and a
-//! client that leaves it unread for longer than the write timeout is dropped.
+//! client becomes one write. The buffer is bounded (bytes, like the outbox) and a client that
+//! leaves it unread for longer than the write timeout is dropped.
 
 use std::mem;
 use std::pin::Pin;
@@ -71,7 +71,7 @@ fn put(buf: &mut BytesMut, frame: &Frame) {
 pub enum WriteError {
     /// The connection is gone (or the close was already written).
     Gone,
-    /// More frames are waiting than the limit allows: the client does not keep up.
+    /// More bytes are waiting than the limit allows: the client does not keep up.
     Overflow,
     /// Frames have waited longer than the write timeout: the client stopped reading.
     Stalled,
@@ -80,9 +80,7 @@ pub enum WriteError {
 #[derive(Debug)]
 struct State {
     buf: BytesMut,
-    /// Frames in `buf`.
-    frames: usize,
-    /// Most frames `buf` may hold.
+    /// Most bytes `buf` may hold (one batch is always taken into an empty buffer).
     limit: usize,
     /// Since when `buf` has held data the connection has not taken.
     waiting_since: Option<Instant>,
@@ -101,11 +99,10 @@ pub struct WsOutput {
 }
 
 impl WsOutput {
-    /// A new output, and the response body that drains it.
+    /// A new output holding at most `limit` bytes, and the response body that drains it.
     pub fn new(limit: usize, write_timeout: Duration) -> (WsOutput, WsBody) {
         let state = Arc::new(Mutex::new(State {
             buf: BytesMut::new(),
-            frames: 0,
             limit: limit.max(1),
             waiting_since: None,
             write_timeout,
@@ -130,7 +127,7 @@ impl WsOutput {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets the most frames that may wait for the connection.
+    /// Sets the most bytes that may wait for the connection.
     pub fn set_limit(&self, limit: usize) {
         self.lock().limit = limit.max(1);
     }
@@ -149,13 +146,13 @@ impl WsOutput {
                 return Err(WriteError::Stalled);
             }
         }
-        if state.frames + frames.len() > state.limit {
+        let adding: usize = frames.iter().map(Frame::len).sum();
+        if !state.buf.is_empty() && state.buf.len() + adding > state.limit {
             return Err(WriteError::Overflow);
         }
         for frame in frames {
             put(&mut state.buf, frame);
         }
-        state.frames += frames.len();
         Self::wake(state);
         Ok(())
     }
@@ -171,7 +168,6 @@ impl WsOutput {
             OP_PONG,
             &data[..data.len().min(MAX_CONTROL_PAYLOAD)],
         );
-        state.frames += 1;
         Self::wake(state);
         Ok(())
     }
@@ -204,7 +200,6 @@ impl WsOutput {
         {
             let mut state = self.lock();
             state.buf.clear();
-            state.frames = 0;
         }
         self.close(code, reason);
     }
@@ -274,7 +269,6 @@ impl MessageBody for WsBody {
         this.poll_reader(cx);
         let mut state = this.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.buf.is_empty() {
-            state.frames = 0;
             state.waiting_since = None;
             return Poll::Ready(Some(Ok(mem::take(&mut state.buf).freeze())));
         }
@@ -363,8 +357,8 @@ mod tests {
     }
 
     #[test]
-    fn more_frames_than_the_limit_overflow_and_close_now_drops_them() {
-        let (out, mut body) = WsOutput::new(2, Duration::from_secs(10));
+    fn more_bytes_than_the_limit_overflow_and_close_now_drops_them() {
+        let (out, mut body) = WsOutput::new(6, Duration::from_secs(10));
         out.send(&[Frame::Text("a".into()), Frame::Text("b".into())])
             .unwrap();
         assert_eq!(

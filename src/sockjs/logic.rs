@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_poll_takes_one_frame_merging_messages_and_skipping_stale_heartbeats() {
-        let mut outbox = Outbox::new(16);
+        let mut outbox = Outbox::new(1024);
         for f in ["o", "h", "a[\"x\"]", "a[\"y\"]", "c[3000,\"Go away!\"]"] {
             outbox.push(text(f)).unwrap();
         }
