@@ -51,6 +51,13 @@ pub struct Config {
     )]
     pub max_message_size: usize,
 
+    /// Largest request head (request line and headers) accepted, in bytes; a larger one is
+    /// answered 431 and the connection closed (Node's maxHeaderSize, 16 KiB). Applies to
+    /// the server switchboard runs; mounted into your own `HttpServer`, actix-http's 128 KiB
+    /// applies.
+    #[arg(long, env = "SWITCHBOARD_MAX_HEAD_SIZE", default_value_t = 16 * 1024)]
+    pub max_head_size: usize,
+
     /// Longest a request body may take to arrive whole, in milliseconds (nginx's
     /// client_body_timeout is 60 s); later, the request is answered 408.
     #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_MS", default_value_t = 60_000, value_parser = millis())]

@@ -6,12 +6,13 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_http::{HttpService, Request};
-use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_http::{HttpService, Protocol, Request};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Server};
 use actix_web::rt::net::TcpStream;
 
+use crate::connection::Connection;
 use crate::upgrade::AppFactory;
 
 /// Connections waiting to be accepted (actix-web's default).
@@ -25,6 +26,8 @@ pub struct ServerOptions {
     pub shutdown_timeout: u64,
     /// How long a closing connection may take to say goodbye.
     pub client_disconnect_timeout: Duration,
+    /// Largest request head accepted (larger ones are answered 431).
+    pub max_head: usize,
 }
 
 fn listener(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -48,7 +51,7 @@ pub fn serve<F, I, S, B>(
 ) -> io::Result<(Server, SocketAddr)>
 where
     F: Fn() -> I + Send + Clone + 'static,
-    I: IntoServiceFactory<S, Request>,
+    I: IntoServiceFactory<S, Request> + 'static,
     S: AppFactory<B>,
     S::Service: 'static,
     B: MessageBody + 'static,
@@ -62,20 +65,28 @@ where
         builder = builder.workers(options.workers);
     }
     let disconnect = options.client_disconnect_timeout;
+    let max_head = options.max_head;
     let server = builder
         .listen("switchboard", listener, move || {
             let app = make_app()
                 .into_factory()
                 .map_err(|err| err.error_response());
-            HttpService::build()
+            let http = HttpService::build()
                 .client_disconnect_timeout(disconnect)
                 .local_addr(bound)
-                .on_connect_ext(|io: &TcpStream, extensions| {
-                    crate::session::peer::record(io, extensions)
+                .on_connect_ext(|io: &Connection, extensions| {
+                    crate::session::peer::record(io.tcp(), extensions)
                 })
                 .upgrade(crate::upgrade::factory(make_app.clone()))
-                .finish(map_config(app, |_| AppConfig::default()))
-                .tcp()
+                .finish(map_config(app, |_| AppConfig::default()));
+            fn_service(move |tcp: TcpStream| async move {
+                // Small writes (a join's answer, a 101 and then a frame) leave at once, as
+                // Node's sockets do.
+                let _ = tcp.set_nodelay(true);
+                let peer = tcp.peer_addr().ok();
+                Ok((Connection::new(tcp, max_head), Protocol::Http1, peer))
+            })
+            .and_then(http)
         })?
         .run();
     Ok((server, bound))

@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod config;
+mod connection;
 pub mod engineio;
 pub mod handler;
 mod http_server;

@@ -193,6 +193,7 @@ impl Switchboard {
             workers: config.workers,
             shutdown_timeout: 1,
             client_disconnect_timeout: Duration::from_secs(1),
+            max_head: config.max_head_size,
         };
         let (server, addr) = serve(config.listen, options, make_app)?;
         let handle = server.handle();

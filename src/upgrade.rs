@@ -29,7 +29,8 @@ use actix_web::dev::{AppConfig, Service, ServiceFactory, ServiceResponse};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+
+use crate::connection::Connection;
 
 /// Bytes read from the client and not yet taken by the application before reading pauses.
 const MAX_UNREAD: usize = 32 * 1024;
@@ -121,7 +122,7 @@ impl Inbound {
 
 /// Answers one upgrade request on `framed`'s connection with `app`, then serves the upgraded
 /// connection until either side ends it.
-pub async fn serve<S, B>(app: Rc<S>, req: Request, framed: Framed<TcpStream, Codec>)
+pub async fn serve<S, B>(app: Rc<S>, req: Request, framed: Framed<Connection, Codec>)
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
@@ -163,6 +164,8 @@ where
         refuse(io, codec, head_bytes, body).await;
         return;
     }
+    // What the client sends from now on is not HTTP.
+    io.stop_watching();
     if io.write_all(&head_bytes).await.is_err() {
         return;
     }
@@ -176,7 +179,7 @@ where
 
 /// Writes a response that did not switch protocols, as its body comes (a streaming response
 /// streams), and closes the connection. Every write has a deadline.
-async fn refuse(mut io: TcpStream, mut codec: Codec, mut out: BytesMut, body: BoxBody) {
+async fn refuse(mut io: Connection, mut codec: Codec, mut out: BytesMut, body: BoxBody) {
     let mut body = std::pin::pin!(body);
     loop {
         if !out.is_empty() {
@@ -207,7 +210,7 @@ async fn refuse(mut io: TcpStream, mut codec: Codec, mut out: BytesMut, body: Bo
 }
 
 /// Moves bytes both ways until the body ends (written out) or the connection fails.
-async fn relay(io: &mut TcpStream, mut body: BoxBody, inbound: &Rc<RefCell<Inbound>>) {
+async fn relay(io: &mut Connection, mut body: BoxBody, inbound: &Rc<RefCell<Inbound>>) {
     let mut pending: Option<Bytes> = None;
     let mut reading = true;
     // Armed while a write waits for the client, reset by progress.
@@ -315,7 +318,7 @@ impl<T, B> AppFactory<B> for T where
 pub fn factory<F, I, S, B>(
     make_app: F,
 ) -> impl actix_service::ServiceFactory<
-    (Request, Framed<TcpStream, Codec>),
+    (Request, Framed<Connection, Codec>),
     Config = (),
     Response = (),
     Error = actix_web::Error,
@@ -323,7 +326,7 @@ pub fn factory<F, I, S, B>(
 >
 where
     F: Fn() -> I + Clone + 'static,
-    I: actix_service::IntoServiceFactory<S, Request>,
+    I: actix_service::IntoServiceFactory<S, Request> + 'static,
     S: AppFactory<B>,
     S::Service: 'static,
     B: MessageBody + 'static,
@@ -333,7 +336,7 @@ where
         async move {
             let app = Rc::new(app.new_service(AppConfig::default()).await?);
             Ok(actix_service::fn_service(
-                move |(req, framed): (Request, Framed<TcpStream, Codec>)| {
+                move |(req, framed): (Request, Framed<Connection, Codec>)| {
                     let app = app.clone();
                     async move {
                         serve(app, req, framed).await;

@@ -266,3 +266,65 @@ async fn the_api_checks_its_token_before_reading_the_body() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_head_over_16_kib_is_answered_431_and_one_within_is_served() {
+    let (server, _) = start_with(config());
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let answer = send_partial(&server, &big, b"").await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // Unterminated: refused as soon as it passes the cap, without waiting for its end.
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ").await.unwrap();
+    tcp.write_all(&[b'a'; 17 * 1024]).await.unwrap();
+    let answer = read_answer(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // 15 KiB of headers is fine, and so is each request on a kept-alive connection.
+    let fine = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(15 * 1024)
+    );
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    for _ in 0..3 {
+        tcp.write_all(fine.as_bytes()).await.unwrap();
+        let answer = read_answer(&mut tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
+async fn bodies_and_upgraded_connections_are_not_heads() {
+    let mut cfg = config();
+    cfg.max_message_size = 200_000;
+    let (server, _) = start_with(cfg);
+    // A 100 kB body after `Expect: 100-continue` (curl sends it for large bodies).
+    let batch = serde_json::to_string(&serde_json::json!({
+        "room": "r", "event": "e", "data": "x".repeat(100_000)
+    }))
+    .unwrap();
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    let head = post_head(
+        "/api/publish",
+        "application/json",
+        batch.len(),
+        "Expect: 100-continue\r\n",
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = [0u8; 25];
+    tcp.read_exact(&mut interim).await.unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    tcp.write_all(batch.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A WebSocket carries far more than a head without a blank line.
+    let mut client = common::Client::connect(&server).await;
+    client.join("r").await;
+    let text = serde_json::json!({"type":"emit","event":"e","data":"y".repeat(150_000),"id":"big"});
+    client.send_text(&text.to_string()).await;
+    assert_eq!(client.recv().await["id"], "big");
+    server.shutdown().await.unwrap();
+}
