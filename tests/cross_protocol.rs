@@ -21,7 +21,7 @@ fn sockjs_message(frame: &str) -> Value {
 /// WebSocket.
 async fn members_of_every_protocol(server: &RunningServer, room: &str) -> (Client, Ws, Ws) {
     let addr = server.addr();
-    let mut plain = Client::connect(&server).await;
+    let mut plain = Client::connect(server).await;
     plain.join(room).await;
 
     let (mut sio, _) = tokio_tungstenite::connect_async(format!(

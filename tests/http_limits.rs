@@ -278,7 +278,9 @@ async fn a_head_over_16_kib_is_answered_431_and_one_within_is_served() {
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     // Unterminated: refused as soon as it passes the cap, without waiting for its end.
     let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ").await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ")
+        .await
+        .unwrap();
     tcp.write_all(&[b'a'; 17 * 1024]).await.unwrap();
     let answer = read_answer(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");

@@ -91,7 +91,7 @@ mod tests {
         let m = Message::new(None, "e", serde_json::Value::Null);
         assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Ok(true));
         assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Err(InboxFull));
-        assert_eq!(inbox.push_all(&id, &[m.clone()]), Ok(false));
+        assert_eq!(inbox.push_all(&id, std::slice::from_ref(&m)), Ok(false));
         assert_eq!(inbox.take().len(), 3);
     }
 }

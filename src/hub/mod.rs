@@ -404,9 +404,7 @@ impl Hub {
     /// each. Every recipient takes its share of the batch whole or not at all (a session that
     /// cannot take it all is overflowed and gets none of it), so the counts say what went out.
     pub fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
-        // Per recipient, its messages in batch order (and their places in the batch).
-        let mut shares: HashMap<SessionId, (Arc<Member>, Vec<usize>, Vec<Arc<Message>>)> =
-            HashMap::new();
+        let mut shares: HashMap<SessionId, Share> = HashMap::new();
         for (i, (target, message)) in batch.iter().enumerate() {
             Counters::add(&self.inner.counters.messages_in, 1);
             if let Some(recovery) = &self.inner.recovery {
@@ -416,18 +414,20 @@ impl Hub {
                 if target.except.iter().any(|e| **e == *member.id) {
                     continue;
                 }
-                let share = shares
-                    .entry(member.id.clone())
-                    .or_insert_with(|| (member.clone(), Vec::new(), Vec::new()));
-                share.1.push(i);
-                share.2.push(message.clone());
+                let share = shares.entry(member.id.clone()).or_insert_with(|| Share {
+                    member: member.clone(),
+                    places: Vec::new(),
+                    messages: Vec::new(),
+                });
+                share.places.push(i);
+                share.messages.push(message.clone());
             }
             self.inner.adapter.forward(target, message);
         }
         let mut delivered = vec![0; batch.len()];
-        for (member, places, messages) in shares.into_values() {
-            if self.deliver_all(&member, &messages) {
-                for i in places {
+        for share in shares.into_values() {
+            if self.deliver_all(&share.member, &share.messages) {
+                for i in share.places {
                     delivered[i] += 1;
                 }
             }
@@ -600,6 +600,13 @@ impl Hub {
                 .remove_if(room, |_, members| members.is_empty());
         }
     }
+}
+
+/// One recipient's part of a batch: its messages in batch order, and their places in the batch.
+struct Share {
+    member: Arc<Member>,
+    places: Vec<usize>,
+    messages: Vec<Arc<Message>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
