@@ -90,11 +90,11 @@ impl MessageReader {
             match Pin::new(&mut self.payload).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
-                    let wanted = self.decoder.wanted(&self.buf);
-                    if self.buf.is_empty() && chunk.len() >= wanted {
+                    // Grown by what arrives, never by what a header claims: a header alone
+                    // reserves nothing.
+                    if self.buf.is_empty() {
                         self.buf = BytesMut::from(chunk);
                     } else {
-                        self.buf.reserve(wanted.saturating_sub(self.buf.len()));
                         self.buf.extend_from_slice(&chunk);
                     }
                 }

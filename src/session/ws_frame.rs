@@ -19,9 +19,6 @@ const OP_PONG: u8 = 0xA;
 /// RFC 6455 §5.5: control frames carry at most 125 bytes.
 const MAX_CONTROL_PAYLOAD: u64 = 125;
 
-/// The longest frame header: 2 bytes, a 64-bit length and the mask.
-pub(crate) const MAX_HEADER: usize = 14;
-
 /// One complete message (fragments joined) or control frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -100,15 +97,6 @@ impl FrameDecoder {
         FrameDecoder {
             max_message,
             fragments: None,
-        }
-    }
-
-    /// Bytes the next call needs in `buf` at least (a frame's header and payload), once a
-    /// header is there; before that, the longest header.
-    pub fn wanted(&self, buf: &[u8]) -> usize {
-        match self.header(buf) {
-            Ok(Some(header)) => header.header_len + header.payload_len,
-            _ => MAX_HEADER,
         }
     }
 
@@ -446,13 +434,6 @@ mod tests {
             decode_all(&frame(0x88, &4000u16.to_be_bytes()), 100),
             Ok(vec![Incoming::Close(Some(4000))])
         );
-    }
-
-    #[test]
-    fn wanted_is_the_whole_frame_once_the_header_is_there() {
-        let decoder = FrameDecoder::new(1 << 20);
-        assert_eq!(decoder.wanted(b"\x82"), MAX_HEADER);
-        assert_eq!(decoder.wanted(&frame(0x82, &[0u8; 300])[..8]), 8 + 300);
     }
 
     #[test]
