@@ -7,7 +7,7 @@ use common::{ws_next, ws_text, Ws};
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use switchboard::engineio::{Echo, Engine, EngineConfig};
 use switchboard::session::SessionOptions;
@@ -365,14 +365,22 @@ async fn upgrade_from_polling_to_websocket() {
     ws.send(WsMessage::text("4hello")).await.unwrap();
     assert_eq!(ws_text(&mut ws).await, "4hello");
 
-    // After the upgrade, polling and a second WebSocket with the same sid are refused.
+    // After the upgrade, polling is refused, and a second WebSocket with the same sid is
+    // closed right after its handshake (an empty close frame, as Node's websocket.close()).
     assert_eq!(http.poll(&sid).await.0, 400);
-    let second = tokio_tungstenite::connect_async(format!(
+    let (mut second, _) = tokio_tungstenite::connect_async(format!(
         "ws://{}/engine.io/?EIO=4&transport=websocket&sid={sid}",
         server.addr()
     ))
-    .await;
-    assert!(second.is_err(), "second websocket refused");
+    .await
+    .expect("the handshake completes");
+    let closed = tokio::time::timeout(common::WAIT, second.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(closed, Some(Ok(WsMessage::Close(None)))),
+        "{closed:?}"
+    );
     ws.send(WsMessage::text("4again")).await.unwrap();
     assert_eq!(ws_text(&mut ws).await, "4again");
     assert_eq!(server.hub().stats().by_transport[0].transport, "websocket");

@@ -16,6 +16,9 @@ use super::EngineShared;
 use crate::hub::{DisconnectReason, Frame, Message, Room, SessionId, Transport, WireFormat};
 use crate::session::{CloseInfo, Keepalive, Pulled, SessionCore, SessionLogic};
 
+/// How long a poll waits while the client probes a WebSocket (Node's upgrade check interval).
+const UPGRADE_POLL_RELEASE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One Engine.IO connection's protocol state.
 pub struct EngineLogic<H: EngineHandler> {
     engine: Arc<EngineShared<H>>,
@@ -90,6 +93,7 @@ impl<H: EngineHandler> EngineLogic<H> {
         if self.upgraded {
             return Err(EngineError::BadRequest);
         }
+        self.check_keepalive(core)?;
         if core.has_puller() {
             // Two polls at once (or one the client gave up on): Node closes the session.
             let detail = if core.puller_abandoned() {
@@ -101,12 +105,22 @@ impl<H: EngineHandler> EngineLogic<H> {
             core.close(DisconnectReason::TransportError(detail.into()));
             return Err(EngineError::BadRequest);
         }
-        if self.upgrading && core.queued() == 0 {
-            // Release the client's poll at once so it can finish the upgrade.
-            let _ = puller.send(Pulled::default());
-            return Ok(());
-        }
         core.attach(puller);
+        if self.upgrading {
+            // While the client probes the WebSocket, a poll is answered within a short while
+            // (Node: every 100 ms), or as soon as the probe is answered, so that it can pause.
+            core.release_puller_after(UPGRADE_POLL_RELEASE);
+        }
+        Ok(())
+    }
+
+    /// A request that arrives after the client missed its keepalive ends the session (400), even
+    /// when the keepalive timer has not fired yet.
+    fn check_keepalive(&self, core: &mut SessionCore) -> Result<(), EngineError> {
+        if core.keepalive_expired() {
+            core.close(DisconnectReason::PingTimeout);
+            return Err(EngineError::UnknownSid);
+        }
         Ok(())
     }
 
@@ -119,6 +133,7 @@ impl<H: EngineHandler> EngineLogic<H> {
         if self.upgraded {
             return Err(EngineError::BadRequest);
         }
+        self.check_keepalive(core)?;
         for packet in packets {
             self.on_packet(packet, core);
         }
@@ -148,7 +163,10 @@ impl<H: EngineHandler> EngineLogic<H> {
         }
         self.upgrading = false;
         self.upgraded = true;
-        core.release_puller();
+        // A client pauses polling, and waits for its last poll, before it sends `5`: a poll
+        // waiting now was sent after it (a request that overtook the upgrade) and is refused
+        // (400), as Node refuses polling once the transport is a WebSocket.
+        core.refuse_puller();
         core.set_transport(Transport::WebSocket);
         true
     }
@@ -271,12 +289,16 @@ impl<H: EngineHandler> SessionLogic for EngineLogic<H> {
 
     fn on_close(&mut self, core: &mut SessionCore, reason: &DisconnectReason, rooms: Vec<Room>) {
         // A close the server chose waits for the client's next poll to collect it (as Node
-        // keeps the socket until its close is flushed); after an error or the client's own
-        // close, the sid is unknown at once.
-        let collectable = matches!(
-            reason,
-            DisconnectReason::ServerDisconnect | DisconnectReason::ServerShutdown
-        );
+        // keeps the socket until its close is flushed). So does a client's close posted over
+        // polling, for the session's short close grace: a GET the client sent together with it
+        // (on another connection, maybe served by another worker first or last) gets its `6`,
+        // as it would from Node's one event loop, whichever request is handled first. After an
+        // error the sid is unknown at once.
+        let collectable = match reason {
+            DisconnectReason::ServerDisconnect | DisconnectReason::ServerShutdown => true,
+            DisconnectReason::ClientClosed => !self.upgraded,
+            _ => false,
+        };
         if !collectable {
             self.engine.sessions.remove(self.sid.as_ref());
         }

@@ -410,11 +410,20 @@ async fn upgrade_to_websocket<H: EngineHandler>(
     req: &HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, EngineError> {
-    addr.send(invoke(move |logic: &mut EngineLogic<H>, _| {
-        logic.begin_upgrade(base64)
-    }))
-    .await
-    .map_err(|_| EngineError::UnknownSid)??;
+    let began = addr
+        .send(invoke(move |logic: &mut EngineLogic<H>, _| {
+            logic.begin_upgrade(base64)
+        }))
+        .await;
+    if !matches!(began, Ok(Ok(()))) {
+        // Already upgraded, being upgraded, or just gone: as Node, the handshake completes and
+        // the socket is closed at once (an empty close frame); the session is not touched.
+        tracing::debug!("engine.io upgrade refused: the session is upgraded or upgrading");
+        let (response, connection) =
+            accept_websocket(req, body, &engine.ws_limits).map_err(|_| EngineError::BadRequest)?;
+        connection.output().end();
+        return Ok(response);
+    }
     let (response, mut connection) = match accept_websocket(req, body, &engine.ws_limits) {
         Ok(parts) => parts,
         Err(_) => {

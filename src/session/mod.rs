@@ -185,6 +185,13 @@ pub struct SessionCore {
     last_seen: Instant,
     deadline: Option<(Instant, DisconnectReason)>,
     deadline_armed: bool,
+    /// The keepalive ping last due (its scheduled time) and how long it waits for a sign of life.
+    ping_wait: Option<(Instant, Duration)>,
+    /// The longest silence allowed, when the client drives the keepalive.
+    silence_limit: Option<Duration>,
+    /// When a waiting request is answered with whatever is queued, possibly nothing.
+    release_at: Option<Instant>,
+    release_armed: bool,
     /// Per member: broadcasts at or below this offset were replayed on recovery, so live copies
     /// are dropped.
     replayed_through: std::collections::HashMap<SessionId, u64>,
@@ -253,6 +260,7 @@ impl SessionCore {
     /// Answers a waiting request now, with whatever is queued (possibly nothing). A WebSocket
     /// stays attached.
     pub fn release_puller(&mut self) {
+        self.release_at = None;
         if let Some(Puller::Once(puller)) = self.puller.take_if(|p| matches!(p, Puller::Once(_))) {
             let frames = self.outbox.drain();
             if let Err(unsent) = puller.send(Pulled {
@@ -262,6 +270,33 @@ impl SessionCore {
                 self.outbox.restore(unsent.frames);
             }
         }
+    }
+
+    /// Answers the waiting request after `after` with whatever is queued then (possibly nothing),
+    /// unless something answers it sooner.
+    pub fn release_puller_after(&mut self, after: Duration) {
+        self.release_at = Some(Instant::now() + after);
+    }
+
+    /// Refuses the waiting request: it gets no answer from the session (its transport reports
+    /// the session as unknown). A WebSocket stays attached.
+    pub fn refuse_puller(&mut self) {
+        self.puller.take_if(|p| matches!(p, Puller::Once(_)));
+        self.release_at = None;
+    }
+
+    /// True when the client has missed its keepalive: no sign of life within the timeout of the
+    /// last ping (by the ping's scheduled time), or a silence longer than allowed. Checked when
+    /// a request arrives, so that a request racing the keepalive timer loses, as in Node.
+    pub fn keepalive_expired(&self) -> bool {
+        let now = Instant::now();
+        let missed_ping = self
+            .ping_wait
+            .is_some_and(|(sent, timeout)| self.last_seen < sent && now >= sent + timeout);
+        let silent = self
+            .silence_limit
+            .is_some_and(|limit| now.duration_since(self.last_seen) >= limit);
+        missed_ping || silent
     }
 
     /// Closes the session for `reason` unless [`clear_deadline`](Self::clear_deadline) is called
@@ -393,6 +428,10 @@ impl<L: SessionLogic> SessionActor<L> {
                     last_seen: Instant::now(),
                     deadline: None,
                     deadline_armed: false,
+                    ping_wait: None,
+                    silence_limit: None,
+                    release_at: None,
+                    release_armed: false,
                     replayed_through: Default::default(),
                     counted_closing: false,
                 },
@@ -411,7 +450,28 @@ impl<L: SessionLogic> SessionActor<L> {
     /// After every event: arm a new deadline, report a new close, hand frames to a transport.
     fn settle(&mut self, ctx: &mut Context<Self>) {
         self.settle_deadline(ctx);
+        self.settle_release(ctx);
         self.settle_close_and_frames(ctx);
+    }
+
+    fn settle_release(&mut self, ctx: &mut Context<Self>) {
+        if ctx.state() != actix::ActorState::Running || self.core.release_armed {
+            return;
+        }
+        if let Some(at) = self.core.release_at {
+            self.core.release_armed = true;
+            ctx.run_later(at.saturating_duration_since(Instant::now()), |act, ctx| {
+                act.core.release_armed = false;
+                match act.core.release_at {
+                    Some(at) if Instant::now() >= at => {
+                        act.core.release_at = None;
+                        act.core.release_puller();
+                    }
+                    _ => {}
+                }
+                act.settle(ctx);
+            });
+        }
     }
 
     fn settle_deadline(&mut self, ctx: &mut Context<Self>) {
@@ -556,8 +616,13 @@ impl<L: SessionLogic> SessionActor<L> {
                 interval,
                 timeout,
             }) => {
+                let started = Instant::now();
+                let mut pings = 0u32;
                 ctx.run_interval(interval, move |act, ctx| {
-                    let sent_at = Instant::now();
+                    // Timed from the schedule, not from a timer that may fire late.
+                    pings = pings.saturating_add(1);
+                    let sent_at = (started + interval * pings).min(Instant::now());
+                    act.core.ping_wait = timeout.map(|timeout| (sent_at, timeout));
                     act.core.send(frame.clone());
                     act.settle(ctx);
                     if let Some(timeout) = timeout {
@@ -571,6 +636,7 @@ impl<L: SessionLogic> SessionActor<L> {
                 });
             }
             Some(Keepalive::Silence { limit }) => {
+                self.core.silence_limit = Some(limit);
                 // Checked four times per limit: a silent client goes within 1.25 × limit.
                 ctx.run_interval(limit / 4, move |act, ctx| {
                     if act.core.last_seen.elapsed() >= limit {

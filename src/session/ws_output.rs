@@ -6,6 +6,7 @@
 //! client becomes one write. The buffer is bounded (bytes, like the outbox) and a client that
 //! leaves it unread for longer than the write timeout is dropped.
 
+use std::future::Future;
 use std::mem;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::ws_driver::ReaderSlot;
 use crate::hub::Frame;
+
+/// How long after the `101` the first frames wait. A client reading the handshake's answer
+/// and the first frame in one read may hand that frame over before its application listens for
+/// it (Node's `ws` emits it before the code after `open` runs; ws4py starts its reader too late):
+/// the first message is lost. Node leaves about 150 µs between the two writes and loses some;
+/// a couple of milliseconds lets the client read the `101` alone. Only the first write waits.
+const FIRST_WRITE_DELAY: Duration = Duration::from_millis(2);
 
 /// RFC 6455: a close frame's reason fits in 123 bytes (125 of payload, less the code).
 const MAX_CLOSE_REASON: usize = 123;
@@ -117,6 +125,7 @@ impl WsOutput {
             WsBody {
                 state,
                 reader: None,
+                first_write: FirstWrite::NotYet,
             },
         )
     }
@@ -235,6 +244,34 @@ pub struct WsBody {
     state: Arc<Mutex<State>>,
     /// The client's side, once a session has taken the connection.
     reader: Option<ReaderSlot>,
+    first_write: FirstWrite,
+}
+
+/// Where the body is with its first write (see [`FIRST_WRITE_DELAY`]).
+enum FirstWrite {
+    /// Not polled yet: the response head is about to be written.
+    NotYet,
+    /// Held until the delay is over.
+    Waiting(Pin<Box<tokio::time::Sleep>>),
+    /// Done: writes go out as they come.
+    Done,
+}
+
+impl FirstWrite {
+    /// Ready once the first write may go out; the first poll starts the wait.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let FirstWrite::NotYet = self {
+            *self = FirstWrite::Waiting(Box::pin(tokio::time::sleep(FIRST_WRITE_DELAY)));
+        }
+        match self {
+            FirstWrite::Waiting(sleep) => {
+                std::task::ready!(sleep.as_mut().poll(cx));
+                *self = FirstWrite::Done;
+                Poll::Ready(())
+            }
+            _ => Poll::Ready(()),
+        }
+    }
 }
 
 impl WsBody {
@@ -267,6 +304,10 @@ impl MessageBody for WsBody {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.get_mut();
         this.poll_reader(cx);
+        // The timer wakes this body when the first write may go; reading goes on meanwhile.
+        if this.first_write.poll_ready(cx).is_pending() {
+            return Poll::Pending;
+        }
         let mut state = this.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.buf.is_empty() {
             state.waiting_since = None;
@@ -301,6 +342,8 @@ mod tests {
     use std::task::Waker;
 
     fn drain(body: &mut WsBody) -> Poll<Option<Bytes>> {
+        // The first write's delay has its own test below.
+        body.first_write = FirstWrite::Done;
         let mut cx = Context::from_waker(Waker::noop());
         Pin::new(body)
             .poll_next(&mut cx)
@@ -381,6 +424,22 @@ mod tests {
         assert!(matches!(drain(&mut body), Poll::Ready(Some(_))));
         // Taken by the connection: the clock starts again.
         out.send(&[Frame::Ping]).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_first_write_waits_a_little_after_the_head_then_none_does() {
+        let (out, mut body) = WsOutput::new(100, Duration::from_secs(10));
+        out.send(&[Frame::Text("open".into())]).unwrap();
+        let started = tokio::time::Instant::now();
+        let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await;
+        assert!(started.elapsed() >= FIRST_WRITE_DELAY);
+        assert_eq!(first.unwrap().unwrap(), Bytes::from_static(b"\x81\x04open"));
+        out.send(&[Frame::Text("next".into())]).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            Pin::new(&mut body).poll_next(&mut cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
     }
 
     #[test]
