@@ -548,3 +548,50 @@ async fn a_close_the_server_chose_waits_for_the_next_poll() {
     common::eventually("the session to stop", || server.hub().closing_count() == 0).await;
     assert_eq!(http.poll(&sid).await.0, 400);
 }
+
+#[actix_web::test]
+async fn a_close_posted_before_its_poll_is_read_still_gives_that_poll_a_noop() {
+    // The client sends a GET and a close POST together; served on two workers, the POST may be
+    // handled first. The GET must still get `6` (Node, one event loop, reads the GET first),
+    // and only the next poll finds the session gone.
+    let server = start();
+    let http = Http::new(&server);
+    let sid = http.open().await;
+    assert_eq!(http.post(&sid, "1").await.0, 200);
+    assert_eq!(http.poll(&sid).await, (200, "6".to_string()));
+    assert_eq!(http.poll(&sid).await.0, 400);
+}
+
+#[actix_web::test]
+async fn a_request_after_a_missed_ping_is_refused_even_if_the_timer_has_not_fired() {
+    let server = start();
+    let http = Http::new(&server);
+    let sid = http.open().await;
+    // The protocol's own time passing: the ping is due at 300 ms and its pong at 500 ms.
+    tokio::time::sleep(Duration::from_millis(PING_INTERVAL + PING_TIMEOUT + 5)).await;
+    assert_eq!(http.poll(&sid).await.0, 400);
+}
+
+#[actix_web::test]
+async fn polls_during_an_upgrade_are_held_and_one_overtaking_the_5_is_refused() {
+    let server = start();
+    let http = Http::new(&server);
+    let sid = http.open().await;
+    let mut ws = ws_connect(&server, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    // A poll while the client probes: held, then answered with a noop (Node: every 100 ms).
+    let started = tokio::time::Instant::now();
+    assert_eq!(http.poll(&sid).await, (200, "6".to_string()));
+    assert!(started.elapsed() >= Duration::from_millis(90));
+    ws.send(WsMessage::text("2probe")).await.unwrap();
+    assert_eq!(ws_text(&mut ws).await, "3probe");
+    // A poll sent after the client's `5` (which it never does before its last poll is answered)
+    // is refused, whichever of the two the server handles first.
+    let poll = http.poll(&sid);
+    let upgrade = async {
+        ws.send(WsMessage::text("5")).await.unwrap();
+    };
+    let (poll, ()) = futures_util::join!(poll, upgrade);
+    assert_eq!(poll.0, 400, "{poll:?}");
+    ws.send(WsMessage::text("4after")).await.unwrap();
+    assert_eq!(ws_text(&mut ws).await, "4after");
+}
