@@ -213,3 +213,82 @@ async fn a_batch_is_published_in_order_or_not_at_all() {
     client.assert_nothing_pending().await;
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn every_message_in_is_counted_once_whatever_its_path() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let server = start(config());
+    let api = Api::new(&server);
+    let messages_in = || server.hub().stats().messages_in;
+    let mut member = Client::connect(&server).await;
+    member.join("r").await;
+    assert_eq!(messages_in(), 1, "a join is one message in");
+
+    // A plain WebSocket client's publish.
+    let mut plain = Client::connect(&server).await;
+    let before = messages_in();
+    let ack = plain
+        .request(json!({"type":"publish","room":"r","event":"e","data":1}))
+        .await;
+    assert_eq!(ack["type"], "ack");
+    member.recv().await;
+    assert_eq!(messages_in() - before, 1, "plain WebSocket publish");
+
+    // A Socket.IO client's publish.
+    let addr = server.addr();
+    let (mut sio, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/socket.io/?EIO=4&transport=websocket"
+    ))
+    .await
+    .unwrap();
+    common::eio_text(&mut sio).await;
+    sio.send(WsMessage::text("40")).await.unwrap();
+    common::eio_text(&mut sio).await;
+    let before = messages_in();
+    sio.send(WsMessage::text(
+        r#"421["publish",{"room":"r","event":"e","data":2}]"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(common::eio_text(&mut sio).await, r#"431[{"ok":true}]"#);
+    member.recv().await;
+    assert_eq!(messages_in() - before, 1, "Socket.IO publish");
+
+    // A SockJS client's publish.
+    let (mut sockjs, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/sockjs/000/count/websocket"))
+            .await
+            .unwrap();
+    common::eio_text(&mut sockjs).await; // o
+    common::eio_text(&mut sockjs).await; // welcome
+    let before = messages_in();
+    let publish = json!({"type":"publish","room":"r","event":"e","data":3,"id":1}).to_string();
+    sockjs
+        .send(WsMessage::text(json!([publish]).to_string()))
+        .await
+        .unwrap();
+    common::eio_text(&mut sockjs).await; // ack
+    member.recv().await;
+    assert_eq!(messages_in() - before, 1, "SockJS publish");
+
+    // The API: one message, then a batch of three.
+    let before = messages_in();
+    api.publish("r", "e", json!(4)).await;
+    member.recv().await;
+    assert_eq!(messages_in() - before, 1, "API publish");
+    let before = messages_in();
+    let batch: Vec<serde_json::Value> = (0..3)
+        .map(|i| json!({"room":"r","event":"e","data":i}))
+        .collect();
+    let (status, _) = api
+        .post("/api/publish", serde_json::Value::Array(batch))
+        .await;
+    assert_eq!(status, 200);
+    for _ in 0..3 {
+        member.recv().await;
+    }
+    assert_eq!(messages_in() - before, 3, "API batch");
+    server.shutdown().await.unwrap();
+}

@@ -183,3 +183,46 @@ async fn a_batch_over_max_outbox_is_refused_before_anything_is_sent() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn two_applications_encoding_one_format_each_send_their_own_bytes() {
+    // Relay mode's Socket.IO and a bare Engine.IO echo on one hub both speak Engine.IO v4; one
+    // broadcast to everyone must reach each in its own application's encoding.
+    use switchboard::engineio::{Echo, Engine, EngineConfig};
+    let switchboard = switchboard::Switchboard::new(config());
+    let echo = Engine::new(
+        EngineConfig {
+            path: "/engine.io/".into(),
+            ..EngineConfig::default()
+        },
+        Echo,
+        switchboard.hub().clone(),
+        switchboard::session::SessionOptions::default(),
+    );
+    let server = switchboard
+        .mount(move |cfg| echo.configure(cfg))
+        .start()
+        .unwrap();
+    let addr = server.addr();
+    let (mut sio, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/socket.io/?EIO=4&transport=websocket"
+    ))
+    .await
+    .unwrap();
+    assert!(eio_text(&mut sio).await.starts_with("0{"));
+    sio.send(WsMessage::text("40")).await.unwrap();
+    assert!(eio_text(&mut sio).await.starts_with("40{"));
+    let (mut bare, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/engine.io/?EIO=4&transport=websocket"
+    ))
+    .await
+    .unwrap();
+    assert!(eio_text(&mut bare).await.starts_with("0{"));
+    for n in 1..=3 {
+        let message = switchboard::Message::new(None, "e", json!(n));
+        server.hub().broadcast(&switchboard::Target::all(), message);
+        assert_eq!(eio_text(&mut sio).await, format!(r#"42["e",{n}]"#));
+        assert_eq!(eio_text(&mut bare).await, format!("4{n}"));
+    }
+    server.shutdown().await.unwrap();
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::hub::{Message, Room, SessionId, Target};
+use crate::hub::{Counters, Message, Room, SessionId, Target};
 use crate::session::http::read_body;
 use crate::AppState;
 
@@ -157,10 +157,12 @@ pub async fn publish(
         Err(refused) => return refused,
     };
     let bad = StatusCode::BAD_REQUEST;
+    let counted = |n: usize| Counters::add(&state.hub.counters().messages_in, n as u64);
     match body {
         PublishBody::One(request) => match invalid(&request, &state) {
             Some(message) => error(bad, message),
             None => {
+                counted(1);
                 let (target, message) = to_broadcast(request);
                 let delivered = state.hub.broadcast(&target, message);
                 HttpResponse::Ok().json(json!({ "delivered": delivered }))
@@ -184,6 +186,7 @@ pub async fn publish(
             {
                 return error(bad, format!("message {i}: {message}"));
             }
+            counted(requests.len());
             let batch = requests.into_iter().map(to_broadcast).collect();
             let delivered = state.hub.broadcast_batch(batch);
             HttpResponse::Ok().json(json!({"delivered": delivered}))

@@ -172,7 +172,7 @@ pub trait EngineHandler: Send + Sync + 'static {
     ) {
         let _ = (state, to);
         let format = wire_format(conn.version());
-        conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+        conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
     }
 
     /// The connection has ended; `rooms` are the rooms its hub session was in.

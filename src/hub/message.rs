@@ -1,6 +1,7 @@
 //! Protocol-neutral messages and their encode-once cache.
 
-use std::sync::{Arc, OnceLock};
+use std::any::TypeId;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -9,7 +10,8 @@ use serde_json::Value;
 /// A room name.
 pub type Room = Arc<str>;
 
-/// The wire formats a message can be encoded into; each is encoded at most once per message.
+/// The wire formats a message can be encoded into; each is encoded at most once per message and
+/// encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WireFormat {
     /// The plain WebSocket relay envelope (`{"type":"message",...}`).
@@ -66,7 +68,11 @@ pub struct Message {
     pub event: String,
     /// The arguments (relay messages have exactly one, `data`).
     pub args: Vec<Value>,
-    encoded: [OnceLock<Frame>; FORMATS],
+    /// The first encoding of each format, with the encoder that made it.
+    encoded: [OnceLock<(TypeId, Frame)>; FORMATS],
+    /// Encodings of a format by another encoder (two applications on one hub that encode the
+    /// same format their own way): rare, so a short list behind a lock.
+    others: Mutex<Vec<(WireFormat, TypeId, Frame)>>,
     offset: OnceLock<u64>,
 }
 
@@ -92,6 +98,7 @@ impl Message {
             event: event.into(),
             args,
             encoded: Default::default(),
+            others: Mutex::new(Vec::new()),
             offset: OnceLock::new(),
         })
     }
@@ -118,11 +125,28 @@ impl Message {
         room + namespace + self.event.len() + self.args.iter().map(json_size).sum::<usize>()
     }
 
-    /// This message in `format`, encoded by `encode` the first time it is asked for.
-    pub fn encoded(&self, format: WireFormat, encode: impl FnOnce(&Message) -> Frame) -> Frame {
-        self.encoded[format as usize]
-            .get_or_init(|| encode(self))
-            .clone()
+    /// This message in `format` as encoder `E` writes it (`encode`, called the first time it is
+    /// asked for). The bytes are shared by every recipient that asks with the same format and
+    /// encoder; another encoder of the same format gets its own.
+    pub fn encoded<E: ?Sized + 'static>(
+        &self,
+        format: WireFormat,
+        encode: impl FnOnce(&Message) -> Frame,
+    ) -> Frame {
+        let by = TypeId::of::<E>();
+        let mut encode = Some(encode);
+        let (first_by, frame) = self.encoded[format as usize]
+            .get_or_init(|| (by, (encode.take().expect("not called yet"))(self)));
+        if *first_by == by {
+            return frame.clone();
+        }
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, frame)) = others.iter().find(|(f, b, _)| *f == format && *b == by) {
+            return frame.clone();
+        }
+        let frame = (encode.take().expect("not called yet"))(self);
+        others.push((format, by, frame.clone()));
+        frame
     }
 }
 
@@ -160,6 +184,33 @@ mod tests {
     }
 
     #[test]
+    fn two_encoders_of_one_format_each_get_their_own_bytes() {
+        struct Relay;
+        struct Echo;
+        let msg = Message::new(Some("r".into()), "chat", Value::from(1));
+        let relay = |_: &Message| Frame::Text("relay".into());
+        let echo = |_: &Message| Frame::Text("echo".into());
+        assert_eq!(
+            msg.encoded::<Relay>(WireFormat::Eio4, relay),
+            Frame::Text("relay".into())
+        );
+        assert_eq!(
+            msg.encoded::<Echo>(WireFormat::Eio4, echo),
+            Frame::Text("echo".into())
+        );
+        // Each is still encoded once.
+        let again = |_: &Message| panic!("encoded twice");
+        assert_eq!(
+            msg.encoded::<Relay>(WireFormat::Eio4, again),
+            Frame::Text("relay".into())
+        );
+        assert_eq!(
+            msg.encoded::<Echo>(WireFormat::Eio4, again),
+            Frame::Text("echo".into())
+        );
+    }
+
+    #[test]
     fn each_format_is_encoded_once() {
         let msg = Message::new(Some("lobby".into()), "chat", Value::from(1));
         let calls = Cell::new(0);
@@ -167,12 +218,12 @@ mod tests {
             calls.set(calls.get() + 1);
             Frame::Text(ByteString::from(format!("{}:{}", m.event, m.data())))
         };
-        let a = msg.encoded(WireFormat::RelayJson, encode);
-        let b = msg.encoded(WireFormat::RelayJson, encode);
+        let a = msg.encoded::<()>(WireFormat::RelayJson, encode);
+        let b = msg.encoded::<()>(WireFormat::RelayJson, encode);
         assert_eq!(a, Frame::Text("chat:1".into()));
         assert_eq!(a, b);
         assert_eq!(calls.get(), 1);
-        msg.encoded(WireFormat::SockJs, encode);
+        msg.encoded::<()>(WireFormat::SockJs, encode);
         assert_eq!(calls.get(), 2);
     }
 }

@@ -391,7 +391,6 @@ impl Hub {
     /// Sends a message to every session of `target`, here and on other nodes; returns how many
     /// local sessions accepted it.
     pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
-        Counters::add(&self.inner.counters.messages_in, 1);
         if let Some(recovery) = &self.inner.recovery {
             recovery.record(target, &message);
         }
@@ -406,7 +405,6 @@ impl Hub {
     pub fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
         let mut shares: HashMap<SessionId, Share> = HashMap::new();
         for (i, (target, message)) in batch.iter().enumerate() {
-            Counters::add(&self.inner.counters.messages_in, 1);
             if let Some(recovery) = &self.inner.recovery {
                 recovery.record(target, message);
             }

@@ -7,7 +7,8 @@ use serde::Serialize;
 /// Monotonic counters, updated lock-free.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Messages received from clients and publishers.
+    /// Messages received, each counted once where it enters: every relay request from a client
+    /// (any protocol) and every message published over the HTTP API.
     pub messages_in: AtomicU64,
     /// Frames handed to sessions for delivery.
     pub messages_out: AtomicU64,

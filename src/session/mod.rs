@@ -129,7 +129,7 @@ pub trait SessionLogic: Unpin + Sized + 'static {
     fn on_deliver(&mut self, to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
         let _ = to;
         let format = self.format();
-        core.send(message.encoded(format, |m| Self::encode(format, m)));
+        core.send(message.encoded::<Self>(format, |m| Self::encode(format, m)));
     }
 
     /// Takes from the outbox what the waiting transport gets now; by default everything.

@@ -318,7 +318,7 @@ impl<A: SocketHandler> SocketIo<A> {
             if let Some(Ok((missed, through))) = missed {
                 let format = crate::engineio::wire_format(conn.version());
                 for message in &missed {
-                    conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+                    conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
                 }
                 conn.set_replayed_through(&id, through);
                 tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
@@ -499,7 +499,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
             .is_some_and(|nsp| nsp.as_ref() == wanted)
         {
             let format = crate::engineio::wire_format(conn.version());
-            conn.send_frame(message.encoded(format, |m| Self::encode(format, m)));
+            conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
         }
     }
 

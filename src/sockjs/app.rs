@@ -41,7 +41,9 @@ impl SockJsConn<'_> {
             let frame = if self.raw {
                 Frame::Text(envelope::encode_message(message).into())
             } else {
-                message.encoded(crate::hub::WireFormat::SockJs, |m| {
+                // Keyed apart from any application's own SockJS encoding of the message.
+                struct RelayReplay;
+                message.encoded::<RelayReplay>(crate::hub::WireFormat::SockJs, |m| {
                     Frame::Text(frame::encode_messages(&[envelope::encode_message(m)]).into())
                 })
             };

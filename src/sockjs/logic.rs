@@ -219,7 +219,7 @@ impl<A: SockJsApp> SessionLogic for SockJsLogic<A> {
     fn on_deliver(&mut self, _to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
         if message.namespace.is_none() {
             let format = self.format();
-            core.send(message.encoded(format, |m| Self::encode(format, m)));
+            core.send(message.encoded::<Self>(format, |m| Self::encode(format, m)));
         }
     }
 

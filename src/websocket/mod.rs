@@ -67,7 +67,7 @@ impl SessionLogic for WebSocketLogic {
     fn on_deliver(&mut self, _to: &SessionId, message: Arc<Message>, core: &mut SessionCore) {
         // Relay clients live in the default namespace only.
         if message.namespace.is_none() {
-            core.send(message.encoded(WireFormat::RelayJson, |m| {
+            core.send(message.encoded::<Self>(WireFormat::RelayJson, |m| {
                 Self::encode(WireFormat::RelayJson, m)
             }));
         }
@@ -92,7 +92,7 @@ impl SessionLogic for WebSocketLogic {
             relay::Response::Resumed(answer, recovered) => {
                 core.send(Frame::Text(answer.into()));
                 for message in &recovered.missed {
-                    core.send(message.encoded(WireFormat::RelayJson, |m| {
+                    core.send(message.encoded::<Self>(WireFormat::RelayJson, |m| {
                         Self::encode(WireFormat::RelayJson, m)
                     }));
                 }
