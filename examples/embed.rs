@@ -62,6 +62,8 @@ async fn main() -> std::io::Result<()> {
             web::get().to(|| async { HttpResponse::Ok().body("my app, with switchboard at /ws") }),
         )
     })
+    // Lets long-polls and streams notice a client that went away (and sets TCP_NODELAY).
+    .on_connect(switchboard::on_connect)
     .bind("127.0.0.1:8080")?
     .run()
     .await

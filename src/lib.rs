@@ -11,6 +11,7 @@
 //! let switchboard = Switchboard::new(Config::default());
 //! let hub = switchboard.hub().clone(); // publish from Rust with hub.broadcast(...)
 //! HttpServer::new(move || App::new().configure(switchboard.configure()))
+//!     .on_connect(switchboard::on_connect)
 //!     .bind("127.0.0.1:3000")?
 //!     .run()
 //!     .await
@@ -39,6 +40,14 @@ pub mod websocket;
 use std::sync::Arc;
 
 pub use config::Config;
+
+/// The hook to give your own `HttpServer`, as
+/// `HttpServer::new(...).on_connect(switchboard::on_connect)`: without it, a long-poll or a stream whose client went away is noticed only at the next
+/// timeout (Node's servers notice at once), and small writes wait for Nagle's algorithm.
+/// [`Switchboard::start`] installs it itself.
+pub fn on_connect(connection: &dyn std::any::Any, extensions: &mut actix_web::dev::Extensions) {
+    session::peer::record(connection, extensions)
+}
 pub use handler::{DisconnectInfo, Handler, SessionRef};
 pub use hub::{Hub, Message, Target};
 pub use server::{RunningServer, Switchboard};
