@@ -32,12 +32,21 @@ pub fn payload_has_binary(packets: &[Packet]) -> bool {
 /// Encodes an EIO4 polling payload: packets joined by `\x1e`, binary data as
 /// `b<base64>`. Text data must not itself contain `\x1e`.
 pub fn encode_payload_v4(packets: &[Packet]) -> String {
+    let encoded: Vec<String> = packets
+        .iter()
+        .map(|p| encode_text_packet(p, EioVersion::V4))
+        .collect();
+    join_payload_v4(encoded.iter().map(String::as_str))
+}
+
+/// An EIO4 payload of packets already in their text form: joined by `\x1e`.
+pub fn join_payload_v4<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for (i, packet) in packets.iter().enumerate() {
+    for (i, packet) in packets.into_iter().enumerate() {
         if i > 0 {
             out.push(RECORD_SEPARATOR);
         }
-        out.push_str(&encode_text_packet(packet, EioVersion::V4));
+        out.push_str(packet);
     }
     out
 }
@@ -56,16 +65,25 @@ pub fn decode_payload_v4(payload: &str) -> Result<Vec<Packet>, DecodeError> {
 /// Encodes an EIO3 text-form payload: `<UTF-16 length>:<packet>` for each
 /// packet, binary data as `b<type><base64>`; no packets encode as `0:`.
 pub fn encode_payload_v3_string(packets: &[Packet]) -> String {
-    if packets.is_empty() {
-        return "0:".to_owned();
-    }
+    let encoded: Vec<String> = packets
+        .iter()
+        .map(|p| encode_text_packet(p, EioVersion::V3))
+        .collect();
+    join_payload_v3_string(encoded.iter().map(String::as_str))
+}
+
+/// An EIO3 text-form payload of packets already in their text form: `<UTF-16 length>:<packet>`
+/// each; no packets make `0:`.
+pub fn join_payload_v3_string<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for packet in packets {
-        let encoded = encode_text_packet(packet, EioVersion::V3);
-        let units: usize = encoded.chars().map(char::len_utf16).sum();
+        let units: usize = packet.chars().map(char::len_utf16).sum();
         out.push_str(&units.to_string());
         out.push(':');
-        out.push_str(&encoded);
+        out.push_str(packet);
+    }
+    if out.is_empty() {
+        out.push_str("0:");
     }
     out
 }
@@ -100,31 +118,40 @@ pub fn decode_payload_v3_string(payload: &str) -> Result<Vec<Packet>, DecodeErro
 
 /// Encodes an EIO3 binary-form (XHR2) payload; no packets encode as no bytes.
 pub fn encode_payload_v3_binary(packets: &[Packet]) -> Bytes {
-    let mut out = Vec::new();
-    for packet in packets {
-        match &packet.data {
+    let entries: Vec<(bool, Vec<u8>)> = packets
+        .iter()
+        .map(|packet| match &packet.data {
             PacketData::Binary(data) => {
-                push_binary_header(&mut out, true, 1 + data.len());
-                out.push(packet.kind.as_u8());
-                out.extend_from_slice(data);
+                let mut body = Vec::with_capacity(1 + data.len());
+                body.push(packet.kind.as_u8());
+                body.extend_from_slice(data);
+                (true, body)
             }
-            _ => {
-                let encoded = encode_text_packet(packet, EioVersion::V3);
-                push_binary_header(&mut out, false, encoded.len());
-                out.extend_from_slice(encoded.as_bytes());
-            }
-        }
-    }
-    Bytes::from(out)
+            _ => (
+                false,
+                encode_text_packet(packet, EioVersion::V3).into_bytes(),
+            ),
+        })
+        .collect();
+    join_payload_v3_binary(
+        entries
+            .iter()
+            .map(|(binary, body)| (*binary, body.as_slice())),
+    )
 }
 
-/// Appends the header of one entry of an EIO3 binary-form payload: the marker (0 string,
-/// 1 binary), the decimal digits of the body's byte length as byte values `0..=9`, and `0xFF`.
-/// The body (`len` bytes) must follow.
-pub(super) fn push_binary_header(out: &mut Vec<u8>, binary: bool, len: usize) {
-    out.push(u8::from(binary));
-    out.extend(len.to_string().bytes().map(|b| b - b'0'));
-    out.push(0xFF);
+/// An EIO3 binary-form payload of packets already encoded: per entry the marker (0 string,
+/// 1 binary), the decimal digits of the body's byte length as byte values `0..=9`, `0xFF`, and
+/// the body (a string packet's UTF-8, or a binary packet's type byte and data).
+pub fn join_payload_v3_binary<'a>(entries: impl IntoIterator<Item = (bool, &'a [u8])>) -> Bytes {
+    let mut out = Vec::new();
+    for (binary, body) in entries {
+        out.push(u8::from(binary));
+        out.extend(body.len().to_string().bytes().map(|b| b - b'0'));
+        out.push(0xFF);
+        out.extend_from_slice(body);
+    }
+    Bytes::from(out)
 }
 
 /// Decodes an EIO3 binary-form (XHR2) payload.

@@ -11,12 +11,15 @@
 //!
 //! as Node's engine.io (`polling.js`, `polling-jsonp.js`) with engine.io-parser 2.x.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use super::jsonp::encode_jsonp;
 use super::packet::{decode_binary_packet, encode_text_packet, EioVersion, Packet};
 use super::payload::{
-    decode_payload_v3_binary, decode_payload_v3_string, push_binary_header, RECORD_SEPARATOR,
+    decode_payload_v3_binary, decode_payload_v3_string, join_payload_v3_binary,
+    join_payload_v3_string, join_payload_v4,
 };
 use crate::hub::Frame;
 use crate::session::Pulled;
@@ -97,70 +100,60 @@ fn last_packet(pulled: &Pulled, empty: bool) -> Option<&'static str> {
 /// The payload answering one poll: the frames in order, then `1` (server close) or `6` (noop:
 /// client close, or nothing to say); an EIO4 payload separates packets with `\x1e`.
 pub fn encode_poll_v4(pulled: &Pulled) -> String {
-    let mut parts: Vec<String> = Vec::with_capacity(pulled.frames.len() + 1);
+    let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
         match frame {
-            Frame::Text(text) => parts.push(text.to_string()),
-            Frame::Binary(data) => parts.push(encode_text_packet(
+            Frame::Text(text) => parts.push(Cow::Borrowed(text)),
+            Frame::Binary(data) => parts.push(Cow::Owned(encode_text_packet(
                 &Packet::message_binary(data.clone()),
                 EioVersion::V4,
-            )),
+            ))),
             Frame::Ping => {}
         }
     }
     if let Some(last) = last_packet(pulled, parts.is_empty()) {
-        parts.push(last.into());
+        parts.push(Cow::Borrowed(last));
     }
-    parts.join(&RECORD_SEPARATOR.to_string())
+    join_payload_v4(parts.iter().map(|p| p.as_ref()))
 }
 
 /// The string-form EIO3 payload answering one poll: `<length>:<packet>` for each frame, the
 /// length counted in UTF-16 units; binary frames as `b4<base64>`.
 pub fn encode_poll_v3(pulled: &Pulled) -> String {
-    fn push(out: &mut String, packet: &str) {
-        out.push_str(&packet.encode_utf16().count().to_string());
-        out.push(':');
-        out.push_str(packet);
-    }
-    let mut out = String::new();
+    let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
         match frame {
-            Frame::Text(text) => push(&mut out, text),
+            Frame::Text(text) => parts.push(Cow::Borrowed(text)),
             Frame::Binary(data) => {
                 if let Ok(packet) = decode_binary_packet(data.clone(), EioVersion::V3) {
-                    push(&mut out, &encode_text_packet(&packet, EioVersion::V3));
+                    parts.push(Cow::Owned(encode_text_packet(&packet, EioVersion::V3)));
                 }
             }
             Frame::Ping => {}
         }
     }
-    if let Some(last) = last_packet(pulled, out.is_empty()) {
-        push(&mut out, last);
+    if let Some(last) = last_packet(pulled, parts.is_empty()) {
+        parts.push(Cow::Borrowed(last));
     }
-    out
+    join_payload_v3_string(parts.iter().map(|p| p.as_ref()))
 }
 
 /// The binary-form (XHR2) EIO3 payload answering one poll: per frame a marker (0 string,
 /// 1 binary), the byte length as digit bytes, `0xFF`, then the packet (a binary frame already
 /// starts with its type byte, `0x04`).
 pub fn encode_poll_v3_binary(pulled: &Pulled) -> Bytes {
-    let mut out = Vec::new();
-    let mut empty = true;
+    let mut entries: Vec<(bool, &[u8])> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
-        let (binary, body): (bool, &[u8]) = match frame {
-            Frame::Text(text) => (false, text.as_bytes()),
-            Frame::Binary(data) if !data.is_empty() => (true, data),
-            Frame::Binary(_) | Frame::Ping => continue,
-        };
-        push_binary_header(&mut out, binary, body.len());
-        out.extend_from_slice(body);
-        empty = false;
+        match frame {
+            Frame::Text(text) => entries.push((false, text.as_bytes())),
+            Frame::Binary(data) if !data.is_empty() => entries.push((true, data)),
+            Frame::Binary(_) | Frame::Ping => {}
+        }
     }
-    if let Some(last) = last_packet(pulled, empty) {
-        push_binary_header(&mut out, false, last.len());
-        out.extend_from_slice(last.as_bytes());
+    if let Some(last) = last_packet(pulled, entries.is_empty()) {
+        entries.push((false, last.as_bytes()));
     }
-    Bytes::from(out)
+    join_payload_v3_binary(entries)
 }
 
 /// The packets of an EIO3 POST body, in either the string or the binary (XHR2) form. A string
