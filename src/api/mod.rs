@@ -79,10 +79,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// What is wrong with one message to publish, if anything.
 fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
-    if request.room.is_empty() || request.room.len() > state.config.max_room_name {
+    let limits = state.relay_limits();
+    if limits.room_name(request.room.clone()).is_err() {
+        // The API's own wording, one check for every way into a room.
         return Some(format!(
             "\"room\" must be 1 to {} bytes",
-            state.config.max_room_name
+            limits.max_room_name
         ));
     }
     if request.event.is_empty() {

@@ -22,7 +22,10 @@ use super::EngineShared;
 use crate::hub::{DisconnectReason, Frame, Transport};
 use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
-use crate::session::{accept_websocket, Incoming, Invoke, SessionActor, SessionCore, WsConnection};
+use crate::session::{
+    accept_websocket, is_websocket_upgrade, Incoming, Invoke, SessionActor, SessionCore,
+    WsConnection,
+};
 
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
 
@@ -49,13 +52,6 @@ fn parse_query(query: &str) -> Pairs {
         .into_owned()
         .collect();
     last.into_iter().collect()
-}
-
-fn is_websocket_upgrade(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 async fn handle<H: EngineHandler>(

@@ -46,17 +46,21 @@ impl Default for RelayLimits {
     }
 }
 
-fn room_name(room: String, limits: &RelayLimits) -> Result<Room, Refusal> {
-    if room.is_empty() {
-        return Err("room name must not be empty".into());
+impl RelayLimits {
+    /// `room` as a room, if it is a valid name: not empty, at most `max_room_name` bytes. Every
+    /// way into a room (relay requests of every protocol, the HTTP API) checks it here.
+    pub fn room_name(&self, room: String) -> Result<Room, Refusal> {
+        if room.is_empty() {
+            return Err("room name must not be empty".into());
+        }
+        if room.len() > self.max_room_name {
+            return Err(format!(
+                "room name longer than {} bytes",
+                self.max_room_name
+            ));
+        }
+        Ok(room.into())
     }
-    if room.len() > limits.max_room_name {
-        return Err(format!(
-            "room name longer than {} bytes",
-            limits.max_room_name
-        ));
-    }
-    Ok(room.into())
 }
 
 /// Carries out one relay command, whatever protocol it came over; `Ok` carries what an `emit`
@@ -68,13 +72,16 @@ pub fn execute(
     limits: &RelayLimits,
 ) -> Result<Option<Value>, Refusal> {
     match command {
-        Command::Join { room } => room_name(room, limits)
+        Command::Join { room } => limits
+            .room_name(room)
             .and_then(|room| handler.on_join(session, room))
             .map(|()| None),
-        Command::Leave { room } => room_name(room, limits)
+        Command::Leave { room } => limits
+            .room_name(room)
             .and_then(|room| handler.on_leave(session, room))
             .map(|()| None),
-        Command::Publish { room, event, data } => room_name(room, limits)
+        Command::Publish { room, event, data } => limits
+            .room_name(room)
             .and_then(|room| handler.on_publish(session, room, &event, data))
             .map(|()| None),
         Command::Emit { event, data } => handler.on_event(session, &event, data).map(Some),

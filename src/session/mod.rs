@@ -29,7 +29,7 @@ use crate::hub::{
 };
 
 pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{accept_websocket, WsConnection, WsLimits};
+pub use ws_driver::{accept_websocket, is_websocket_upgrade, WsConnection, WsLimits};
 pub use ws_frame::{FrameDecoder, FrameError, Incoming};
 pub use ws_output::{WriteError, WsBody, WsOutput};
 

@@ -127,6 +127,23 @@ pub struct WsConnection {
     reader: ReaderSlot,
 }
 
+/// Whether a request asks to become a WebSocket: `Upgrade: websocket` and `Connection:` with
+/// `upgrade` among its tokens (the handshake's other checks are [`accept_websocket`]'s).
+pub fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &actix_web::http::header::HeaderValue| v.to_str().ok())
+    };
+    let upgrade = header(actix_web::http::header::UPGRADE)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    let connection = header(actix_web::http::header::CONNECTION).is_some_and(|v| {
+        v.split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+    });
+    upgrade && connection
+}
+
 /// Accepts a WebSocket handshake: the `101` response to return, and the connection behind it.
 pub fn accept_websocket(
     req: &HttpRequest,

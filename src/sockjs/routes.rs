@@ -17,7 +17,9 @@ use super::{Entry, SockJsShared};
 use crate::hub::{Frame, Protocol, Transport};
 use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
-use crate::session::{accept_websocket, Invoke, Pulled, SessionActor, SessionCore};
+use crate::session::{
+    accept_websocket, is_websocket_upgrade, Invoke, Pulled, SessionActor, SessionCore,
+};
 
 type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
 
@@ -184,20 +186,7 @@ fn websocket<A: SockJsApp>(
         headers::cache_for(&mut res);
         return not_found(res);
     }
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let connection_upgrade = req
-        .headers()
-        .get(header::CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-        });
-    if !upgrade || !connection_upgrade {
+    if !is_websocket_upgrade(req) {
         return HttpResponse::BadRequest().body(frame::WEBSOCKET_NOT_VALID_BODY);
     }
     if service.hub.refuses_new_session() {
