@@ -212,9 +212,7 @@ impl<H: EngineHandler> EngineLogic<H> {
 
     fn parse_error(&self, core: &mut SessionCore, error: impl std::fmt::Display) {
         tracing::debug!(sid = %self.sid, %error, "invalid engine.io packet");
-        core.close(DisconnectReason::TransportError(format!(
-            "parse error: {error}"
-        )));
+        core.close(DisconnectReason::ParseError(error.to_string()));
     }
 }
 

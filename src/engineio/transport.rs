@@ -382,9 +382,7 @@ async fn post<H: EngineHandler>(
         Err(error) => {
             addr.do_send(invoke(
                 move |_: &mut EngineLogic<H>, core: &mut SessionCore| {
-                    core.close(DisconnectReason::TransportError(format!(
-                        "parse error: {error}"
-                    )))
+                    core.close(DisconnectReason::ParseError(error.to_string()))
                 },
             ));
             return Err(EngineError::BadRequest);

@@ -86,8 +86,10 @@ pub enum DisconnectReason {
     TransportClosed,
     /// The client stopped answering keepalive pings.
     PingTimeout,
-    /// The transport failed or the client broke the protocol.
+    /// The transport failed or the client broke its framing.
     TransportError(String),
+    /// The client sent a packet its protocol cannot decode (what was wrong).
+    ParseError(String),
     /// The client could not keep up: its outbox filled.
     Overflow,
     /// The client sent a message larger than the limit.
@@ -106,6 +108,7 @@ impl DisconnectReason {
             DisconnectReason::TransportClosed => "transport close",
             DisconnectReason::PingTimeout => "ping timeout",
             DisconnectReason::TransportError(_) => "transport error",
+            DisconnectReason::ParseError(_) => "parse error",
             DisconnectReason::Overflow => "outbox overflow",
             DisconnectReason::MessageTooBig => "message too big",
             DisconnectReason::ServerShutdown => "server shutting down",
@@ -132,6 +135,7 @@ impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DisconnectReason::TransportError(detail) => write!(f, "transport error: {detail}"),
+            DisconnectReason::ParseError(detail) => write!(f, "parse error: {detail}"),
             other => f.write_str(other.as_str()),
         }
     }

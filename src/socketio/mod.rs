@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod conformance;
 pub mod packet;
+mod reason;
 mod relay;
 mod socket;
 
@@ -21,6 +22,7 @@ use crate::hub::{DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionI
 use packet::{encode, Decoder, Packet, PacketType, ProtocolVersion};
 use socket::{client_may_send, event_name, packet_frames, protocol_of, SocketState};
 
+pub use reason::CloseReason;
 pub use relay::RelaySockets;
 pub use socket::{room_key, AckError, AckReply, ConnectError, Socket, SocketHandler};
 
@@ -165,26 +167,10 @@ fn query_object(query: &str) -> Value {
     Value::Object(object)
 }
 
-fn close_reason(reason: &DisconnectReason) -> &'static str {
-    match reason {
-        DisconnectReason::ClientClosed | DisconnectReason::TransportClosed => "transport close",
-        DisconnectReason::PingTimeout => "ping timeout",
-        DisconnectReason::TransportError(detail) if detail.starts_with("parse error") => {
-            "parse error"
-        }
-        DisconnectReason::TransportError(_) | DisconnectReason::MessageTooBig => "transport error",
-        DisconnectReason::Overflow => "transport error",
-        DisconnectReason::ServerShutdown => "server shutting down",
-        DisconnectReason::ServerDisconnect => "server namespace disconnect",
-    }
-}
-
 impl<A: SocketHandler> SocketIo<A> {
     fn on_packet(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, packet: Packet) {
         if !client_may_send(packet.kind) {
-            return conn.close(DisconnectReason::TransportError(
-                "parse error: unexpected packet".into(),
-            ));
+            return conn.close(DisconnectReason::ParseError("unexpected packet".into()));
         }
         if packet.kind == PacketType::Connect {
             return self.connect(state, conn, packet);
@@ -197,14 +183,12 @@ impl<A: SocketHandler> SocketIo<A> {
         };
         match packet.kind {
             PacketType::Disconnect => {
-                self.remove_socket(state, conn, &nsp, "client namespace disconnect");
+                self.remove_socket(state, conn, &nsp, CloseReason::ClientNamespaceDisconnect);
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 let data = packet.data.unwrap_or(Value::Null);
                 let Some(event) = event_name(&data) else {
-                    return conn.close(DisconnectReason::TransportError(
-                        "parse error: bad event".into(),
-                    ));
+                    return conn.close(DisconnectReason::ParseError("bad event".into()));
                 };
                 let args = match data {
                     Value::Array(mut items) => items.split_off(1),
@@ -374,16 +358,13 @@ impl<A: SocketHandler> SocketIo<A> {
     fn keep_for_recovery(
         conn: &EngineConn<'_>,
         socket: &SocketState,
-        reason: &str,
+        reason: CloseReason,
         rooms: &[Room],
     ) {
         let (Some(recovery), Some(pid)) = (conn.hub().recovery(), &socket.pid) else {
             return;
         };
-        if matches!(
-            reason,
-            "client namespace disconnect" | "server namespace disconnect"
-        ) {
+        if !reason.is_recoverable() {
             return;
         }
         let namespace = (socket.nsp.as_ref() != "/").then(|| socket.nsp.clone());
@@ -399,7 +380,7 @@ impl<A: SocketHandler> SocketIo<A> {
     /// Removes a socket the application disconnected during a callback.
     fn settle(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, nsp: &Arc<str>) {
         if state.sockets.get(nsp).is_some_and(|s| s.left) {
-            self.remove_socket(state, conn, nsp, "server namespace disconnect");
+            self.remove_socket(state, conn, nsp, CloseReason::ServerNamespaceDisconnect);
         }
     }
 
@@ -408,7 +389,7 @@ impl<A: SocketHandler> SocketIo<A> {
         state: &mut SocketIoConn,
         conn: &mut EngineConn<'_>,
         nsp: &Arc<str>,
-        reason: &str,
+        reason: CloseReason,
     ) {
         let Some(mut socket_state) = state.sockets.remove(nsp) else {
             return;
@@ -467,9 +448,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
             Ok(None) => {}
             Err(error) => {
                 tracing::debug!(%error, "invalid socket.io packet");
-                conn.close(DisconnectReason::TransportError(format!(
-                    "parse error: {error}"
-                )));
+                conn.close(DisconnectReason::ParseError(error.to_string()));
             }
         }
     }
@@ -511,7 +490,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         rooms: Vec<Room>,
     ) {
         let kicked = *reason == DisconnectReason::ServerDisconnect;
-        let reason = close_reason(reason);
+        let reason = CloseReason::of(reason);
         // The connection's own hub session holds no rooms: every socket is a member of its own.
         let _ = rooms;
         if kicked {

@@ -5,8 +5,9 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::socket::{Socket, SocketHandler};
+use super::CloseReason;
 use crate::handler::{DisconnectInfo, SharedHandler};
-use crate::hub::{DisconnectReason, Protocol, Room};
+use crate::hub::{Protocol, Room};
 use crate::relay::{execute, Command, RelayLimits};
 
 /// Relay mode over Socket.IO, handing requests to a protocol-neutral [`crate::Handler`].
@@ -97,20 +98,12 @@ impl SocketHandler for RelaySockets {
         }
     }
 
-    fn on_disconnect(&self, socket: &mut Socket<'_, '_>, reason: &str, rooms: Vec<Room>) {
-        let reason = match reason {
-            "ping timeout" => DisconnectReason::PingTimeout,
-            "server shutting down" => DisconnectReason::ServerShutdown,
-            "server namespace disconnect" => DisconnectReason::ServerDisconnect,
-            "client namespace disconnect" => DisconnectReason::ClientClosed,
-            "transport close" => DisconnectReason::TransportClosed,
-            other => DisconnectReason::TransportError(other.to_string()),
-        };
+    fn on_disconnect(&self, socket: &mut Socket<'_, '_>, reason: CloseReason, rooms: Vec<Room>) {
         self.handler.on_disconnect(&DisconnectInfo {
             id: socket.id().clone(),
             protocol: Protocol::SocketIo,
             rooms,
-            reason,
+            reason: reason.to_disconnect_reason(),
         });
     }
 }

@@ -1,5 +1,6 @@
 //! One Socket.IO socket (a client's connection to one namespace), as applications see it.
 
+use super::CloseReason;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -301,8 +302,8 @@ pub trait SocketHandler: Send + Sync + 'static {
         ack: Option<u64>,
     );
 
-    /// The socket has disconnected, for `reason` (socket.io's reason strings).
-    fn on_disconnect(&self, socket: &mut Socket<'_, '_>, reason: &str, rooms: Vec<Room>) {
+    /// The socket has disconnected, for `reason` (`reason.as_str()` is socket.io's wording).
+    fn on_disconnect(&self, socket: &mut Socket<'_, '_>, reason: CloseReason, rooms: Vec<Room>) {
         let _ = (socket, reason, rooms);
     }
 }

@@ -43,7 +43,7 @@ pub fn close_info(reason: &DisconnectReason) -> CloseInfo {
         | DisconnectReason::TransportClosed
         | DisconnectReason::ServerDisconnect => 1000,
         DisconnectReason::ServerShutdown | DisconnectReason::PingTimeout => 1001,
-        DisconnectReason::TransportError(_) => 1002,
+        DisconnectReason::TransportError(_) | DisconnectReason::ParseError(_) => 1002,
         DisconnectReason::Overflow => 1008,
         DisconnectReason::MessageTooBig => 1009,
     };
