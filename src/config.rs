@@ -9,6 +9,55 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Every default, in one place, with where it comes from. The configuration's flags, the
+/// protocol configurations' `Default`s and the session limits all read them from here.
+pub mod defaults {
+    /// socket.io pingInterval.
+    pub const PING_INTERVAL_MS: u64 = 25_000;
+    /// socket.io pingTimeout.
+    pub const PING_TIMEOUT_MS: u64 = 20_000;
+    /// socket.io maxHttpBufferSize (also the WebSocket message and SockJS body limit).
+    pub const MAX_MESSAGE_SIZE: usize = 1_000_000;
+    /// socket.io upgradeTimeout.
+    pub const UPGRADE_TIMEOUT_MS: u64 = 10_000;
+    /// socket.io connectTimeout.
+    pub const CONNECT_TIMEOUT_MS: u64 = 45_000;
+    /// Node's maxHeaderSize (16 KiB).
+    pub const MAX_HEAD_SIZE: usize = 16 * 1024;
+    /// nginx's client_body_timeout.
+    pub const BODY_TIMEOUT_MS: u64 = 60_000;
+    /// Messages per publish batch (and a sixteenth of a session's inbox).
+    pub const MAX_OUTBOX: usize = 1024;
+    /// Bytes waiting for one client (Centrifugo's client queue is 1 MiB; four here).
+    pub const MAX_OUTBOX_BYTES: usize = 4 << 20;
+    /// How long queued data may wait for a client that does not read.
+    pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+    /// How long a write to an upgraded connection may make no progress at all.
+    pub const WRITE_STALL_TIMEOUT_MS: u64 = 30_000;
+    /// Sessions per node.
+    pub const MAX_SESSIONS: usize = 100_000;
+    /// Rooms per session.
+    pub const MAX_ROOMS_PER_SESSION: usize = 1024;
+    /// Bytes of a room name.
+    pub const MAX_ROOM_NAME: usize = 256;
+    /// sockjs-node heartbeat_delay.
+    pub const SOCKJS_HEARTBEAT_MS: u64 = 25_000;
+    /// sockjs-node disconnect_delay.
+    pub const SOCKJS_DISCONNECT_DELAY_MS: u64 = 5_000;
+    /// sockjs-node response_limit.
+    pub const SOCKJS_RESPONSE_LIMIT: usize = 128 * 1024;
+    /// socket.io maxDisconnectionDuration.
+    pub const RECOVERY_WINDOW_MS: u64 = 120_000;
+    /// Broadcasts kept for recovery.
+    pub const RECOVERY_MAX_MESSAGES: usize = 10_000;
+    /// Bytes of broadcasts kept for recovery.
+    pub const RECOVERY_MAX_BYTES: usize = 64 << 20;
+    /// Graceful shutdown.
+    pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+}
+
+use defaults as d;
+
 /// Durations in milliseconds: at least 1 ms, at most a day (a zero interval would spin, a huge
 /// one overflow a deadline).
 fn millis() -> clap::builder::RangedU64ValueParser {
@@ -47,7 +96,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_MAX_MESSAGE_SIZE",
-        default_value_t = 1_000_000
+        default_value_t = d::MAX_MESSAGE_SIZE
     )]
     pub max_message_size: usize,
 
@@ -55,17 +104,27 @@ pub struct Config {
     /// answered 431 and the connection closed (Node's maxHeaderSize, 16 KiB). Applies to
     /// the server switchboard runs; mounted into your own `HttpServer`, actix-http's 128 KiB
     /// applies.
-    #[arg(long, env = "SWITCHBOARD_MAX_HEAD_SIZE", default_value_t = 16 * 1024)]
+    #[arg(long, env = "SWITCHBOARD_MAX_HEAD_SIZE", default_value_t = d::MAX_HEAD_SIZE)]
     pub max_head_size: usize,
+
+    /// How long queued data may wait for a client that does not read it, in milliseconds;
+    /// then the session is closed (a slow consumer).
+    #[arg(long, env = "SWITCHBOARD_WRITE_TIMEOUT_MS", default_value_t = d::WRITE_TIMEOUT_MS, value_parser = millis())]
+    pub write_timeout_ms: u64,
+
+    /// How long a write to an upgraded connection may make no progress at all before the socket
+    /// is dropped, in milliseconds (frees the socket of a client that keeps its TCP window shut).
+    #[arg(long, env = "SWITCHBOARD_WRITE_STALL_TIMEOUT_MS", default_value_t = d::WRITE_STALL_TIMEOUT_MS, value_parser = millis())]
+    pub write_stall_timeout_ms: u64,
 
     /// Longest a request body may take to arrive whole, in milliseconds (nginx's
     /// client_body_timeout is 60 s); later, the request is answered 408.
-    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_MS", default_value_t = 60_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_MS", default_value_t = d::BODY_TIMEOUT_MS, value_parser = millis())]
     pub body_timeout_ms: u64,
 
     /// Most messages in one publish batch; sixteen times as many broadcasts may wait for one
     /// session's actor.
-    #[arg(long, env = "SWITCHBOARD_MAX_OUTBOX", default_value_t = 1024)]
+    #[arg(long, env = "SWITCHBOARD_MAX_OUTBOX", default_value_t = d::MAX_OUTBOX)]
     pub max_outbox: usize,
 
     /// Bytes that may wait for one client to read them; a client that lets more pile up
@@ -73,33 +132,33 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_MAX_OUTBOX_BYTES",
-        default_value_t = 4 << 20
+        default_value_t = d::MAX_OUTBOX_BYTES
     )]
     pub max_outbox_bytes: usize,
 
     /// Most sessions this node accepts at once; further connections are refused (503).
-    #[arg(long, env = "SWITCHBOARD_MAX_SESSIONS", default_value_t = 100_000)]
+    #[arg(long, env = "SWITCHBOARD_MAX_SESSIONS", default_value_t = d::MAX_SESSIONS)]
     pub max_sessions: usize,
 
     /// Most rooms one session may be in.
     #[arg(
         long,
         env = "SWITCHBOARD_MAX_ROOMS_PER_SESSION",
-        default_value_t = 1024
+        default_value_t = d::MAX_ROOMS_PER_SESSION
     )]
     pub max_rooms_per_session: usize,
 
     /// Longest room name, in bytes.
-    #[arg(long, env = "SWITCHBOARD_MAX_ROOM_NAME", default_value_t = 256)]
+    #[arg(long, env = "SWITCHBOARD_MAX_ROOM_NAME", default_value_t = d::MAX_ROOM_NAME)]
     pub max_room_name: usize,
 
     /// Interval between keepalive pings, in milliseconds (socket.io pingInterval).
-    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 25_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = d::PING_INTERVAL_MS, value_parser = millis())]
     pub ping_interval_ms: u64,
 
     /// How long a client may stay silent after a ping before it is disconnected, in milliseconds
     /// (socket.io pingTimeout).
-    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = 20_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT_MS", default_value_t = d::PING_TIMEOUT_MS, value_parser = millis())]
     pub ping_timeout_ms: u64,
 
     /// Path of the Socket.IO endpoint.
@@ -108,11 +167,11 @@ pub struct Config {
 
     /// How long a Socket.IO connection may stay without joining a namespace, in milliseconds
     /// (socket.io connectTimeout).
-    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT_MS", default_value_t = 45_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT_MS", default_value_t = d::CONNECT_TIMEOUT_MS, value_parser = millis())]
     pub connect_timeout_ms: u64,
 
     /// How long a polling-to-WebSocket upgrade may take, in milliseconds (upgradeTimeout).
-    #[arg(long, env = "SWITCHBOARD_UPGRADE_TIMEOUT_MS", default_value_t = 10_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_UPGRADE_TIMEOUT_MS", default_value_t = d::UPGRADE_TIMEOUT_MS, value_parser = millis())]
     pub upgrade_timeout_ms: u64,
 
     /// Refuse Engine.IO v3 clients (socket.io-client 1.x/2.x), which are served by default.
@@ -140,7 +199,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_SOCKJS_HEARTBEAT_MS",
-        default_value_t = 25_000,
+        default_value_t = d::SOCKJS_HEARTBEAT_MS,
         value_parser = millis()
     )]
     pub sockjs_heartbeat_ms: u64,
@@ -150,7 +209,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_SOCKJS_DISCONNECT_DELAY_MS",
-        default_value_t = 5_000,
+        default_value_t = d::SOCKJS_DISCONNECT_DELAY_MS,
         value_parser = millis()
     )]
     pub sockjs_disconnect_delay_ms: u64,
@@ -160,7 +219,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_SOCKJS_RESPONSE_LIMIT",
-        default_value_t = 131_072
+        default_value_t = d::SOCKJS_RESPONSE_LIMIT
     )]
     pub sockjs_response_limit: usize,
 
@@ -191,7 +250,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_RECOVERY_WINDOW_MS",
-        default_value_t = 120_000,
+        default_value_t = d::RECOVERY_WINDOW_MS,
         value_parser = millis()
     )]
     pub recovery_window_ms: u64,
@@ -200,7 +259,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_RECOVERY_MAX_MESSAGES",
-        default_value_t = 10_000
+        default_value_t = d::RECOVERY_MAX_MESSAGES
     )]
     pub recovery_max_messages: usize,
 
@@ -208,7 +267,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SWITCHBOARD_RECOVERY_MAX_BYTES",
-        default_value_t = 64 << 20
+        default_value_t = d::RECOVERY_MAX_BYTES
     )]
     pub recovery_max_bytes: usize,
 
@@ -222,7 +281,7 @@ pub struct Config {
     pub recovery_skip_middlewares: bool,
 
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
-    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000, value_parser = millis())]
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = d::SHUTDOWN_TIMEOUT_MS, value_parser = millis())]
     pub shutdown_timeout_ms: u64,
 }
 
@@ -252,6 +311,16 @@ impl Config {
                 max_bytes: self.recovery_max_bytes,
                 ..crate::hub::RecoveryConfig::default()
             })
+    }
+
+    /// How long queued data may wait for a client that does not read it.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
+
+    /// How long a write to an upgraded connection may make no progress.
+    pub fn write_stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_stall_timeout_ms)
     }
 
     /// Longest a request body may take to arrive.

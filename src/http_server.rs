@@ -13,7 +13,7 @@ use actix_web::dev::{AppConfig, Server};
 use actix_web::rt::net::TcpStream;
 
 use crate::connection::Connection;
-use crate::upgrade::AppFactory;
+use crate::upgrade::{AppFactory, UpgradeTimeouts};
 
 /// Connections waiting to be accepted (actix-web's default).
 const BACKLOG: i32 = 1024;
@@ -28,6 +28,8 @@ pub struct ServerOptions {
     pub client_disconnect_timeout: Duration,
     /// Largest request head accepted (larger ones are answered 431).
     pub max_head: usize,
+    /// The deadlines of upgraded connections.
+    pub upgrade_timeouts: UpgradeTimeouts,
 }
 
 fn listener(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -66,6 +68,7 @@ where
     }
     let disconnect = options.client_disconnect_timeout;
     let max_head = options.max_head;
+    let upgrade_timeouts = options.upgrade_timeouts;
     let server = builder
         .listen("switchboard", listener, move || {
             let app = make_app()
@@ -77,7 +80,7 @@ where
                 .on_connect_ext(|io: &Connection, extensions| {
                     crate::session::peer::record(io.tcp(), extensions)
                 })
-                .upgrade(crate::upgrade::factory(make_app.clone()))
+                .upgrade(crate::upgrade::factory(make_app.clone(), upgrade_timeouts))
                 .finish(map_config(app, |_| AppConfig::default()));
             fn_service(move |tcp: TcpStream| async move {
                 // Small writes (a join's answer, a 101 and then a frame) leave at once, as

@@ -93,6 +93,7 @@ impl AppState {
         session::SessionOptions {
             max_outbox: self.config.max_outbox,
             max_outbox_bytes: self.config.max_outbox_bytes,
+            write_timeout: self.config.write_timeout(),
         }
     }
 
@@ -100,7 +101,7 @@ impl AppState {
     pub fn ws_limits(&self) -> session::WsLimits {
         session::WsLimits {
             max_message_size: self.config.max_message_size,
-            ..Default::default()
+            write_timeout: self.config.write_timeout(),
         }
     }
 }

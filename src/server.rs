@@ -194,6 +194,10 @@ impl Switchboard {
             shutdown_timeout: 1,
             client_disconnect_timeout: Duration::from_secs(1),
             max_head: config.max_head_size,
+            upgrade_timeouts: crate::upgrade::UpgradeTimeouts {
+                final_write: config.write_timeout(),
+                write_stall: config.write_stall_timeout(),
+            },
         };
         let (server, addr) = serve(config.listen, options, make_app)?;
         let handle = server.handle();

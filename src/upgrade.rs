@@ -38,13 +38,17 @@ const MAX_UNREAD: usize = 32 * 1024;
 /// Size of one read from the socket (on the stack, copied out at the size actually read).
 const READ_CHUNK: usize = 8 * 1024;
 
-/// Longest the final write of a refused upgrade (or the shutdown) may take.
-const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Longest a write to an upgraded connection may make no progress before the connection is
-/// dropped (sessions close a client that stops reading sooner, after their write timeout; this
-/// frees the socket of one that keeps its TCP window shut).
-const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The deadlines of upgraded connections.
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeTimeouts {
+    /// Longest the final write of a refused upgrade (or a closing connection) may take (the
+    /// write timeout).
+    pub final_write: Duration,
+    /// Longest a write to an upgraded connection may make no progress before the connection is
+    /// dropped (sessions close a client that stops reading sooner, after their write timeout;
+    /// this frees the socket of one that keeps its TCP window shut).
+    pub write_stall: Duration,
+}
 
 #[derive(Default)]
 struct Inbound {
@@ -122,8 +126,12 @@ impl Inbound {
 
 /// Answers one upgrade request on `framed`'s connection with `app`, then serves the upgraded
 /// connection until either side ends it.
-pub async fn serve<S, B>(app: Rc<S>, req: Request, framed: Framed<Connection, Codec>)
-where
+pub async fn serve<S, B>(
+    app: Rc<S>,
+    req: Request,
+    framed: Framed<Connection, Codec>,
+    timeouts: UpgradeTimeouts,
+) where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
@@ -161,7 +169,7 @@ where
         return;
     }
     if status != StatusCode::SWITCHING_PROTOCOLS {
-        refuse(io, codec, head_bytes, body).await;
+        refuse(io, codec, head_bytes, body, timeouts.final_write).await;
         return;
     }
     // What the client sends from now on is not HTTP.
@@ -172,18 +180,24 @@ where
     // The connection goes on in a task of its own: the dispatcher's task (and its state, a few
     // KiB) ends here.
     actix_web::rt::spawn(async move {
-        relay(&mut io, body, &inbound).await;
-        let _ = tokio::time::timeout(FINAL_WRITE_TIMEOUT, io.shutdown()).await;
+        relay(&mut io, body, &inbound, timeouts.write_stall).await;
+        let _ = tokio::time::timeout(timeouts.final_write, io.shutdown()).await;
     });
 }
 
 /// Writes a response that did not switch protocols, as its body comes (a streaming response
 /// streams), and closes the connection. Every write has a deadline.
-async fn refuse(mut io: Connection, mut codec: Codec, mut out: BytesMut, body: BoxBody) {
+async fn refuse(
+    mut io: Connection,
+    mut codec: Codec,
+    mut out: BytesMut,
+    body: BoxBody,
+    final_write: Duration,
+) {
     let mut body = std::pin::pin!(body);
     loop {
         if !out.is_empty() {
-            match tokio::time::timeout(FINAL_WRITE_TIMEOUT, io.write_all(&out)).await {
+            match tokio::time::timeout(final_write, io.write_all(&out)).await {
                 Ok(Ok(())) => out.clear(),
                 _ => return,
             }
@@ -202,7 +216,7 @@ async fn refuse(mut io: Connection, mut codec: Codec, mut out: BytesMut, body: B
         }
     }
     let _ = codec.encode(Message::Chunk(None), &mut out);
-    let _ = tokio::time::timeout(FINAL_WRITE_TIMEOUT, async {
+    let _ = tokio::time::timeout(final_write, async {
         io.write_all(&out).await?;
         io.shutdown().await
     })
@@ -210,7 +224,12 @@ async fn refuse(mut io: Connection, mut codec: Codec, mut out: BytesMut, body: B
 }
 
 /// Moves bytes both ways until the body ends (written out) or the connection fails.
-async fn relay(io: &mut Connection, mut body: BoxBody, inbound: &Rc<RefCell<Inbound>>) {
+async fn relay(
+    io: &mut Connection,
+    mut body: BoxBody,
+    inbound: &Rc<RefCell<Inbound>>,
+    write_stall: Duration,
+) {
     let mut pending: Option<Bytes> = None;
     let mut reading = true;
     // Armed while a write waits for the client, reset by progress.
@@ -258,9 +277,8 @@ async fn relay(io: &mut Connection, mut body: BoxBody, inbound: &Rc<RefCell<Inbo
                         continue;
                     }
                     Poll::Pending => {
-                        let timer = stall.get_or_insert_with(|| {
-                            Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT))
-                        });
+                        let timer =
+                            stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(write_stall)));
                         if timer.as_mut().poll(cx).is_ready() {
                             tracing::debug!("upgraded connection: write stalled, dropped");
                             return Poll::Ready(());
@@ -317,6 +335,7 @@ impl<T, B> AppFactory<B> for T where
 /// and serves every upgrade request with it (see [`serve`]).
 pub fn factory<F, I, S, B>(
     make_app: F,
+    timeouts: UpgradeTimeouts,
 ) -> impl actix_service::ServiceFactory<
     (Request, Framed<Connection, Codec>),
     Config = (),
@@ -339,7 +358,7 @@ where
                 move |(req, framed): (Request, Framed<Connection, Codec>)| {
                     let app = app.clone();
                     async move {
-                        serve(app, req, framed).await;
+                        serve(app, req, framed, timeouts).await;
                         Ok::<(), actix_web::Error>(())
                     }
                 },

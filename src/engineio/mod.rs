@@ -25,6 +25,7 @@ use std::time::Duration;
 use actix::Addr;
 use dashmap::DashMap;
 
+use crate::config::defaults;
 use crate::hub::Hub;
 use crate::session::{SessionActor, SessionOptions, WsLimits};
 
@@ -97,11 +98,11 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             path: "/socket.io/".into(),
-            ping_interval: Duration::from_millis(25_000),
-            ping_timeout: Duration::from_millis(20_000),
-            max_payload: 1_000_000,
-            upgrade_timeout: Duration::from_millis(10_000),
-            body_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_millis(defaults::PING_INTERVAL_MS),
+            ping_timeout: Duration::from_millis(defaults::PING_TIMEOUT_MS),
+            max_payload: defaults::MAX_MESSAGE_SIZE,
+            upgrade_timeout: Duration::from_millis(defaults::UPGRADE_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(defaults::BODY_TIMEOUT_MS),
             allow_eio3: true,
             polling: true,
             websocket: true,
@@ -161,7 +162,7 @@ impl<H: EngineHandler> Engine<H> {
     ) -> Self {
         let ws_limits = WsLimits {
             max_message_size: config.max_payload,
-            ..Default::default()
+            write_timeout: session_options.write_timeout,
         };
         Engine {
             shared: Arc::new(EngineShared {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use super::{Message, Room, SessionId, Target};
+use crate::config::defaults;
 
 /// How long and how much the hub keeps for recovery.
 #[derive(Debug, Clone)]
@@ -29,9 +30,9 @@ pub struct RecoveryConfig {
 impl Default for RecoveryConfig {
     fn default() -> Self {
         RecoveryConfig {
-            max_disconnection: Duration::from_secs(120),
-            max_messages: 10_000,
-            max_bytes: 64 << 20,
+            max_disconnection: Duration::from_millis(defaults::RECOVERY_WINDOW_MS),
+            max_messages: defaults::RECOVERY_MAX_MESSAGES,
+            max_bytes: defaults::RECOVERY_MAX_BYTES,
             max_kept: 100_000,
         }
     }

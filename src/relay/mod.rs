@@ -42,7 +42,9 @@ pub struct RelayLimits {
 
 impl Default for RelayLimits {
     fn default() -> Self {
-        RelayLimits { max_room_name: 256 }
+        RelayLimits {
+            max_room_name: crate::config::defaults::MAX_ROOM_NAME,
+        }
     }
 }
 

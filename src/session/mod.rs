@@ -371,13 +371,16 @@ pub struct SessionOptions {
     /// Bytes that may wait for the client to read them (queued frames and the socket's
     /// buffer); a client that does not drain them is disconnected (overflow).
     pub max_outbox_bytes: usize,
+    /// How long queued data may wait for a WebSocket client that does not read it.
+    pub write_timeout: Duration,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
-            max_outbox: 1024,
-            max_outbox_bytes: 4 << 20,
+            max_outbox: crate::config::defaults::MAX_OUTBOX,
+            max_outbox_bytes: crate::config::defaults::MAX_OUTBOX_BYTES,
+            write_timeout: Duration::from_millis(crate::config::defaults::WRITE_TIMEOUT_MS),
         }
     }
 }

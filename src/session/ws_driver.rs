@@ -21,6 +21,7 @@ use futures_util::{FutureExt, Stream};
 use super::ws_frame::{FrameDecoder, FrameError, Incoming};
 use super::ws_output::WsOutput;
 use super::{AttachSocket, TransportEvent};
+use crate::config::defaults;
 use crate::hub::DisconnectReason;
 
 /// Bytes an accepted WebSocket may queue before a session takes it over (a probe answer, pongs).
@@ -39,8 +40,8 @@ pub struct WsLimits {
 impl Default for WsLimits {
     fn default() -> Self {
         WsLimits {
-            max_message_size: 1_000_000,
-            write_timeout: Duration::from_secs(10),
+            max_message_size: defaults::MAX_MESSAGE_SIZE,
+            write_timeout: Duration::from_millis(defaults::WRITE_TIMEOUT_MS),
         }
     }
 }

@@ -74,7 +74,7 @@ pub struct SocketIoConfig {
 impl Default for SocketIoConfig {
     fn default() -> Self {
         SocketIoConfig {
-            connect_timeout: Duration::from_millis(45_000),
+            connect_timeout: Duration::from_millis(crate::config::defaults::CONNECT_TIMEOUT_MS),
             max_attachments: packet::DEFAULT_MAX_ATTACHMENTS,
             recovery_skip_middlewares: true,
         }

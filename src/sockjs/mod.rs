@@ -19,6 +19,7 @@ use std::time::Duration;
 use actix::Addr;
 use dashmap::DashMap;
 
+use crate::config::defaults;
 use crate::hub::Hub;
 use crate::session::{SessionActor, SessionOptions, WsLimits};
 
@@ -55,11 +56,11 @@ impl Default for SockJsConfig {
             sockjs_url: frame::DEFAULT_SOCKJS_URL.into(),
             websocket: true,
             jsessionid: false,
-            heartbeat_delay: Duration::from_millis(frame::DEFAULT_HEARTBEAT_DELAY_MS),
-            disconnect_delay: Duration::from_millis(frame::DEFAULT_DISCONNECT_DELAY_MS),
-            response_limit: frame::DEFAULT_RESPONSE_LIMIT,
-            max_message_size: 1_000_000,
-            body_timeout: Duration::from_secs(60),
+            heartbeat_delay: Duration::from_millis(defaults::SOCKJS_HEARTBEAT_MS),
+            disconnect_delay: Duration::from_millis(defaults::SOCKJS_DISCONNECT_DELAY_MS),
+            response_limit: defaults::SOCKJS_RESPONSE_LIMIT,
+            max_message_size: defaults::MAX_MESSAGE_SIZE,
+            body_timeout: Duration::from_millis(defaults::BODY_TIMEOUT_MS),
         }
     }
 }
@@ -111,7 +112,7 @@ impl<A: SockJsApp> SockJs<A> {
         let iframe_etag = frame::iframe_etag(&iframe);
         let ws_limits = WsLimits {
             max_message_size: config.max_message_size,
-            ..Default::default()
+            write_timeout: session_options.write_timeout,
         };
         SockJs {
             shared: Arc::new(SockJsShared {

@@ -49,12 +49,3 @@ pub const ALLOW_METHODS_XHR: &str = "OPTIONS, POST";
 
 /// `Access-Control-Allow-Methods` on OPTIONS of `/info`.
 pub const ALLOW_METHODS_INFO: &str = "OPTIONS, GET";
-
-/// Default bytes (UTF-16 units) per streaming response before it is closed.
-pub const DEFAULT_RESPONSE_LIMIT: usize = 128 * 1024;
-
-/// Default heartbeat interval in milliseconds.
-pub const DEFAULT_HEARTBEAT_DELAY_MS: u64 = 25_000;
-
-/// Default time in milliseconds a session survives without a receiver.
-pub const DEFAULT_DISCONNECT_DELAY_MS: u64 = 5_000;
