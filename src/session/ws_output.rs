@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use actix_http::ws::{OpCode, Parser};
 use actix_web::body::{BodySize, MessageBody};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::ws_driver::ReaderSlot;
 use crate::hub::Frame;
@@ -32,27 +33,16 @@ const MAX_CLOSE_REASON: usize = 123;
 /// RFC 6455: control frames carry at most 125 bytes.
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
+const OP_TEXT: OpCode = OpCode::Text;
+const OP_BINARY: OpCode = OpCode::Binary;
+const OP_CLOSE: OpCode = OpCode::Close;
+const OP_PING: OpCode = OpCode::Ping;
+const OP_PONG: OpCode = OpCode::Pong;
 
-/// Appends one unmasked, final server frame (RFC 6455 §5.2) to `buf`.
-fn put_frame(buf: &mut BytesMut, opcode: u8, payload: &[u8]) {
-    let len = payload.len();
-    buf.reserve(len + 10);
-    buf.put_u8(0x80 | opcode);
-    if len < 126 {
-        buf.put_u8(len as u8);
-    } else if len <= u16::MAX as usize {
-        buf.put_u8(126);
-        buf.put_u16(len as u16);
-    } else {
-        buf.put_u8(127);
-        buf.put_u64(len as u64);
-    }
-    buf.put_slice(payload);
+/// Appends one unmasked, final server frame (RFC 6455 §5.2) to `buf`, written by actix-http's
+/// own frame writer.
+fn put_frame(buf: &mut BytesMut, opcode: OpCode, payload: &[u8]) {
+    Parser::write_message(buf, payload, opcode, true, false);
 }
 
 fn put_close(buf: &mut BytesMut, code: u16, reason: &str) {
