@@ -198,7 +198,7 @@ async fn session_ids_are_unique_and_the_limit_refuses_extra_sessions() {
         .unwrap();
     assert_eq!(
         sockjs_xhr.body().await.unwrap(),
-        "c[1013,\"Server is full\"]\n"
+        "c[1013,\"session limit reached\"]\n"
     );
     let (_, stats) = api.get("/api/stats").await;
     assert_eq!(stats["sessions_refused"], 6, "{stats}");

@@ -25,6 +25,9 @@ pub enum EngineError {
     /// Code 5: the `EIO` query parameter is missing or not a version we speak.
     #[error("Unsupported protocol version")]
     UnsupportedProtocolVersion,
+    /// Code 3 with status 503: the node is at its session limit (Node has no such limit).
+    #[error("session limit reached")]
+    SessionLimit,
 }
 
 impl EngineError {
@@ -34,16 +37,17 @@ impl EngineError {
             EngineError::UnknownTransport => 0,
             EngineError::UnknownSid => 1,
             EngineError::BadHandshakeMethod => 2,
-            EngineError::BadRequest => 3,
+            EngineError::BadRequest | EngineError::SessionLimit => 3,
             EngineError::Forbidden => 4,
             EngineError::UnsupportedProtocolVersion => 5,
         }
     }
 
-    /// The HTTP status: 403 for a refused handshake, 400 otherwise.
+    /// The HTTP status: 403 for a refused handshake, 503 for a full node, 400 otherwise.
     pub fn status(self) -> StatusCode {
         match self {
             EngineError::Forbidden => StatusCode::FORBIDDEN,
+            EngineError::SessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -72,6 +76,12 @@ mod tests {
             ),
             (EngineError::BadRequest, 3, "Bad request", 400),
             (EngineError::Forbidden, 4, "Forbidden", 403),
+            (
+                EngineError::SessionLimit,
+                3,
+                crate::hub::SESSION_LIMIT_REACHED,
+                503,
+            ),
             (
                 EngineError::UnsupportedProtocolVersion,
                 5,

@@ -181,8 +181,7 @@ async fn route<H: EngineHandler>(
         }
     }
     if engine.hub.refuses_new_session() {
-        return Ok(HttpResponse::ServiceUnavailable()
-            .json(json!({"code": 3, "message": "session limit reached"})));
+        return Err(EngineError::SessionLimit);
     }
     let handshake = Arc::new(Handshake {
         query,
@@ -281,7 +280,7 @@ fn open_session<H: EngineHandler>(
         logic,
         &engine.session_options,
     )
-    .map_err(|_| EngineError::BadRequest)?;
+    .map_err(|_| EngineError::SessionLimit)?;
     engine.sessions.insert(sid.to_string(), addr.clone());
     Ok((sid, addr))
 }

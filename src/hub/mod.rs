@@ -105,11 +105,15 @@ pub enum JoinError {
     TooManyRooms(usize),
 }
 
+/// What a client refused for the session limit is told, in its protocol's form (Engine.IO's
+/// JSON error, `/ws`'s JSON error, SockJS's close frame or 503 body).
+pub const SESSION_LIMIT_REACHED: &str = "session limit reached";
+
 /// Why a registration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegisterError {
     /// The node holds as many sessions as it may.
-    #[error("session limit reached ({0})")]
+    #[error("{SESSION_LIMIT_REACHED} ({0})")]
     Full(usize),
 }
 

@@ -14,7 +14,7 @@ use super::frame::{self, CallbackTransport, FrameError};
 use super::headers;
 use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
-use crate::hub::{Frame, Protocol, Transport};
+use crate::hub::{Frame, Protocol, Transport, SESSION_LIMIT_REACHED};
 use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
 use crate::session::{
@@ -190,7 +190,7 @@ fn websocket<A: SockJsApp>(
         return HttpResponse::BadRequest().body(frame::WEBSOCKET_NOT_VALID_BODY);
     }
     if service.hub.refuses_new_session() {
-        return HttpResponse::ServiceUnavailable().finish();
+        return HttpResponse::ServiceUnavailable().body(SESSION_LIMIT_REACHED);
     }
     let (response, connection) = match accept_websocket(req, body, &service.ws_limits) {
         Ok(parts) => parts,
@@ -208,7 +208,7 @@ fn websocket<A: SockJsApp>(
         logic,
         &service.session_options,
     ) else {
-        return HttpResponse::ServiceUnavailable().finish();
+        return HttpResponse::ServiceUnavailable().body(SESSION_LIMIT_REACHED);
     };
     connection.run(addr);
     response
@@ -480,7 +480,7 @@ fn session_for<A: SockJsApp>(
                 &service.session_options,
             )
             .map(Entry::Live)
-            .map_err(|_| frame::encode_close(1013, "Server is full"))
+            .map_err(|_| frame::encode_close(1013, SESSION_LIMIT_REACHED))
         })?;
     match entry.value() {
         Entry::Live(addr) => Ok(addr.clone()),

@@ -132,8 +132,7 @@ pub async fn websocket_route(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     if state.hub.refuses_new_session() {
-        return Ok(HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"error": "session limit reached"})));
+        return Ok(session_limit_reached());
     }
     let (response, connection) = accept_websocket(&req, body, &state.ws_limits())?;
     let logic = WebSocketLogic::new(
@@ -145,16 +144,24 @@ pub async fn websocket_route(
             timeout: Some(state.config.ping_timeout()),
         },
     );
-    let addr = SessionActor::start(
+    let Ok(addr) = SessionActor::start(
         state.hub.clone(),
         Protocol::WebSocket,
         Transport::WebSocket,
         logic,
         &state.session_options(),
-    )
-    .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    ) else {
+        // Filled up since the check above.
+        return Ok(session_limit_reached());
+    };
     connection.run(addr);
     Ok(response)
+}
+
+/// The answer to a WebSocket refused for the session limit.
+fn session_limit_reached() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .json(serde_json::json!({ "error": crate::hub::SESSION_LIMIT_REACHED }))
 }
 
 /// Mounts `/ws`.
