@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use switchboard::engineio::{Engine, EngineConfig};
 use switchboard::hub::Message;
-use switchboard::session::SessionOptions;
-use switchboard::socketio::{ConnectError, Socket, SocketHandler, SocketIo, SocketIoConfig};
+use switchboard::socketio::{ConnectError, Socket, SocketHandler};
 use switchboard::{Config, Switchboard};
 
 struct App;
@@ -109,18 +107,9 @@ async fn main() -> std::io::Result<()> {
         listen: format!("127.0.0.1:{port}")
             .parse()
             .expect("PORT is a port number"),
-        socketio_path: "/relay.io/".into(),
         ..Config::default()
     };
-    let switchboard = Switchboard::new(config);
-    let engine = Engine::new(
-        EngineConfig::default(),
-        SocketIo::new(App, SocketIoConfig::default()),
-        switchboard.hub().clone(),
-        SessionOptions::default(),
-    );
-    switchboard
-        .mount(move |cfg| engine.configure(cfg))
-        .run()
-        .await
+    // The application's Socket.IO at /socket.io/ (every option from the config); SockJS, /ws
+    // and the API stay relay mode, in the same hub.
+    Switchboard::new(config).with_socketio(App).run().await
 }

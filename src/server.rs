@@ -13,22 +13,23 @@ use crate::handler::{Handler, SharedHandler};
 use crate::http_server::{serve, ServerOptions};
 use crate::hub::{Adapter, DisconnectReason, Hub, HubLimits, LocalAdapter};
 use crate::relay::RelayHandler;
-use crate::socketio::{RelaySockets, SocketIo, SocketIoConfig};
+use crate::socketio::{RelaySockets, SocketHandler, SocketIo, SocketIoConfig};
 use crate::sockjs::{RelaySockJs, SockJs, SockJsConfig};
 use crate::{api, websocket, AppState, Config};
 
 /// Something more to mount next to switchboard's own endpoints.
 type Mount = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
-/// The Socket.IO endpoint of relay mode (or of the application's [`Handler`]).
-type RelayEngine = Engine<SocketIo<RelaySockets>>;
-
 /// A switchboard server: configuration, hub and application, ready to mount or run.
 #[derive(Clone)]
 pub struct Switchboard {
     state: web::Data<AppState>,
     mounts: Vec<Mount>,
-    socketio: RelayEngine,
+    /// The Socket.IO endpoint: relay mode (or the application's [`Handler`]), or the
+    /// application's own [`SocketHandler`].
+    socketio: Mount,
+    /// True once [`Switchboard::with_socketio`] replaced relay mode's Socket.IO endpoint.
+    custom_socketio: bool,
     sockjs: SockJs<RelaySockJs>,
 }
 
@@ -53,7 +54,8 @@ fn sockjs_service(state: &AppState) -> SockJs<RelaySockJs> {
     )
 }
 
-fn socketio_engine(state: &AppState) -> RelayEngine {
+/// The Socket.IO endpoint at `--socketio-path`, running `app`, configured by `state`'s config.
+fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
     let config = &state.config;
     let engine_config = EngineConfig {
         path: config.socketio_path.clone(),
@@ -71,18 +73,27 @@ fn socketio_engine(state: &AppState) -> RelayEngine {
         ..EngineConfig::default()
     };
     let socketio = SocketIo::new(
-        RelaySockets::new(state.handler.clone(), state.relay_limits()),
+        app,
         SocketIoConfig {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
             recovery_skip_middlewares: config.recovery_skip_middlewares,
             ..SocketIoConfig::default()
         },
     );
-    Engine::new(
+    let engine = Engine::new(
         engine_config,
         socketio,
         state.hub.clone(),
         state.session_options(),
+    );
+    Arc::new(move |cfg: &mut web::ServiceConfig| engine.configure(cfg))
+}
+
+/// Relay mode's Socket.IO endpoint (the handler's, when one is set).
+fn relay_socketio(state: &AppState) -> Mount {
+    socketio_endpoint(
+        state,
+        RelaySockets::new(state.handler.clone(), state.relay_limits()),
     )
 }
 
@@ -104,10 +115,26 @@ impl Switchboard {
             handler: Arc::new(handler),
         };
         Switchboard {
-            socketio: socketio_engine(&state),
+            socketio: match self.custom_socketio {
+                true => self.socketio,
+                false => relay_socketio(&state),
+            },
+            custom_socketio: self.custom_socketio,
             sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: self.mounts,
+        }
+    }
+
+    /// A server whose Socket.IO endpoint (at `--socketio-path`, with every Engine.IO and
+    /// Socket.IO option of the configuration) runs `app`, the full Socket.IO API (namespaces,
+    /// middleware, acks both ways, binary), instead of relay mode. SockJS, `/ws` and the API
+    /// are unchanged and share the hub, so rooms still span protocols.
+    pub fn with_socketio(self, app: impl SocketHandler) -> Switchboard {
+        Switchboard {
+            socketio: socketio_endpoint(self.state.get_ref(), app),
+            custom_socketio: true,
+            ..self
         }
     }
 
@@ -128,7 +155,8 @@ impl Switchboard {
             handler,
         };
         Switchboard {
-            socketio: socketio_engine(&state),
+            socketio: relay_socketio(&state),
+            custom_socketio: false,
             sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: Vec::new(),
@@ -163,7 +191,7 @@ impl Switchboard {
             for mount in &mounts {
                 mount(cfg);
             }
-            socketio.configure(cfg);
+            socketio(cfg);
             sockjs.configure(cfg);
             cfg.app_data(state.clone())
                 .configure(websocket::configure)

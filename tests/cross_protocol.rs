@@ -226,3 +226,60 @@ async fn two_applications_encoding_one_format_each_send_their_own_bytes() {
     }
     server.shutdown().await.unwrap();
 }
+
+/// A Socket.IO application of its own: everyone joins "lobby", and `hello` is acknowledged.
+struct Lobby;
+
+impl switchboard::socketio::SocketHandler for Lobby {
+    fn on_connection(&self, socket: &mut switchboard::socketio::Socket<'_, '_>) {
+        socket.join("lobby").unwrap();
+    }
+
+    fn on_event(
+        &self,
+        socket: &mut switchboard::socketio::Socket<'_, '_>,
+        event: &str,
+        args: Vec<Value>,
+        _attachments: Vec<bytes::Bytes>,
+        ack: Option<u64>,
+    ) {
+        if let (Some(id), "hello") = (ack, event) {
+            socket.ack(id, vec![json!({"hi": args})], Vec::new());
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_socketio_application_of_its_own_serves_the_configured_path_beside_relay_mode() {
+    let mut cfg = config();
+    cfg.ping_interval_ms = 1234;
+    let server = switchboard::Switchboard::new(cfg)
+        .with_socketio(Lobby)
+        .start()
+        .unwrap();
+    let addr = server.addr();
+    let (mut sio, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/socket.io/?EIO=4&transport=websocket"
+    ))
+    .await
+    .unwrap();
+    // The configuration's options apply: no re-typing.
+    let open = eio_text(&mut sio).await;
+    assert!(open.contains("\"pingInterval\":1234"), "{open}");
+    sio.send(WsMessage::text("40")).await.unwrap();
+    assert!(eio_text(&mut sio).await.starts_with("40{"));
+    sio.send(WsMessage::text(r#"421["hello","you"]"#))
+        .await
+        .unwrap();
+    assert_eq!(eio_text(&mut sio).await, r#"431[{"hi":["you"]}]"#);
+    // Relay mode's /ws shares the hub: one publish reaches both.
+    let mut plain = Client::connect(&server).await;
+    plain.join("lobby").await;
+    assert_eq!(
+        Api::new(&server).publish("lobby", "news", json!(1)).await,
+        2
+    );
+    assert_eq!(eio_text(&mut sio).await, r#"42["news",1]"#);
+    assert_eq!(plain.recv().await["event"], "news");
+    server.shutdown().await.unwrap();
+}
