@@ -19,6 +19,18 @@
 //! ```
 //!
 //! or run the `switchboard` binary, whose default application is relay mode ([`relay`]).
+//!
+//! # Which trait to implement
+//!
+//! | you want | implement | give it to |
+//! |---|---|---|
+//! | one application for every protocol (Socket.IO, SockJS, `/ws`): who may join and publish, what an `emit` answers, who left | [`Handler`] (its defaults are relay mode) | [`Switchboard::with_handler`] |
+//! | the whole Socket.IO API: namespaces, connect middleware, acks both ways, binary | [`socketio::SocketHandler`] | [`Switchboard::with_socketio`] (SockJS and `/ws` stay with the `Handler`) |
+//! | a SockJS service of your own at another prefix | [`sockjs::SockJsApp`] | [`sockjs::SockJs`], then [`Switchboard::mount`] |
+//! | raw Engine.IO, without Socket.IO | [`engineio::EngineHandler`] | [`engineio::Engine`], then [`Switchboard::mount`] |
+//!
+//! [`session::SessionLogic`] is the seam every protocol implements on top of the session actor;
+//! applications never need it. Publish from Rust with [`Hub::broadcast`] ([`Switchboard::hub`]).
 
 #![warn(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! A session outlives its transport. Its state (outbox, close reason, liveness) belongs to a
 //! [`SessionActor`]; transports *pull* from it. A WebSocket driver pulls in a loop for the life of
 //! the socket; a long-poll request pulls once and returns what it got. Either way the actor answers
-//! a [`Pull`] as soon as it has frames (or a close) for the client, so one mechanism serves every
+//! a pull as soon as it has frames (or a close) for the client, so one mechanism serves every
 //! transport. What a protocol adds is a [`SessionLogic`]: how to encode a broadcast, what to do with
 //! a frame from the client, how to say goodbye.
 
@@ -55,7 +55,7 @@ pub struct CloseInfo {
     pub farewell: Option<String>,
 }
 
-/// What a transport gets for one [`Pull`]: queued frames, then possibly the close.
+/// What a transport gets for one pull: queued frames, then possibly the close.
 #[derive(Debug, Default)]
 pub struct Pulled {
     /// Frames to write, oldest first.

@@ -108,7 +108,7 @@ pub fn decode_jsonp_send(
 ///
 /// # Errors
 ///
-/// [`FrameError::BrokenFraming`]: close the socket with [`CLOSE_BROKEN_FRAMING`].
+/// [`FrameError::BrokenFraming`]: close the socket with [`super::CLOSE_BROKEN_FRAMING`].
 pub fn decode_websocket(payload: &str) -> Result<Vec<String>, FrameError> {
     if payload.is_empty() {
         return Ok(Vec::new());

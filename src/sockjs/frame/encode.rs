@@ -199,7 +199,7 @@ const HTMLFILE_PLACEHOLDER_LEN: usize = "{{ callback }}".len();
 /// Like sockjs-node, the padding is computed on the template *with* its
 /// 14-byte placeholder, so the result is `1027 + callback.len()` bytes
 /// (1035 for `callback`). `callback` must already be validated
-/// ([`callback_from_query`]).
+/// ([`super::callback_from_query`]).
 #[must_use]
 pub fn htmlfile_prelude(callback: &str) -> String {
     let template_len = HTMLFILE_HEAD.len() + HTMLFILE_PLACEHOLDER_LEN + HTMLFILE_TAIL.len();
