@@ -8,6 +8,7 @@
 //!
 //! The codecs ([`packet`], [`payload`], [`jsonp`]) are pure functions with exact-byte tests.
 
+#[cfg(feature = "conformance")]
 mod echo;
 mod error;
 mod handler;
@@ -29,6 +30,7 @@ use crate::config::defaults;
 use crate::hub::Hub;
 use crate::session::{SessionActor, SessionOptions, WsLimits};
 
+#[cfg(feature = "conformance")]
 pub use echo::Echo;
 pub use error::EngineError;
 pub use handler::{

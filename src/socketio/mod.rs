@@ -6,6 +6,7 @@
 //! clients like any other. [`RelaySockets`] is relay mode for Socket.IO clients.
 
 pub mod binary;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod packet;
 mod reason;

@@ -129,7 +129,9 @@ impl SockJsApp for RelaySockJs {
     }
 }
 
-/// The services the sockjs-protocol test suite and sockjs-client's own tests expect.
+/// The services the sockjs-protocol test suite and sockjs-client's own tests expect (the
+/// `conformance` feature, which the examples and tests turn on).
+#[cfg(feature = "conformance")]
 pub mod testing {
     use super::{SockJsApp, SockJsConn};
     use crate::hub::{Message, Target};

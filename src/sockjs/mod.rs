@@ -23,7 +23,9 @@ use crate::config::defaults;
 use crate::hub::Hub;
 use crate::session::{SessionActor, SessionOptions, WsLimits};
 
-pub use app::{testing, RelaySockJs, SockJsApp, SockJsConn};
+#[cfg(feature = "conformance")]
+pub use app::testing;
+pub use app::{RelaySockJs, SockJsApp, SockJsConn};
 pub use logic::SockJsLogic;
 
 /// Options of one SockJS service, with sockjs-node's defaults.
