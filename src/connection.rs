@@ -97,14 +97,14 @@ impl HeadWatch {
 
 /// A TCP connection whose request heads may be at most `max_head` bytes.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     tcp: TcpStream,
     watch: HeadWatch,
 }
 
 impl Connection {
     /// Wraps an accepted connection.
-    pub fn new(tcp: TcpStream, max_head: usize) -> Connection {
+    pub(crate) fn new(tcp: TcpStream, max_head: usize) -> Connection {
         Connection {
             tcp,
             watch: HeadWatch::new(max_head),
@@ -112,12 +112,12 @@ impl Connection {
     }
 
     /// The TCP connection underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         &self.tcp
     }
 
     /// The connection carries something other than HTTP requests from now on (an upgrade).
-    pub fn stop_watching(&mut self) {
+    pub(crate) fn stop_watching(&mut self) {
         self.watch.reading = Reading::Off;
     }
 }

@@ -19,7 +19,7 @@ use crate::upgrade::{AppFactory, UpgradeTimeouts};
 const BACKLOG: i32 = 1024;
 
 /// How the server runs.
-pub struct ServerOptions {
+pub(crate) struct ServerOptions {
     /// Worker threads; 0 for one per core.
     pub workers: usize,
     /// Seconds a stopping worker waits for its connections.
@@ -46,7 +46,7 @@ fn listener(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Binds `addr` and starts serving the application `make_app` builds (once per worker). Returns
 /// the server (to await or stop) and the address it bound.
-pub fn serve<F, I, S, B>(
+pub(crate) fn serve<F, I, S, B>(
     addr: SocketAddr,
     options: ServerOptions,
     make_app: F,

@@ -32,9 +32,9 @@
 //! [`session::SessionLogic`] is the seam every protocol implements on top of the session actor;
 //! applications never need it. Publish from Rust with [`Hub::broadcast`] ([`Switchboard::hub`]).
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
-pub mod api;
+mod api;
 pub mod config;
 mod connection;
 pub mod engineio;
@@ -47,7 +47,7 @@ pub mod session;
 pub mod socketio;
 pub mod sockjs;
 mod upgrade;
-pub mod websocket;
+mod websocket;
 
 use std::sync::Arc;
 

@@ -40,7 +40,7 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// The deadlines of upgraded connections.
 #[derive(Debug, Clone, Copy)]
-pub struct UpgradeTimeouts {
+pub(crate) struct UpgradeTimeouts {
     /// Longest the final write of a refused upgrade (or a closing connection) may take (the
     /// write timeout).
     pub final_write: Duration,
@@ -126,7 +126,7 @@ impl Inbound {
 
 /// Answers one upgrade request on `framed`'s connection with `app`, then serves the upgraded
 /// connection until either side ends it.
-pub async fn serve<S, B>(
+pub(crate) async fn serve<S, B>(
     app: Rc<S>,
     req: Request,
     framed: Framed<Connection, Codec>,
@@ -309,7 +309,7 @@ async fn relay(
 }
 
 /// What an actix-web `App` is as a service factory (what `HttpServer` accepts).
-pub trait AppFactory<B>:
+pub(crate) trait AppFactory<B>:
     ServiceFactory<
         Request,
         Config = AppConfig,
@@ -333,7 +333,7 @@ impl<T, B> AppFactory<B> for T where
 
 /// The upgrade service factory for actix-http: builds `make_app`'s application once per worker
 /// and serves every upgrade request with it (see [`serve`]).
-pub fn factory<F, I, S, B>(
+pub(crate) fn factory<F, I, S, B>(
     make_app: F,
     timeouts: UpgradeTimeouts,
 ) -> impl actix_service::ServiceFactory<

@@ -14,7 +14,7 @@ use crate::AppState;
 /// The body of `POST /api/publish`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PublishRequest {
+pub(crate) struct PublishRequest {
     /// The room to publish to.
     pub room: String,
     /// The event name.
@@ -29,7 +29,7 @@ pub struct PublishRequest {
 
 /// The body of `POST /api/publish`: one message, or a batch published in order.
 #[derive(Debug)]
-pub enum PublishBody {
+pub(crate) enum PublishBody {
     /// One message; answered with `{"delivered":N}`.
     One(PublishRequest),
     /// Several messages, published one after the other; answered with `{"delivered":[N,...]}`.
@@ -146,7 +146,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 /// `POST /api/publish`: delivers an event (or a batch of them, in order) to every member of a
 /// room, whatever its protocol. A batch is checked whole before anything is published. The
 /// token is checked before the body is read.
-pub async fn publish(
+pub(crate) async fn publish(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Payload,
@@ -197,7 +197,7 @@ pub async fn publish(
 }
 
 /// `GET /api/stats`: sessions per protocol and transport, rooms, traffic, drops.
-pub async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(refused) = refusal(&req, &state) {
         return refused;
     }
@@ -205,7 +205,7 @@ pub async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 }
 
 /// Mounts `/api` (bodies within `--max-message-size` and `--body-timeout-ms`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .route("/publish", web::post().to(publish))

@@ -25,15 +25,15 @@ use crate::hub::Frame;
 use crate::session::Pulled;
 
 /// Content-Type of a text poll answer.
-pub const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
+pub(super) const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
 /// Content-Type of an EIO3 binary-form poll answer.
-pub const OCTET_STREAM: &str = "application/octet-stream";
+pub(super) const OCTET_STREAM: &str = "application/octet-stream";
 /// Content-Type of a JSONP poll answer (a script).
-pub const TEXT_JAVASCRIPT: &str = "text/javascript; charset=UTF-8";
+pub(super) const TEXT_JAVASCRIPT: &str = "text/javascript; charset=UTF-8";
 
 /// How one poll is to be answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PollFlavor {
+pub(super) enum PollFlavor {
     /// EIO4: `\x1e`-separated text.
     V4,
     /// EIO3 over XHR: the binary form when `binary` (the client did not ask for `b64` at its
@@ -52,7 +52,7 @@ pub enum PollFlavor {
 
 /// A poll answer: its body and Content-Type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollAnswer {
+pub(super) struct PollAnswer {
     /// The Content-Type header.
     pub content_type: &'static str,
     /// The body.
@@ -60,7 +60,7 @@ pub struct PollAnswer {
 }
 
 /// Answers one poll in `flavor`.
-pub fn answer_poll(pulled: &Pulled, flavor: &PollFlavor) -> PollAnswer {
+pub(super) fn answer_poll(pulled: &Pulled, flavor: &PollFlavor) -> PollAnswer {
     let text = |body: String, content_type| PollAnswer {
         content_type,
         body: Bytes::from(body),
@@ -99,7 +99,7 @@ fn last_packet(pulled: &Pulled, empty: bool) -> Option<&'static str> {
 
 /// The payload answering one poll: the frames in order, then `1` (server close) or `6` (noop:
 /// client close, or nothing to say); an EIO4 payload separates packets with `\x1e`.
-pub fn encode_poll_v4(pulled: &Pulled) -> String {
+pub(super) fn encode_poll_v4(pulled: &Pulled) -> String {
     let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
         match frame {
@@ -119,7 +119,7 @@ pub fn encode_poll_v4(pulled: &Pulled) -> String {
 
 /// The string-form EIO3 payload answering one poll: `<length>:<packet>` for each frame, the
 /// length counted in UTF-16 units; binary frames as `b4<base64>`.
-pub fn encode_poll_v3(pulled: &Pulled) -> String {
+pub(super) fn encode_poll_v3(pulled: &Pulled) -> String {
     let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
         match frame {
@@ -141,7 +141,7 @@ pub fn encode_poll_v3(pulled: &Pulled) -> String {
 /// The binary-form (XHR2) EIO3 payload answering one poll: per frame a marker (0 string,
 /// 1 binary), the byte length as digit bytes, `0xFF`, then the packet (a binary frame already
 /// starts with its type byte, `0x04`).
-pub fn encode_poll_v3_binary(pulled: &Pulled) -> Bytes {
+pub(super) fn encode_poll_v3_binary(pulled: &Pulled) -> Bytes {
     let mut entries: Vec<(bool, &[u8])> = Vec::with_capacity(pulled.frames.len() + 1);
     for frame in &pulled.frames {
         match frame {
@@ -158,7 +158,7 @@ pub fn encode_poll_v3_binary(pulled: &Pulled) -> Bytes {
 
 /// The packets of an EIO3 POST body, in either the string or the binary (XHR2) form. A string
 /// payload starts with a length digit, a binary one with its marker byte 0 or 1.
-pub fn decode_post_v3(body: &[u8]) -> Result<Vec<Packet>, String> {
+pub(super) fn decode_post_v3(body: &[u8]) -> Result<Vec<Packet>, String> {
     match body.first() {
         Some(0) | Some(1) => {
             decode_payload_v3_binary(bytes::Bytes::copy_from_slice(body)).map_err(|e| e.to_string())
@@ -170,7 +170,7 @@ pub fn decode_post_v3(body: &[u8]) -> Result<Vec<Packet>, String> {
 }
 
 /// The packets of an EIO3 JSONP POST body: a form with the string-form payload in `d`.
-pub fn decode_post_jsonp(body: &[u8]) -> Result<Vec<Packet>, String> {
+pub(super) fn decode_post_jsonp(body: &[u8]) -> Result<Vec<Packet>, String> {
     let payload = super::jsonp::decode_jsonp_body(body).map_err(|e| e.to_string())?;
     decode_payload_v3_string(&payload).map_err(|e| e.to_string())
 }

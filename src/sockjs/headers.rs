@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponseBuilder};
 use super::frame;
 
 /// `Cache-Control` for dynamic answers.
-pub fn no_cache(res: &mut HttpResponseBuilder) {
+pub(super) fn no_cache(res: &mut HttpResponseBuilder) {
     res.insert_header((header::CACHE_CONTROL, frame::CACHE_CONTROL_NO_CACHE));
 }
 
 /// One year of caching (`Cache-Control` and `Expires`).
-pub fn cache_for(res: &mut HttpResponseBuilder) {
+pub(super) fn cache_for(res: &mut HttpResponseBuilder) {
     let expires = SystemTime::now() + Duration::from_secs(frame::CACHE_FOR_SECS);
     res.insert_header((header::CACHE_CONTROL, frame::CACHE_CONTROL_CACHE_FOR));
     res.insert_header((header::EXPIRES, HttpDate::from(expires).to_string()));
@@ -38,12 +38,12 @@ fn allow_headers(req: &HttpRequest, res: &mut HttpResponseBuilder) {
 }
 
 /// CORS for xhr transports and `/info`: the origin echoed with credentials, or `*`.
-pub fn xhr_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
+pub(super) fn xhr_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
     cors_for(origin(req), req, res);
 }
 
 /// CORS for eventsource: as [`xhr_cors`], but a `null` origin gets `*`.
-pub fn eventsource_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
+pub(super) fn eventsource_cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
     cors_for(origin(req).filter(|o| *o != "null"), req, res);
 }
 
@@ -61,7 +61,7 @@ fn cors_for(origin: Option<&str>, req: &HttpRequest, res: &mut HttpResponseBuild
 }
 
 /// `Set-Cookie: JSESSIONID=...; path=/` when the service wants sticky sessions.
-pub fn jsessionid(req: &HttpRequest, enabled: bool, res: &mut HttpResponseBuilder) {
+pub(super) fn jsessionid(req: &HttpRequest, enabled: bool, res: &mut HttpResponseBuilder) {
     if enabled {
         let cookie = req
             .headers()

@@ -14,7 +14,7 @@ use crate::session::{CloseInfo, Keepalive, Outbox, Pulled, SessionCore, SessionL
 
 /// The kind of transport currently receiving for a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receiver {
+pub(super) enum Receiver {
     /// No receiver: the session waits (at most `disconnect_delay`).
     None,
     /// `xhr`, `jsonp`: one frame per request.
@@ -29,7 +29,7 @@ pub enum Receiver {
 
 /// The answer to a receiver that asks to attach.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Attach {
+pub(super) enum Attach {
     /// Attached: frames will come through the pull.
     Attached,
     /// Another receiver is attached: answer `c[2010,"Another connection still open"]`.

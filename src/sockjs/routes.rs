@@ -24,7 +24,7 @@ use crate::session::{
 type SessionAddr<A> = Addr<SessionActor<SockJsLogic<A>>>;
 
 /// Mounts a service under its prefix.
-pub fn configure<A: SockJsApp>(service: Arc<SockJsShared<A>>, cfg: &mut web::ServiceConfig) {
+pub(super) fn configure<A: SockJsApp>(service: Arc<SockJsShared<A>>, cfg: &mut web::ServiceConfig) {
     let prefix = service.config.prefix.clone();
     let handler = move |req: HttpRequest, body: web::Payload| {
         let service = service.clone();

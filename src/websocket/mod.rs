@@ -17,7 +17,7 @@ use crate::session::{
 use crate::AppState;
 
 /// The protocol logic of one plain WebSocket session.
-pub struct WebSocketLogic {
+pub(crate) struct WebSocketLogic {
     handler: SharedHandler,
     limits: RelayLimits,
     keepalive: Keepalive,
@@ -26,7 +26,7 @@ pub struct WebSocketLogic {
 
 impl WebSocketLogic {
     /// Logic that hands requests to `handler`, pinging as `keepalive` says.
-    pub fn new(handler: SharedHandler, limits: RelayLimits, keepalive: Keepalive) -> Self {
+    pub(crate) fn new(handler: SharedHandler, limits: RelayLimits, keepalive: Keepalive) -> Self {
         WebSocketLogic {
             handler,
             limits,
@@ -37,7 +37,7 @@ impl WebSocketLogic {
 }
 
 /// The WebSocket close code and reason for each way a session ends.
-pub fn close_info(reason: &DisconnectReason) -> CloseInfo {
+pub(crate) fn close_info(reason: &DisconnectReason) -> CloseInfo {
     let code = match reason {
         DisconnectReason::ClientClosed
         | DisconnectReason::TransportClosed
@@ -126,7 +126,7 @@ impl SessionLogic for WebSocketLogic {
 }
 
 /// `GET /ws`: upgrades to a WebSocket and starts a session.
-pub async fn websocket_route(
+pub(crate) async fn websocket_route(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -165,6 +165,6 @@ fn session_limit_reached() -> HttpResponse {
 }
 
 /// Mounts `/ws`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(websocket_route));
 }
