@@ -32,7 +32,7 @@ async fn main() -> std::io::Result<()> {
         ..EngineConfig::default()
     };
     let hub = switchboard.hub().clone();
-    let options = switchboard::session::SessionOptions::default();
+    let options = switchboard::SessionOptions::default();
     let socketio = Engine::new(
         engine_config("/socket.io/"),
         SocketIo::new(

@@ -5,8 +5,8 @@
 //!
 //! Run: `cargo run --example sockjs_conformance`.
 
-use switchboard::session::SessionOptions;
 use switchboard::sockjs::{testing, SockJs, SockJsApp, SockJsConfig};
+use switchboard::SessionOptions;
 use switchboard::{Config, Hub, Switchboard};
 
 fn service<A: SockJsApp>(

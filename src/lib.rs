@@ -29,8 +29,8 @@
 //! | a SockJS service of your own at another prefix | [`sockjs::SockJsApp`] | [`sockjs::SockJs`], then [`Switchboard::mount`] |
 //! | raw Engine.IO, without Socket.IO | [`engineio::EngineHandler`] | [`engineio::Engine`], then [`Switchboard::mount`] |
 //!
-//! [`session::SessionLogic`] is the seam every protocol implements on top of the session actor;
-//! applications never need it. Publish from Rust with [`Hub::broadcast`] ([`Switchboard::hub`]).
+//! Under them, every protocol is a `SessionLogic` on one session actor (internal: applications
+//! never need it). Publish from Rust with [`Hub::broadcast`] ([`Switchboard::hub`]).
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -43,7 +43,7 @@ mod http_server;
 pub mod hub;
 pub mod relay;
 mod server;
-pub mod session;
+mod session;
 pub mod socketio;
 pub mod sockjs;
 mod upgrade;
@@ -63,6 +63,7 @@ pub fn on_connect(connection: &dyn std::any::Any, extensions: &mut actix_web::de
 pub use handler::{DisconnectInfo, Handler, SessionRef};
 pub use hub::{Hub, Message, Target};
 pub use server::{RunningServer, Switchboard};
+pub use session::SessionOptions;
 
 /// The log filter when `RUST_LOG` is not set. actix-http logs a client's malformed request as
 /// an ERROR of its dispatcher ("stream error: request parse error"); a client's mistake is not

@@ -197,7 +197,7 @@ async fn two_applications_encoding_one_format_each_send_their_own_bytes() {
         },
         Echo,
         switchboard.hub().clone(),
-        switchboard::session::SessionOptions::default(),
+        switchboard::SessionOptions::default(),
     );
     let server = switchboard
         .mount(move |cfg| echo.configure(cfg))

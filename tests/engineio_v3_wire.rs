@@ -16,9 +16,9 @@ use futures_util::SinkExt;
 use serde_json::{json, Value};
 use switchboard::engineio::{Echo, Engine, EngineConfig};
 use switchboard::hub::{Frame, WireFormat};
-use switchboard::session::SessionOptions;
 use switchboard::socketio::conformance::ConformanceApp;
 use switchboard::socketio::{SocketIo, SocketIoConfig};
+use switchboard::SessionOptions;
 use switchboard::{Message, RunningServer, Switchboard, Target};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 

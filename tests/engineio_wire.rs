@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use switchboard::engineio::{Echo, Engine, EngineConfig};
-use switchboard::session::SessionOptions;
+use switchboard::SessionOptions;
 use switchboard::{RunningServer, Switchboard};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 

@@ -10,9 +10,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use switchboard::engineio::{Engine, EngineConfig};
-use switchboard::session::SessionOptions;
 use switchboard::socketio::conformance::ConformanceApp;
 use switchboard::socketio::{SocketIo, SocketIoConfig};
+use switchboard::SessionOptions;
 use switchboard::{Config, RunningServer, Switchboard};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 

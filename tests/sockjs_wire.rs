@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use switchboard::session::SessionOptions;
 use switchboard::sockjs::{testing, SockJs, SockJsApp, SockJsConfig};
+use switchboard::SessionOptions;
 use switchboard::{RunningServer, Switchboard};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 

@@ -2,7 +2,7 @@
 //!
 //! An [`Engine`] serves one path (e.g. `/socket.io/`) with long-polling and WebSocket transports
 //! and the upgrade from one to the other, and runs an [`EngineHandler`] on top. Each connection is
-//! a [`SessionActor`] with [`EngineLogic`]: a
+//! a `SessionActor` with [`EngineLogic`]: a
 //! long-poll GET is one pull from it, a WebSocket pulls for its life, and an upgrade only changes
 //! which transport is allowed to pull. See protocols/socketio.md.
 //!

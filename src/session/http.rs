@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 
 /// Why a request body could not be read whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// More bytes than the limit.
     #[error("request body over the size limit")]
     TooBig,
@@ -22,7 +22,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// The HTTP status a plain request (the API) answers this with.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             BodyError::TooBig => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::TimedOut => StatusCode::REQUEST_TIMEOUT,
@@ -34,7 +34,7 @@ impl BodyError {
 
 /// Reads a request body of at most `limit` bytes, all of it within `timeout` (a body that never
 /// comes, or comes a byte at a time, is cut off then, as nginx's `client_body_timeout` does).
-pub async fn read_body(
+pub(crate) async fn read_body(
     mut body: web::Payload,
     limit: usize,
     timeout: Duration,

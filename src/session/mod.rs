@@ -7,9 +7,9 @@
 //! transport. What a protocol adds is a [`SessionLogic`]: how to encode a broadcast, what to do with
 //! a frame from the client, how to say goodbye.
 
-pub mod http;
+pub(crate) mod http;
 mod outbox;
-pub mod peer;
+pub(crate) mod peer;
 mod ws_driver;
 mod ws_frame;
 mod ws_output;
@@ -28,10 +28,10 @@ use crate::hub::{
     SessionCommand, SessionId, Transport, WireFormat,
 };
 
-pub use outbox::{Outbox, Overflow};
-pub use ws_driver::{accept_websocket, is_websocket_upgrade, WsConnection, WsLimits};
-pub use ws_frame::{FrameDecoder, FrameError, Incoming};
-pub use ws_output::{WriteError, WsBody, WsOutput};
+pub(crate) use outbox::Outbox;
+pub(crate) use ws_driver::{accept_websocket, is_websocket_upgrade, WsConnection, WsLimits};
+pub(crate) use ws_frame::Incoming;
+pub(crate) use ws_output::{WriteError, WsOutput};
 
 /// Broadcasts that may wait in a session's inbox, per message of `max_outbox`.
 const INBOX_PER_OUTBOX: usize = 16;
@@ -44,7 +44,7 @@ const CLIENT_CLOSE_GRACE: Duration = Duration::from_millis(200);
 
 /// A close as the transport writes it: a WebSocket close code and a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseInfo {
+pub(crate) struct CloseInfo {
     /// Close code (WebSocket close codes; protocols map them to their own close frames).
     pub code: u16,
     /// Human-readable reason.
@@ -57,7 +57,7 @@ pub struct CloseInfo {
 
 /// What a transport gets for one pull: queued frames, then possibly the close.
 #[derive(Debug, Default)]
-pub struct Pulled {
+pub(crate) struct Pulled {
     /// Frames to write, oldest first.
     pub frames: Vec<Frame>,
     /// Set when the session is over: write it after the frames and end the transport.
@@ -67,7 +67,7 @@ pub struct Pulled {
 /// A WebSocket takes over the session's output: from now on frames go straight to it.
 #[derive(Debug, ActixMessage)]
 #[rtype(result = "()")]
-pub struct AttachSocket(pub WsOutput);
+pub(crate) struct AttachSocket(pub WsOutput);
 
 /// The transport waiting for the session's frames.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ enum Puller {
 /// What a transport reports from the client's side.
 #[derive(Debug, ActixMessage)]
 #[rtype(result = "()")]
-pub enum TransportEvent {
+pub(crate) enum TransportEvent {
     /// A text message from the client.
     Text(ByteString),
     /// A binary message from the client.
@@ -98,7 +98,7 @@ pub enum TransportEvent {
 
 /// How a session checks that its client is alive.
 #[derive(Debug, Clone)]
-pub enum Keepalive {
+pub(crate) enum Keepalive {
     /// Send `frame` every `interval`; if `timeout` is set, the client must show a sign of life
     /// within that long after each one.
     Ping {
@@ -117,7 +117,7 @@ pub enum Keepalive {
 }
 
 /// The protocol-specific part of a session.
-pub trait SessionLogic: Unpin + Sized + 'static {
+pub(crate) trait SessionLogic: Unpin + Sized + 'static {
     /// The wire format broadcasts are encoded into for this session.
     fn format(&self) -> WireFormat;
 
@@ -172,7 +172,7 @@ pub trait SessionLogic: Unpin + Sized + 'static {
 
 /// The state every session has, whatever its protocol.
 #[derive(Debug)]
-pub struct SessionCore {
+pub(crate) struct SessionCore {
     id: SessionId,
     protocol: Protocol,
     transport: Transport,
@@ -201,43 +201,38 @@ pub struct SessionCore {
 
 impl SessionCore {
     /// The session's id.
-    pub fn id(&self) -> &SessionId {
+    pub(crate) fn id(&self) -> &SessionId {
         &self.id
     }
 
-    /// The session's protocol.
-    pub fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
     /// The transport the session is attached through.
-    pub fn transport(&self) -> Transport {
+    pub(crate) fn transport(&self) -> Transport {
         self.transport
     }
 
     /// The hub the session is registered with.
-    pub fn hub(&self) -> &Hub {
+    pub(crate) fn hub(&self) -> &Hub {
         &self.hub
     }
 
     /// How the hub reaches this actor, to register more members for this connection.
-    pub fn mailbox(&self) -> Mailbox {
+    pub(crate) fn mailbox(&self) -> Mailbox {
         self.mailbox.clone()
     }
 
     /// Records that the session now runs over another transport.
-    pub fn set_transport(&mut self, transport: Transport) {
+    pub(crate) fn set_transport(&mut self, transport: Transport) {
         self.transport = transport;
         self.hub.set_transport(&self.id, transport);
     }
 
     /// True while a transport waits for frames.
-    pub fn has_puller(&self) -> bool {
+    pub(crate) fn has_puller(&self) -> bool {
         self.puller.is_some()
     }
 
     /// True when the waiting transport's request (or WebSocket) has gone away.
-    pub fn puller_abandoned(&self) -> bool {
+    pub(crate) fn puller_abandoned(&self) -> bool {
         match &self.puller {
             Some(Puller::Once(p)) => p.is_closed(),
             Some(Puller::Socket(output)) => output.is_gone(),
@@ -246,20 +241,20 @@ impl SessionCore {
     }
 
     /// Attaches a request waiting for frames (replacing any other transport).
-    pub fn attach(&mut self, puller: oneshot::Sender<Pulled>) {
+    pub(crate) fn attach(&mut self, puller: oneshot::Sender<Pulled>) {
         self.puller = Some(Puller::Once(puller));
     }
 
     /// Attaches a WebSocket (replacing any other transport); it may hold as many bytes as the
     /// outbox.
-    pub fn attach_socket(&mut self, output: WsOutput) {
+    pub(crate) fn attach_socket(&mut self, output: WsOutput) {
         output.set_limit(self.outbox.limit());
         self.puller = Some(Puller::Socket(output));
     }
 
     /// Answers a waiting request now, with whatever is queued (possibly nothing). A WebSocket
     /// stays attached.
-    pub fn release_puller(&mut self) {
+    pub(crate) fn release_puller(&mut self) {
         self.release_at = None;
         if let Some(Puller::Once(puller)) = self.puller.take_if(|p| matches!(p, Puller::Once(_))) {
             let frames = self.outbox.drain();
@@ -274,13 +269,13 @@ impl SessionCore {
 
     /// Answers the waiting request after `after` with whatever is queued then (possibly nothing),
     /// unless something answers it sooner.
-    pub fn release_puller_after(&mut self, after: Duration) {
+    pub(crate) fn release_puller_after(&mut self, after: Duration) {
         self.release_at = Some(Instant::now() + after);
     }
 
     /// Refuses the waiting request: it gets no answer from the session (its transport reports
     /// the session as unknown). A WebSocket stays attached.
-    pub fn refuse_puller(&mut self) {
+    pub(crate) fn refuse_puller(&mut self) {
         self.puller.take_if(|p| matches!(p, Puller::Once(_)));
         self.release_at = None;
     }
@@ -288,7 +283,7 @@ impl SessionCore {
     /// True when the client has missed its keepalive: no sign of life within the timeout of the
     /// last ping (by the ping's scheduled time), or a silence longer than allowed. Checked when
     /// a request arrives, so that a request racing the keepalive timer loses, as in Node.
-    pub fn keepalive_expired(&self) -> bool {
+    pub(crate) fn keepalive_expired(&self) -> bool {
         let now = Instant::now();
         let missed_ping = self
             .ping_wait
@@ -301,33 +296,28 @@ impl SessionCore {
 
     /// Closes the session for `reason` unless [`clear_deadline`](Self::clear_deadline) is called
     /// within `after` (e.g. Socket.IO's connectTimeout).
-    pub fn set_deadline(&mut self, after: Duration, reason: DisconnectReason) {
+    pub(crate) fn set_deadline(&mut self, after: Duration, reason: DisconnectReason) {
         self.deadline = Some((Instant::now() + after, reason));
     }
 
     /// Cancels the deadline.
-    pub fn clear_deadline(&mut self) {
+    pub(crate) fn clear_deadline(&mut self) {
         self.deadline = None;
     }
 
     /// Broadcasts up to `offset` were replayed to recovered member `id`: drop their live copies.
-    pub fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
+    pub(crate) fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
         let through = self.replayed_through.entry(id.clone()).or_default();
         *through = (*through).max(offset);
     }
 
     /// Records a sign of life from the client (for keepalive timeouts).
-    pub fn touch(&mut self) {
+    pub(crate) fn touch(&mut self) {
         self.last_seen = Instant::now();
     }
 
-    /// Number of frames waiting.
-    pub fn queued(&self) -> usize {
-        self.outbox.len()
-    }
-
     /// Queues a frame for the client; an overflow closes the session.
-    pub fn send(&mut self, frame: Frame) {
+    pub(crate) fn send(&mut self, frame: Frame) {
         if self.closing.is_some() {
             return;
         }
@@ -339,14 +329,14 @@ impl SessionCore {
 
     /// Queues a last frame while the session closes (a goodbye the protocol sends before its
     /// close, such as Socket.IO's DISCONNECT); ignored after an overflow.
-    pub fn send_final(&mut self, frame: Frame) {
+    pub(crate) fn send_final(&mut self, frame: Frame) {
         if self.closing != Some(DisconnectReason::Overflow) {
             let _ = self.outbox.push(frame);
         }
     }
 
     /// Ends the session: queued frames are still delivered (but for an overflow), then the close.
-    pub fn close(&mut self, reason: DisconnectReason) {
+    pub(crate) fn close(&mut self, reason: DisconnectReason) {
         if self.closing.is_some() {
             return;
         }
@@ -357,7 +347,7 @@ impl SessionCore {
     }
 
     /// True once the session is closing.
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.is_some()
     }
 }
@@ -386,14 +376,14 @@ impl Default for SessionOptions {
 }
 
 /// The actor that owns one session.
-pub struct SessionActor<L: SessionLogic> {
+pub(crate) struct SessionActor<L: SessionLogic> {
     core: SessionCore,
     logic: L,
 }
 
 impl<L: SessionLogic> SessionActor<L> {
     /// Starts a session and registers it with the hub.
-    pub fn start(
+    pub(crate) fn start(
         hub: Hub,
         protocol: Protocol,
         transport: Transport,
@@ -742,10 +732,10 @@ impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
 
 /// Runs a closure on a session's logic and core inside the actor (protocol-specific requests
 /// such as a long-poll or an upgrade step), then hands frames to a waiting transport.
-pub struct Invoke<L, R>(pub InvokeFn<L, R>);
+pub(crate) struct Invoke<L, R>(pub InvokeFn<L, R>);
 
 /// The closure an [`Invoke`] runs.
-pub type InvokeFn<L, R> = Box<dyn FnOnce(&mut L, &mut SessionCore) -> R + Send>;
+pub(crate) type InvokeFn<L, R> = Box<dyn FnOnce(&mut L, &mut SessionCore) -> R + Send>;
 
 impl<L: 'static, R: 'static> ActixMessage for Invoke<L, R> {
     type Result = R;

@@ -7,7 +7,7 @@ use crate::hub::Frame;
 /// Frames queued for one client, at most `limit` bytes of them (one frame is always taken, however
 /// large: a message within the size limit can always be sent).
 #[derive(Debug)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     frames: VecDeque<Frame>,
     /// The payload bytes of `frames`.
     bytes: usize,
@@ -16,11 +16,11 @@ pub struct Outbox {
 
 /// The outbox is full: the frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overflow;
+pub(crate) struct Overflow;
 
 impl Outbox {
     /// An empty outbox that holds at most `limit` bytes.
-    pub fn new(limit: usize) -> Outbox {
+    pub(crate) fn new(limit: usize) -> Outbox {
         Outbox {
             frames: VecDeque::new(),
             bytes: 0,
@@ -29,7 +29,7 @@ impl Outbox {
     }
 
     /// Queues a frame, or refuses it when it would take the outbox over its limit.
-    pub fn push(&mut self, frame: Frame) -> Result<(), Overflow> {
+    pub(crate) fn push(&mut self, frame: Frame) -> Result<(), Overflow> {
         if !self.frames.is_empty() && self.bytes + frame.len() > self.limit {
             return Err(Overflow);
         }
@@ -40,14 +40,14 @@ impl Outbox {
 
     /// Takes every queued frame, oldest first (the queue's memory goes with them: an idle
     /// session keeps none).
-    pub fn drain(&mut self) -> Vec<Frame> {
+    pub(crate) fn drain(&mut self) -> Vec<Frame> {
         self.bytes = 0;
         Vec::from(std::mem::take(&mut self.frames))
     }
 
     /// Puts frames a transport could not deliver back at the front, in order (the limit does
     /// not apply: they were already counted).
-    pub fn restore(&mut self, frames: Vec<Frame>) {
+    pub(crate) fn restore(&mut self, frames: Vec<Frame>) {
         for frame in frames.into_iter().rev() {
             self.bytes += frame.len();
             self.frames.push_front(frame);
@@ -55,23 +55,24 @@ impl Outbox {
     }
 
     /// Drops every queued frame.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.frames.clear();
         self.bytes = 0;
     }
 
     /// Most bytes the outbox holds.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit
     }
 
     /// Number of queued frames.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.frames.len()
     }
 
     /// True when nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 }

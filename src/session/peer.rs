@@ -17,7 +17,7 @@ struct PeerFd(RawFd);
 
 /// The `on_connect` hook: remembers the connection's descriptor for [`PeerWatch::of`], and
 /// turns Nagle's algorithm off (small writes leave at once, as Node's sockets do).
-pub fn record(connection: &dyn std::any::Any, extensions: &mut Extensions) {
+pub(crate) fn record(connection: &dyn std::any::Any, extensions: &mut Extensions) {
     if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
         let _ = tcp.set_nodelay(true);
         extensions.insert(PeerFd(tcp.as_raw_fd()));
@@ -25,13 +25,13 @@ pub fn record(connection: &dyn std::any::Any, extensions: &mut Extensions) {
 }
 
 /// A watch on one request's client connection.
-pub struct PeerWatch {
+pub(crate) struct PeerWatch {
     tcp: tokio::net::TcpStream,
 }
 
 impl PeerWatch {
     /// A watch on `req`'s connection, when the server recorded it (see [`record`]).
-    pub fn of(req: &HttpRequest) -> Option<PeerWatch> {
+    pub(crate) fn of(req: &HttpRequest) -> Option<PeerWatch> {
         let PeerFd(raw) = *req.conn_data::<PeerFd>()?;
         // SAFETY: the descriptor belongs to the connection that carries `req`, which stays open
         // at least as long as `req` is being handled; it is only borrowed to duplicate it.
@@ -45,7 +45,7 @@ impl PeerWatch {
 
     /// Resolves when the client has closed its side of the connection (or it failed). If the
     /// client sends more data instead (a pipelined request), it never resolves.
-    pub async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         let mut byte = [0u8; 1];
         match self.tcp.peek(&mut byte).await {
             Ok(0) | Err(_) => {}

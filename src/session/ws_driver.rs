@@ -122,7 +122,7 @@ fn refuse(output: &WsOutput, error: &FrameError) {
 pub(super) type ReaderSlot = Rc<RefCell<Option<Reader>>>;
 
 /// An accepted WebSocket, not yet handed to a session.
-pub struct WsConnection {
+pub(crate) struct WsConnection {
     output: WsOutput,
     messages: MessageReader,
     reader: ReaderSlot,
@@ -130,7 +130,7 @@ pub struct WsConnection {
 
 /// Whether a request asks to become a WebSocket: `Upgrade: websocket` and `Connection:` with
 /// `upgrade` among its tokens (the handshake's other checks are [`accept_websocket`]'s).
-pub fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+pub(crate) fn is_websocket_upgrade(req: &HttpRequest) -> bool {
     let header = |name| {
         req.headers()
             .get(name)
@@ -146,7 +146,7 @@ pub fn is_websocket_upgrade(req: &HttpRequest) -> bool {
 }
 
 /// Accepts a WebSocket handshake: the `101` response to return, and the connection behind it.
-pub fn accept_websocket(
+pub(crate) fn accept_websocket(
     req: &HttpRequest,
     payload: web::Payload,
     limits: &WsLimits,
@@ -176,13 +176,13 @@ pub fn accept_websocket(
 
 impl WsConnection {
     /// Where frames for the client go.
-    pub fn output(&self) -> &WsOutput {
+    pub(crate) fn output(&self) -> &WsOutput {
         &self.output
     }
 
     /// The client's next message (before the connection is handed to a session); `None` once
     /// the connection has ended or the client broke the framing (then the close is written).
-    pub async fn recv(&mut self) -> Option<Incoming> {
+    pub(crate) async fn recv(&mut self) -> Option<Incoming> {
         match poll_fn(|cx| self.messages.poll_next(cx)).await? {
             Ok(incoming) => Some(incoming),
             Err(error) => {
@@ -194,7 +194,7 @@ impl WsConnection {
 
     /// Hands the connection to a session actor: the actor writes to it from now on, and the
     /// response body feeds it the client's messages until the connection ends.
-    pub fn run<A>(self, addr: Addr<A>)
+    pub(crate) fn run<A>(self, addr: Addr<A>)
     where
         A: actix::Actor<Context = actix::Context<A>>
             + actix::Handler<AttachSocket>

@@ -21,7 +21,7 @@ const MAX_CONTROL_PAYLOAD: u64 = 125;
 
 /// One complete message (fragments joined) or control frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// A text message.
     Text(ByteString),
     /// A binary message.
@@ -38,7 +38,7 @@ pub enum Incoming {
 ///
 /// [`close_code`]: FrameError::close_code
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// The frame breaks RFC 6455 (reserved bits, opcodes, masking, control frame rules,
     /// fragmentation order, close payload).
     #[error("Invalid WebSocket frame: {0}")]
@@ -53,7 +53,7 @@ pub enum FrameError {
 
 impl FrameError {
     /// The WebSocket close code this error closes the connection with.
-    pub fn close_code(&self) -> u16 {
+    pub(crate) fn close_code(&self) -> u16 {
         match self {
             FrameError::Protocol(_) => 1002,
             FrameError::InvalidUtf8 => 1007,
@@ -76,7 +76,7 @@ struct Fragments {
 /// The decoder of one connection's client frames (it remembers a fragmented message between
 /// calls).
 #[derive(Debug)]
-pub struct FrameDecoder {
+pub(crate) struct FrameDecoder {
     max_message: usize,
     fragments: Option<Fragments>,
 }
@@ -93,7 +93,7 @@ struct Header {
 
 impl FrameDecoder {
     /// A decoder refusing messages over `max_message` bytes.
-    pub fn new(max_message: usize) -> FrameDecoder {
+    pub(crate) fn new(max_message: usize) -> FrameDecoder {
         FrameDecoder {
             max_message,
             fragments: None,
@@ -102,7 +102,7 @@ impl FrameDecoder {
 
     /// Takes the next message or control frame out of `buf`: `Ok(None)` when more bytes are
     /// needed. After an error the connection is over: call no more.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, FrameError> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, FrameError> {
         loop {
             let Some(header) = self.header(buf)? else {
                 return Ok(None);

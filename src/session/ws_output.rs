@@ -66,7 +66,7 @@ fn put(buf: &mut BytesMut, frame: &Frame) {
 
 /// Why frames could not be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// The connection is gone (or the close was already written).
     Gone,
     /// More bytes are waiting than the limit allows: the client does not keep up.
@@ -92,13 +92,13 @@ struct State {
 
 /// The actor's handle on a WebSocket's output (cheap to clone; the reader holds one for pongs).
 #[derive(Debug, Clone)]
-pub struct WsOutput {
+pub(crate) struct WsOutput {
     state: Arc<Mutex<State>>,
 }
 
 impl WsOutput {
     /// A new output holding at most `limit` bytes, and the response body that drains it.
-    pub fn new(limit: usize, write_timeout: Duration) -> (WsOutput, WsBody) {
+    pub(crate) fn new(limit: usize, write_timeout: Duration) -> (WsOutput, WsBody) {
         let state = Arc::new(Mutex::new(State {
             buf: BytesMut::new(),
             limit: limit.max(1),
@@ -127,12 +127,12 @@ impl WsOutput {
     }
 
     /// Sets the most bytes that may wait for the connection.
-    pub fn set_limit(&self, limit: usize) {
+    pub(crate) fn set_limit(&self, limit: usize) {
         self.lock().limit = limit.max(1);
     }
 
     /// Frames and queues `frames`, oldest first, and wakes the connection.
-    pub fn send(&self, frames: &[Frame]) -> Result<(), WriteError> {
+    pub(crate) fn send(&self, frames: &[Frame]) -> Result<(), WriteError> {
         if frames.is_empty() {
             return Ok(());
         }
@@ -157,7 +157,7 @@ impl WsOutput {
     }
 
     /// Answers a client's ping.
-    pub fn pong(&self, data: &[u8]) -> Result<(), WriteError> {
+    pub(crate) fn pong(&self, data: &[u8]) -> Result<(), WriteError> {
         let mut state = self.lock();
         if state.gone || state.finished {
             return Err(WriteError::Gone);
@@ -172,7 +172,7 @@ impl WsOutput {
     }
 
     /// Writes the close frame (after what is queued) and ends the output.
-    pub fn close(&self, code: u16, reason: &str) {
+    pub(crate) fn close(&self, code: u16, reason: &str) {
         let mut state = self.lock();
         if state.gone || state.finished {
             return;
@@ -183,7 +183,7 @@ impl WsOutput {
     }
 
     /// Writes a close frame without a code (after what is queued) and ends the output.
-    pub fn end(&self) {
+    pub(crate) fn end(&self) {
         let mut state = self.lock();
         if state.gone || state.finished {
             return;
@@ -195,7 +195,7 @@ impl WsOutput {
 
     /// Drops whatever is queued, writes only the close frame and ends the output (for a client
     /// that does not keep up: what it missed is lost either way).
-    pub fn close_now(&self, code: u16, reason: &str) {
+    pub(crate) fn close_now(&self, code: u16, reason: &str) {
         {
             let mut state = self.lock();
             state.buf.clear();
@@ -204,7 +204,7 @@ impl WsOutput {
     }
 
     /// True once the connection has ended.
-    pub fn is_gone(&self) -> bool {
+    pub(crate) fn is_gone(&self) -> bool {
         self.lock().gone
     }
 
@@ -230,7 +230,7 @@ impl WsOutput {
 
 /// The response body of an accepted WebSocket: yields what the session queued, in one chunk per
 /// poll, and ends after the close frame.
-pub struct WsBody {
+pub(crate) struct WsBody {
     state: Arc<Mutex<State>>,
     /// The client's side, once a session has taken the connection.
     reader: Option<ReaderSlot>,

@@ -1,7 +1,7 @@
 //! SockJS (protocol 0.3.x, for sockjs-client 1.x), as sockjs-node 0.3.24 serves it.
 //!
 //! A [`SockJs`] service lives under a prefix (several may coexist, each with its own options and
-//! application). Every session is a [`SessionActor`] with
+//! application). Every session is a `SessionActor` with
 //! [`SockJsLogic`]: an `xhr` or `jsonp` request is one pull from it, a
 //! streaming request (`xhr_streaming`, `eventsource`, `htmlfile`) pulls until `response_limit`,
 //! a WebSocket pulls for its life. Sessions join the hub like any other, so relay mode and rooms
