@@ -40,6 +40,9 @@ enum Reading {
 struct HeadWatch {
     max_head: usize,
     reading: Reading,
+    /// An answer has gone out on this connection: what follows may be the rest of a body the
+    /// application answered without reading (a 401, a 413), which has no blank line to end it.
+    answered: bool,
 }
 
 /// A head grew past the cap.
@@ -56,11 +59,23 @@ impl HeadWatch {
         HeadWatch {
             max_head,
             reading: NEW_HEAD,
+            answered: false,
         }
     }
 
-    /// Follows bytes read from the client.
+    /// Follows bytes read from the client. Only a connection's first head is refused: once an
+    /// answer has gone out, bytes past the cap may be an unread body, and the watch stops
+    /// (actix-http's own limit still holds).
     fn read(&mut self, read: &[u8]) -> Result<(), HeadTooLarge> {
+        let refused = self.watch(read);
+        if refused.is_err() && self.answered {
+            self.reading = Reading::Off;
+            return Ok(());
+        }
+        refused
+    }
+
+    fn watch(&mut self, read: &[u8]) -> Result<(), HeadTooLarge> {
         let Reading::Head { bytes, matched } = &mut self.reading else {
             return Ok(());
         };
@@ -91,6 +106,7 @@ impl HeadWatch {
     fn wrote(&mut self, written: &[u8]) {
         if self.reading == Reading::Body && !written.is_empty() && !written.starts_with(CONTINUE) {
             self.reading = NEW_HEAD;
+            self.answered = true;
         }
     }
 }
@@ -213,6 +229,16 @@ mod tests {
             watch.read(b"GET / HTTP/1.1\r\nX-Long: aaaaaaa\r\n\r\n"),
             Err(HeadTooLarge)
         );
+    }
+
+    #[test]
+    fn a_body_left_unread_after_an_early_answer_is_not_refused() {
+        // A 401 sent before a 40 kB body was read: the rest of the body is no head.
+        let mut watch = HeadWatch::new(20);
+        assert_eq!(watch.read(b"POST / HTTP/1.1\r\n\r\n"), Ok(()));
+        watch.wrote(b"HTTP/1.1 401 Unauthorized\r\n");
+        assert_eq!(watch.read(&[b'x'; 40_000]), Ok(()));
+        assert_eq!(watch.reading, Reading::Off);
     }
 
     #[test]

@@ -330,3 +330,32 @@ async fn bodies_and_upgraded_connections_are_not_heads() {
     assert_eq!(client.recv().await["id"], "big");
     server.shutdown().await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_large_body_answered_before_it_is_read_gets_a_clean_answer() {
+    // A 401 goes out before the 40 kB body is read: the rest of the body is no request head.
+    let mut cfg = config();
+    cfg.api_token = Some("secret".into());
+    let (server, _) = start_with(cfg);
+    let body = format!(
+        "{{\"room\":\"r\",\"event\":\"e\",\"data\":\"{}\"}}",
+        "x".repeat(40_000)
+    );
+    let head = post_head(
+        "/api/publish",
+        "application/json",
+        body.len(),
+        "Authorization: Bearer wrong\r\n",
+    );
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // The body comes after the answer; whatever the server does with it, it is not a head.
+    let _ = tcp.write_all(body.as_bytes()).await;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut rest)).await;
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(!rest.contains("431"), "{rest}");
+    server.shutdown().await.unwrap();
+}

@@ -520,6 +520,8 @@ impl<L: SessionLogic> SessionActor<L> {
         }
         if ready {
             if let Some(Puller::Once(puller)) = self.core.puller.take() {
+                // Answered now: a release planned for it is moot.
+                self.core.release_at = None;
                 let frames = self.logic.take_frames(&mut self.core.outbox);
                 // A transport that gets only part of the outbox gets the close next time.
                 let close = match self.core.outbox.is_empty() {
