@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
-use switchboard::handler::Refusal;
+use switchboard::Refusal;
 use switchboard::{Config, DisconnectInfo, Handler, Message, SessionRef, Switchboard, Target};
 
 /// Puts everyone in room "all" and shouts what they send.

@@ -18,7 +18,7 @@ pub struct SessionRef {
 
 impl SessionRef {
     /// A reference to session `id` of `protocol` in `hub`.
-    pub fn new(id: SessionId, protocol: Protocol, hub: Hub) -> SessionRef {
+    pub(crate) fn new(id: SessionId, protocol: Protocol, hub: Hub) -> SessionRef {
         SessionRef { id, protocol, hub }
     }
 
@@ -130,4 +130,4 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// A shared handler.
-pub type SharedHandler = Arc<dyn Handler>;
+pub(crate) type SharedHandler = Arc<dyn Handler>;

@@ -18,7 +18,7 @@
 //! # }
 //! ```
 //!
-//! or run the `switchboard` binary, whose default application is relay mode ([`relay`]).
+//! or run the `switchboard` binary, whose default application is relay mode ([`RelayHandler`]).
 //!
 //! # Which trait to implement
 //!
@@ -38,10 +38,12 @@ mod api;
 pub mod config;
 mod connection;
 pub mod engineio;
-pub mod handler;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+mod handler;
 mod http_server;
 pub mod hub;
-pub mod relay;
+mod relay;
 mod server;
 mod session;
 pub mod socketio;
@@ -60,8 +62,9 @@ pub use config::Config;
 pub fn on_connect(connection: &dyn std::any::Any, extensions: &mut actix_web::dev::Extensions) {
     session::peer::record(connection, extensions)
 }
-pub use handler::{DisconnectInfo, Handler, SessionRef};
-pub use hub::{Hub, Message, Target};
+pub use handler::{DisconnectInfo, Handler, Refusal, SessionRef};
+pub use hub::{DisconnectReason, Hub, Message, Protocol, Room, SessionId, Target, Transport};
+pub use relay::RelayHandler;
 pub use server::{RunningServer, Switchboard};
 pub use session::SessionOptions;
 
@@ -84,25 +87,25 @@ pub fn init_logging() {
 }
 
 /// What every request handler shares: the configuration, the hub and the application.
-pub struct AppState {
+pub(crate) struct AppState {
     /// The configuration.
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     /// The hub.
-    pub hub: Hub,
+    pub(crate) hub: Hub,
     /// The application's handler.
-    pub handler: handler::SharedHandler,
+    pub(crate) handler: handler::SharedHandler,
 }
 
 impl AppState {
     /// Limits for relay requests.
-    pub fn relay_limits(&self) -> relay::RelayLimits {
+    pub(crate) fn relay_limits(&self) -> relay::RelayLimits {
         relay::RelayLimits {
             max_room_name: self.config.max_room_name,
         }
     }
 
     /// Options for new session actors.
-    pub fn session_options(&self) -> session::SessionOptions {
+    pub(crate) fn session_options(&self) -> session::SessionOptions {
         session::SessionOptions {
             max_outbox: self.config.max_outbox,
             max_outbox_bytes: self.config.max_outbox_bytes,
@@ -111,7 +114,7 @@ impl AppState {
     }
 
     /// Limits for WebSocket connections.
-    pub fn ws_limits(&self) -> session::WsLimits {
+    pub(crate) fn ws_limits(&self) -> session::WsLimits {
         session::WsLimits {
             max_message_size: self.config.max_message_size,
             write_timeout: self.config.write_timeout(),

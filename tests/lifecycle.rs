@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use common::{config, eventually, Api, Client, WAIT};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use switchboard::handler::Refusal;
-use switchboard::hub::{DisconnectReason, Protocol};
+use switchboard::Refusal;
 use switchboard::{DisconnectInfo, Handler, SessionRef, Switchboard};
+use switchboard::{DisconnectReason, Protocol};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 

@@ -62,7 +62,7 @@ impl EngineConn<'_> {
     }
 
     /// How the hub reaches this connection's actor, to register more hub members for it.
-    pub fn mailbox(&self) -> Mailbox {
+    pub(crate) fn mailbox(&self) -> Mailbox {
         self.core.mailbox()
     }
 

@@ -18,7 +18,7 @@ use super::packet::DecodeError;
 /// digits without a leading zero (`"0"` itself is allowed). Leading zeros are
 /// refused because `___eio[010]` is an octal literal (8) in sloppy-mode
 /// JavaScript, so it would call the wrong callback.
-pub fn validate_jsonp_index(index: &str) -> Result<&str, DecodeError> {
+pub(crate) fn validate_jsonp_index(index: &str) -> Result<&str, DecodeError> {
     let bytes = index.as_bytes();
     let canonical = !bytes.is_empty()
         && bytes.iter().all(u8::is_ascii_digit)
@@ -34,7 +34,7 @@ pub fn validate_jsonp_index(index: &str) -> Result<&str, DecodeError> {
 /// JavaScript's `JSON.stringify` does (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`,
 /// `\t`, other controls below U+0020 as lowercase `\u00xx`, everything else
 /// verbatim), then escapes U+2028 and U+2029 as `\u2028` and `\u2029`.
-pub fn jsonp_escape(text: &str) -> String {
+pub(crate) fn jsonp_escape(text: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -65,7 +65,7 @@ pub fn jsonp_escape(text: &str) -> String {
 /// Builds a JSONP response body `___eio[<index>]("<escaped payload>");` for
 /// an EIO3 text-form payload; fails if `index` is not valid (see
 /// [`validate_jsonp_index`]).
-pub fn encode_jsonp(index: &str, payload: &str) -> Result<String, DecodeError> {
+pub(crate) fn encode_jsonp(index: &str, payload: &str) -> Result<String, DecodeError> {
     let index = validate_jsonp_index(index)?;
     let escaped = jsonp_escape(payload);
     let mut out = String::with_capacity(escaped.len() + index.len() + 11);
@@ -84,7 +84,7 @@ pub fn encode_jsonp(index: &str, payload: &str) -> Result<String, DecodeError> {
 ///
 /// engine.io ignores a body without exactly one `d` field; this reports it as
 /// [`DecodeError::MissingJsonpData`] or [`DecodeError::DuplicateJsonpData`].
-pub fn decode_jsonp_body(body: &[u8]) -> Result<String, DecodeError> {
+pub(crate) fn decode_jsonp_body(body: &[u8]) -> Result<String, DecodeError> {
     let mut data = None;
     for (key, value) in form_urlencoded::parse(body) {
         if key == "d" {
@@ -103,7 +103,7 @@ pub fn decode_jsonp_body(body: &[u8]) -> Result<String, DecodeError> {
 /// preceded by a backslash becomes a newline; then each `\\n` (two
 /// backslashes, `n`) becomes `\n` (backslash, `n`). Scanning is left to
 /// right, like engine.io's two global regex replacements.
-pub fn unescape_jsonp_newlines(data: &str) -> String {
+pub(crate) fn unescape_jsonp_newlines(data: &str) -> String {
     // Pass 1: /(\\)?\\n/g -> keep the match if the backslash group matched,
     // else a newline. Only ASCII bytes are matched, so slicing stays on char
     // boundaries.

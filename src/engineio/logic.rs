@@ -20,7 +20,7 @@ use crate::session::{CloseInfo, Keepalive, Pulled, SessionCore, SessionLogic};
 const UPGRADE_POLL_RELEASE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One Engine.IO connection's protocol state.
-pub struct EngineLogic<H: EngineHandler> {
+pub(crate) struct EngineLogic<H: EngineHandler> {
     engine: Arc<EngineShared<H>>,
     sid: Arc<str>,
     version: EioVersion,

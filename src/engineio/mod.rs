@@ -2,21 +2,22 @@
 //!
 //! An [`Engine`] serves one path (e.g. `/socket.io/`) with long-polling and WebSocket transports
 //! and the upgrade from one to the other, and runs an [`EngineHandler`] on top. Each connection is
-//! a `SessionActor` with [`EngineLogic`]: a
+//! a `SessionActor` with an `EngineLogic`: a
 //! long-poll GET is one pull from it, a WebSocket pulls for its life, and an upgrade only changes
 //! which transport is allowed to pull. See protocols/socketio.md.
 //!
-//! The codecs ([`packet`], [`payload`], [`jsonp`]) are pure functions with exact-byte tests.
+//! The codecs (`packet`, `payload`, `jsonp`, internal) are pure functions with exact-byte tests
+//! and fuzz targets.
 
 #[cfg(feature = "conformance")]
 mod echo;
 mod error;
 mod handler;
-pub mod jsonp;
+pub(crate) mod jsonp;
 mod logic;
-pub mod packet;
+pub(crate) mod packet;
 mod pairs;
-pub mod payload;
+pub(crate) mod payload;
 mod polling;
 mod transport;
 
@@ -37,9 +38,11 @@ pub use handler::{
     message_frame_binary, message_frame_text, wire_format, EngineConn, EngineHandler,
     EngineMessage, Handshake,
 };
-pub use logic::EngineLogic;
+pub(crate) use logic::EngineLogic;
+pub use packet::EioVersion;
 pub use pairs::Pairs;
-pub use transport::configure;
+#[cfg(feature = "fuzzing")]
+pub(crate) use transport::parse_query;
 
 /// A hook that may refuse a handshake (Node's `allowRequest`): `Err` answers 403 Forbidden.
 pub type AllowRequest = Arc<dyn Fn(&actix_web::HttpRequest) -> Result<(), String> + Send + Sync>;
@@ -132,7 +135,7 @@ impl std::fmt::Debug for EngineConfig {
 }
 
 /// What every request of one Engine.IO server shares.
-pub struct EngineShared<H: EngineHandler> {
+pub(crate) struct EngineShared<H: EngineHandler> {
     config: EngineConfig,
     handler: H,
     hub: Hub,

@@ -56,7 +56,7 @@ impl EioVersion {
 /// The kind of an Engine.IO packet; its wire id is `'0'..='6'` in text form
 /// and `0..=6` as the leading byte of an EIO3 binary packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PacketType {
+pub(crate) enum PacketType {
     /// `0`: handshake data sent by the server when a session opens.
     Open,
     /// `1`: asks for the transport to be closed.
@@ -75,7 +75,8 @@ pub enum PacketType {
 
 impl PacketType {
     /// Every packet type, in wire-id order.
-    pub const ALL: [PacketType; 7] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [PacketType; 7] = [
         PacketType::Open,
         PacketType::Close,
         PacketType::Ping,
@@ -86,7 +87,7 @@ impl PacketType {
     ];
 
     /// The numeric wire id, `0..=6`.
-    pub const fn as_u8(self) -> u8 {
+    pub(crate) const fn as_u8(self) -> u8 {
         match self {
             Self::Open => 0,
             Self::Close => 1,
@@ -99,7 +100,7 @@ impl PacketType {
     }
 
     /// The packet type with numeric wire id `id`, if `id` is `0..=6`.
-    pub const fn from_u8(id: u8) -> Option<Self> {
+    pub(crate) const fn from_u8(id: u8) -> Option<Self> {
         match id {
             0 => Some(Self::Open),
             1 => Some(Self::Close),
@@ -113,12 +114,12 @@ impl PacketType {
     }
 
     /// The text wire id, `'0'..='6'`.
-    pub const fn as_char(self) -> char {
+    pub(crate) const fn as_char(self) -> char {
         (b'0' + self.as_u8()) as char
     }
 
     /// The packet type with text wire id `c`, if `c` is `'0'..='6'`.
-    pub const fn from_char(c: char) -> Option<Self> {
+    pub(crate) const fn from_char(c: char) -> Option<Self> {
         if c.is_ascii_digit() {
             Self::from_u8(c as u8 - b'0')
         } else {
@@ -132,7 +133,7 @@ impl PacketType {
 /// A text packet with nothing after its type digit (`"2"`, `"4"`) decodes to
 /// [`PacketData::Empty`]; `Text(String::new())` encodes to the same bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum PacketData {
+pub(crate) enum PacketData {
     /// No data after the packet type.
     #[default]
     Empty,
@@ -144,7 +145,7 @@ pub enum PacketData {
 
 /// One Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet {
+pub(crate) struct Packet {
     /// The packet type.
     pub kind: PacketType,
     /// The packet data.
@@ -153,74 +154,86 @@ pub struct Packet {
 
 impl Packet {
     /// A packet of any kind with any data.
-    pub fn new(kind: PacketType, data: PacketData) -> Self {
+    pub(crate) fn new(kind: PacketType, data: PacketData) -> Self {
         Self { kind, data }
     }
 
     /// An `open` packet carrying the JSON handshake object.
-    pub fn open(handshake_json: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn open(handshake_json: impl Into<String>) -> Self {
         Self::new(PacketType::Open, PacketData::Text(handshake_json.into()))
     }
 
     /// A `close` packet (`"1"`).
-    pub fn close() -> Self {
+    #[cfg(test)]
+    pub(crate) fn close() -> Self {
         Self::new(PacketType::Close, PacketData::Empty)
     }
 
     /// A heartbeat `ping` packet (`"2"`).
-    pub fn ping() -> Self {
+    #[cfg(test)]
+    pub(crate) fn ping() -> Self {
         Self::new(PacketType::Ping, PacketData::Empty)
     }
 
     /// A heartbeat `pong` packet (`"3"`).
-    pub fn pong() -> Self {
+    #[cfg(test)]
+    pub(crate) fn pong() -> Self {
         Self::new(PacketType::Pong, PacketData::Empty)
     }
 
     /// The upgrade probe sent by the client on the new transport (`"2probe"`).
-    pub fn ping_probe() -> Self {
+    #[cfg(test)]
+    pub(crate) fn ping_probe() -> Self {
         Self::new(PacketType::Ping, PacketData::Text("probe".to_owned()))
     }
 
     /// The server's reply to the upgrade probe (`"3probe"`).
-    pub fn pong_probe() -> Self {
+    #[cfg(test)]
+    pub(crate) fn pong_probe() -> Self {
         Self::new(PacketType::Pong, PacketData::Text("probe".to_owned()))
     }
 
     /// A text `message` packet (`"4<text>"`).
-    pub fn message_text(text: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn message_text(text: impl Into<String>) -> Self {
         Self::new(PacketType::Message, PacketData::Text(text.into()))
     }
 
     /// A binary `message` packet.
-    pub fn message_binary(data: impl Into<Bytes>) -> Self {
+    pub(crate) fn message_binary(data: impl Into<Bytes>) -> Self {
         Self::new(PacketType::Message, PacketData::Binary(data.into()))
     }
 
     /// An `upgrade` packet (`"5"`).
-    pub fn upgrade() -> Self {
+    #[cfg(test)]
+    pub(crate) fn upgrade() -> Self {
         Self::new(PacketType::Upgrade, PacketData::Empty)
     }
 
     /// A `noop` packet (`"6"`).
-    pub fn noop() -> Self {
+    #[cfg(test)]
+    pub(crate) fn noop() -> Self {
         Self::new(PacketType::Noop, PacketData::Empty)
     }
 
     /// Whether the packet carries binary data.
-    pub fn is_binary(&self) -> bool {
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn is_binary(&self) -> bool {
         matches!(self.data, PacketData::Binary(_))
     }
 
     /// Whether this is the upgrade probe: a `ping` whose data is `probe`.
-    pub fn is_ping_probe(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_ping_probe(&self) -> bool {
         self.kind == PacketType::Ping && matches!(&self.data, PacketData::Text(t) if t == "probe")
     }
 }
 
 /// One WebSocket data frame carrying exactly one Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsFrame {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) enum WsFrame {
     /// A text frame.
     Text(String),
     /// A binary frame.
@@ -229,7 +242,7 @@ pub enum WsFrame {
 
 /// Why some bytes could not be decoded as Engine.IO packets or payloads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// The payload was empty where at least one packet is required.
     #[error("empty payload")]
     EmptyPayload,
@@ -287,7 +300,7 @@ pub enum DecodeError {
 /// EIO4: `b<base64>` for binary data (the packet kind is not representable
 /// and is treated as `message`). EIO3: `b<type digit><base64>`. Text and empty
 /// data: `<type digit>[<text>]` in both revisions.
-pub fn encode_text_packet(packet: &Packet, version: EioVersion) -> String {
+pub(crate) fn encode_text_packet(packet: &Packet, version: EioVersion) -> String {
     match &packet.data {
         PacketData::Empty => packet.kind.as_char().to_string(),
         PacketData::Text(text) => {
@@ -310,7 +323,7 @@ pub fn encode_text_packet(packet: &Packet, version: EioVersion) -> String {
 
 /// Decodes a packet in text form (a WebSocket text frame, or one packet of a
 /// polling payload), including the `b`-prefixed base64 form.
-pub fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, DecodeError> {
     let first = text.chars().next().ok_or(DecodeError::EmptyPacket)?;
     let rest = &text[first.len_utf8()..];
     if first == 'b' {
@@ -338,7 +351,10 @@ pub fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, Dec
 ///
 /// EIO4: the whole frame is a binary `message`. EIO3: the first byte is the
 /// packet type id (`0..=6`), the rest is the data.
-pub fn decode_binary_packet(data: Bytes, version: EioVersion) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_binary_packet(
+    data: Bytes,
+    version: EioVersion,
+) -> Result<Packet, DecodeError> {
     match version {
         EioVersion::V4 => Ok(Packet::message_binary(data)),
         EioVersion::V3 => {
@@ -355,7 +371,8 @@ pub fn decode_binary_packet(data: Bytes, version: EioVersion) -> Result<Packet, 
 /// Binary data: EIO4 sends the raw bytes (as a `message`), EIO3 sends the
 /// type byte followed by the bytes. Otherwise a text frame `<type>[<text>]`.
 /// For EIO3 clients connected with `b64=1`, use [`encode_text_packet`] instead.
-pub fn encode_ws_frame(packet: &Packet, version: EioVersion) -> WsFrame {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode_ws_frame(packet: &Packet, version: EioVersion) -> WsFrame {
     match (&packet.data, version) {
         (PacketData::Binary(bytes), EioVersion::V4) => WsFrame::Binary(bytes.clone()),
         (PacketData::Binary(bytes), EioVersion::V3) => {
@@ -369,7 +386,8 @@ pub fn encode_ws_frame(packet: &Packet, version: EioVersion) -> WsFrame {
 }
 
 /// Decodes one WebSocket frame into a packet.
-pub fn decode_ws_frame(frame: WsFrame, version: EioVersion) -> Result<Packet, DecodeError> {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn decode_ws_frame(frame: WsFrame, version: EioVersion) -> Result<Packet, DecodeError> {
     match frame {
         WsFrame::Text(text) => decode_text_packet(&text, version),
         WsFrame::Binary(bytes) => decode_binary_packet(bytes, version),

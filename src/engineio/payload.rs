@@ -14,24 +14,25 @@
 
 use bytes::Bytes;
 
-use super::packet::{
-    decode_binary_packet, decode_text_packet, encode_text_packet, DecodeError, EioVersion, Packet,
-    PacketData,
-};
+use super::packet::{decode_binary_packet, decode_text_packet, DecodeError, EioVersion, Packet};
+#[cfg(any(test, feature = "fuzzing"))]
+use super::packet::{encode_text_packet, PacketData};
 
 /// The EIO4 packet separator (ASCII record separator).
-pub const RECORD_SEPARATOR: char = '\x1e';
+pub(crate) const RECORD_SEPARATOR: char = '\x1e';
 
 /// Whether any packet carries binary data; an EIO3 server answers a client
 /// that supports binary (no `b64=1`) with [`encode_payload_v3_binary`] only
 /// when this is true, and with [`encode_payload_v3_string`] otherwise.
-pub fn payload_has_binary(packets: &[Packet]) -> bool {
+#[cfg(test)]
+pub(crate) fn payload_has_binary(packets: &[Packet]) -> bool {
     packets.iter().any(Packet::is_binary)
 }
 
 /// Encodes an EIO4 polling payload: packets joined by `\x1e`, binary data as
 /// `b<base64>`. Text data must not itself contain `\x1e`.
-pub fn encode_payload_v4(packets: &[Packet]) -> String {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode_payload_v4(packets: &[Packet]) -> String {
     let encoded: Vec<String> = packets
         .iter()
         .map(|p| encode_text_packet(p, EioVersion::V4))
@@ -40,7 +41,7 @@ pub fn encode_payload_v4(packets: &[Packet]) -> String {
 }
 
 /// An EIO4 payload of packets already in their text form: joined by `\x1e`.
-pub fn join_payload_v4<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn join_payload_v4<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for (i, packet) in packets.into_iter().enumerate() {
         if i > 0 {
@@ -52,7 +53,7 @@ pub fn join_payload_v4<'a>(packets: impl IntoIterator<Item = &'a str>) -> String
 }
 
 /// Decodes an EIO4 polling payload; empty input and empty packets are errors.
-pub fn decode_payload_v4(payload: &str) -> Result<Vec<Packet>, DecodeError> {
+pub(crate) fn decode_payload_v4(payload: &str) -> Result<Vec<Packet>, DecodeError> {
     if payload.is_empty() {
         return Err(DecodeError::EmptyPayload);
     }
@@ -64,7 +65,8 @@ pub fn decode_payload_v4(payload: &str) -> Result<Vec<Packet>, DecodeError> {
 
 /// Encodes an EIO3 text-form payload: `<UTF-16 length>:<packet>` for each
 /// packet, binary data as `b<type><base64>`; no packets encode as `0:`.
-pub fn encode_payload_v3_string(packets: &[Packet]) -> String {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode_payload_v3_string(packets: &[Packet]) -> String {
     let encoded: Vec<String> = packets
         .iter()
         .map(|p| encode_text_packet(p, EioVersion::V3))
@@ -74,7 +76,7 @@ pub fn encode_payload_v3_string(packets: &[Packet]) -> String {
 
 /// An EIO3 text-form payload of packets already in their text form: `<UTF-16 length>:<packet>`
 /// each; no packets make `0:`.
-pub fn join_payload_v3_string<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn join_payload_v3_string<'a>(packets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for packet in packets {
         let units: usize = packet.chars().map(char::len_utf16).sum();
@@ -92,7 +94,7 @@ pub fn join_payload_v3_string<'a>(packets: impl IntoIterator<Item = &'a str>) ->
 ///
 /// Empty input is an error; a zero length (`0:`) contributes no packet, as in
 /// engine.io-parser, so `0:` decodes to no packets.
-pub fn decode_payload_v3_string(payload: &str) -> Result<Vec<Packet>, DecodeError> {
+pub(crate) fn decode_payload_v3_string(payload: &str) -> Result<Vec<Packet>, DecodeError> {
     if payload.is_empty() {
         return Err(DecodeError::EmptyPayload);
     }
@@ -117,7 +119,8 @@ pub fn decode_payload_v3_string(payload: &str) -> Result<Vec<Packet>, DecodeErro
 }
 
 /// Encodes an EIO3 binary-form (XHR2) payload; no packets encode as no bytes.
-pub fn encode_payload_v3_binary(packets: &[Packet]) -> Bytes {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode_payload_v3_binary(packets: &[Packet]) -> Bytes {
     let entries: Vec<(bool, Vec<u8>)> = packets
         .iter()
         .map(|packet| match &packet.data {
@@ -143,7 +146,9 @@ pub fn encode_payload_v3_binary(packets: &[Packet]) -> Bytes {
 /// An EIO3 binary-form payload of packets already encoded: per entry the marker (0 string,
 /// 1 binary), the decimal digits of the body's byte length as byte values `0..=9`, `0xFF`, and
 /// the body (a string packet's UTF-8, or a binary packet's type byte and data).
-pub fn join_payload_v3_binary<'a>(entries: impl IntoIterator<Item = (bool, &'a [u8])>) -> Bytes {
+pub(crate) fn join_payload_v3_binary<'a>(
+    entries: impl IntoIterator<Item = (bool, &'a [u8])>,
+) -> Bytes {
     let mut out = Vec::new();
     for (binary, body) in entries {
         out.push(u8::from(binary));
@@ -160,7 +165,7 @@ pub fn join_payload_v3_binary<'a>(entries: impl IntoIterator<Item = (bool, &'a [
 /// needs a marker byte 0 or 1, at least one length digit `0..=9`, the `0xFF`
 /// terminator, and a non-empty body that fits in the input. String bodies
 /// must be UTF-8.
-pub fn decode_payload_v3_binary(payload: Bytes) -> Result<Vec<Packet>, DecodeError> {
+pub(crate) fn decode_payload_v3_binary(payload: Bytes) -> Result<Vec<Packet>, DecodeError> {
     let mut packets = Vec::new();
     let mut pos = 0;
     while pos < payload.len() {

@@ -30,7 +30,10 @@ use crate::session::{
 type EngineAddr<H> = Addr<SessionActor<EngineLogic<H>>>;
 
 /// Mounts the engine's path.
-pub fn configure<H: EngineHandler>(engine: Arc<EngineShared<H>>, cfg: &mut web::ServiceConfig) {
+pub(super) fn configure<H: EngineHandler>(
+    engine: Arc<EngineShared<H>>,
+    cfg: &mut web::ServiceConfig,
+) {
     let path = engine.config.path.clone();
     let bare = path.trim_end_matches('/').to_string();
     let handler = move |req: HttpRequest, body: web::Payload| {
@@ -46,7 +49,7 @@ enum TransportName {
     WebSocket,
 }
 
-fn parse_query(query: &str) -> Pairs {
+pub(crate) fn parse_query(query: &str) -> Pairs {
     // A repeated parameter keeps its last value, as Node's URL parsing does for these.
     let last: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
         .into_owned()

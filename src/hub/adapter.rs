@@ -24,7 +24,7 @@ pub trait Adapter: Send + Sync + 'static {
 
 /// The single-node adapter: nothing to forward.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct LocalAdapter;
+pub(crate) struct LocalAdapter;
 
 impl Adapter for LocalAdapter {
     fn name(&self) -> &'static str {

@@ -12,7 +12,7 @@ use super::{Message, SessionId};
 
 /// Broadcasts waiting for one session actor, for any of the members it registered.
 #[derive(Debug)]
-pub struct Inbox {
+pub(crate) struct Inbox {
     queue: Mutex<Queue>,
     limit: usize,
 }
@@ -26,11 +26,11 @@ struct Queue {
 
 /// The inbox is full: the message was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InboxFull;
+pub(crate) struct InboxFull;
 
 impl Inbox {
     /// An empty inbox holding at most `limit` messages.
-    pub fn new(limit: usize) -> Inbox {
+    pub(crate) fn new(limit: usize) -> Inbox {
         Inbox {
             queue: Mutex::new(Queue::default()),
             limit: limit.max(1),
@@ -38,7 +38,7 @@ impl Inbox {
     }
 
     /// Leaves `message` for member `to`. `Ok(true)` when the actor must be woken to drain.
-    pub fn push(&self, to: &SessionId, message: Arc<Message>) -> Result<bool, InboxFull> {
+    pub(crate) fn push(&self, to: &SessionId, message: Arc<Message>) -> Result<bool, InboxFull> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.items.len() >= self.limit {
             return Err(InboxFull);
@@ -49,7 +49,11 @@ impl Inbox {
 
     /// Leaves every one of `messages` for member `to`, in order, or none of them when they do not
     /// all fit. `Ok(true)` when the actor must be woken to drain.
-    pub fn push_all(&self, to: &SessionId, messages: &[Arc<Message>]) -> Result<bool, InboxFull> {
+    pub(crate) fn push_all(
+        &self,
+        to: &SessionId,
+        messages: &[Arc<Message>],
+    ) -> Result<bool, InboxFull> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.items.len() + messages.len() > self.limit {
             return Err(InboxFull);
@@ -61,7 +65,7 @@ impl Inbox {
     }
 
     /// Takes everything waiting, oldest first; the next push wakes the actor again.
-    pub fn take(&self) -> VecDeque<(SessionId, Arc<Message>)> {
+    pub(crate) fn take(&self) -> VecDeque<(SessionId, Arc<Message>)> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.woken = false;
         std::mem::take(&mut queue.items)

@@ -3,8 +3,8 @@
 //! Protocols register their sessions here and never talk to each other. A room holds sessions of
 //! any protocol; one broadcast reaches them all, encoded once per wire format (see
 //! [`Message::encoded`]). The hub owns indexes only: each session's state lives in its actor, which
-//! the hub reaches through a [`Mailbox`]: broadcasts go to its bounded [`Inbox`], commands to its
-//! actor address ([`SessionCommand`]). No hub lock is held while sending.
+//! the hub reaches through a `Mailbox`: broadcasts go to its bounded `Inbox`, commands to its
+//! actor address (`SessionCommand`). No hub lock is held while sending.
 
 mod adapter;
 mod inbox;
@@ -21,25 +21,26 @@ use actix::dev::SendError;
 use actix::Recipient;
 use dashmap::DashMap;
 
-pub use adapter::{Adapter, LocalAdapter};
-pub use inbox::{Inbox, InboxFull};
+pub(crate) use adapter::{Adapter, LocalAdapter};
+pub(crate) use inbox::{Inbox, InboxFull};
 pub use message::{Frame, Message, Room, WireFormat};
-pub use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig, RecoveryError};
+pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};
 pub use session_info::{DisconnectReason, Protocol, Transport};
-pub use stats::{Counters, StatsSnapshot, TransportCount};
+pub(crate) use stats::Counters;
+pub use stats::{StatsSnapshot, TransportCount};
 
 /// A session's id: at least 120 random bits, printed as 32 hex digits.
 pub type SessionId = Arc<str>;
 
 /// A new unguessable session id (a UUID v4: 122 random bits).
-pub fn new_session_id() -> SessionId {
+pub(crate) fn new_session_id() -> SessionId {
     uuid::Uuid::new_v4().simple().to_string().into()
 }
 
 /// What the hub asks of a session actor.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
-pub enum SessionCommand {
+pub(crate) enum SessionCommand {
     /// Broadcasts are waiting in the inbox: take them all (each is for one of the members the
     /// actor registered, e.g. one Socket.IO socket per namespace).
     Drain,
@@ -49,7 +50,7 @@ pub enum SessionCommand {
 
 /// How the hub reaches one session actor: its inbox for broadcasts, its address for commands.
 #[derive(Debug, Clone)]
-pub struct Mailbox {
+pub(crate) struct Mailbox {
     /// The actor's address.
     pub addr: Recipient<SessionCommand>,
     /// Where broadcasts wait for it.
@@ -107,11 +108,11 @@ pub enum JoinError {
 
 /// What a client refused for the session limit is told, in its protocol's form (Engine.IO's
 /// JSON error, `/ws`'s JSON error, SockJS's close frame or 503 body).
-pub const SESSION_LIMIT_REACHED: &str = "session limit reached";
+pub(crate) const SESSION_LIMIT_REACHED: &str = "session limit reached";
 
 /// Why a registration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegisterError {
+pub(crate) enum RegisterError {
     /// The node holds as many sessions as it may.
     #[error("{SESSION_LIMIT_REACHED} ({0})")]
     Full(usize),
@@ -119,7 +120,7 @@ pub enum RegisterError {
 
 /// Limits the hub enforces, and what it keeps for recovery.
 #[derive(Debug, Clone)]
-pub struct HubLimits {
+pub(crate) struct HubLimits {
     /// Most live sessions.
     pub max_sessions: usize,
     /// Most rooms per session.
@@ -183,7 +184,7 @@ impl std::fmt::Debug for Hub {
 
 impl Hub {
     /// A hub with these limits, connected to other nodes through `adapter`.
-    pub fn new(limits: HubLimits, adapter: Arc<dyn Adapter>) -> Hub {
+    pub(crate) fn new(limits: HubLimits, adapter: Arc<dyn Adapter>) -> Hub {
         let hub = Hub {
             inner: Arc::new(HubInner {
                 sessions: DashMap::new(),
@@ -200,23 +201,18 @@ impl Hub {
         hub
     }
 
-    /// A single-node hub with default limits.
-    pub fn local() -> Hub {
-        Hub::new(HubLimits::default(), Arc::new(LocalAdapter))
-    }
-
     /// The recovery state, when recovery is on.
-    pub fn recovery(&self) -> Option<&Recovery> {
+    pub(crate) fn recovery(&self) -> Option<&Recovery> {
         self.inner.recovery.as_ref()
     }
 
     /// The hub's counters, for protocols to record traffic.
-    pub fn counters(&self) -> &Counters {
+    pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
     }
 
     /// Registers a session; refused when the node is full.
-    pub fn register(
+    pub(crate) fn register(
         &self,
         id: SessionId,
         protocol: Protocol,
@@ -237,7 +233,7 @@ impl Hub {
     /// Registers one more addressable member for an already registered connection (a Socket.IO
     /// socket in another namespace): it has rooms and receives messages, but is not counted as a
     /// session.
-    pub fn register_member(
+    pub(crate) fn register_member(
         &self,
         id: SessionId,
         protocol: Protocol,
@@ -269,13 +265,13 @@ impl Hub {
     }
 
     /// True when the node is at its session limit.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.session_count() >= self.inner.limits.max_sessions
     }
 
     /// True when the node is at its session limit, counting the connection it refuses (for a
     /// transport that answers before a session exists, such as a WebSocket handshake).
-    pub fn refuses_new_session(&self) -> bool {
+    pub(crate) fn refuses_new_session(&self) -> bool {
         let full = self.is_full();
         if full {
             tracing::info!(
@@ -304,7 +300,7 @@ impl Hub {
     }
 
     /// Records that a session moved to another transport (e.g. an upgrade).
-    pub fn set_transport(&self, id: &str, transport: Transport) {
+    pub(crate) fn set_transport(&self, id: &str, transport: Transport) {
         if let Some(member) = self.inner.sessions.get(id) {
             member.transport.store(transport as u8, Ordering::Relaxed);
         }
@@ -372,12 +368,12 @@ impl Hub {
     }
 
     /// Records that a session's actor is delivering its last frames (until [`Hub::closed`]).
-    pub fn closing(&self) {
+    pub(crate) fn closing(&self) {
         self.inner.closing.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records that a closing session's actor is gone.
-    pub fn closed(&self) {
+    pub(crate) fn closed(&self) {
         self.inner.closing.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -406,7 +402,7 @@ impl Hub {
     /// Broadcasts several messages in order, each to its target; returns how many sessions took
     /// each. Every recipient takes its share of the batch whole or not at all (a session that
     /// cannot take it all is overflowed and gets none of it), so the counts say what went out.
-    pub fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
+    pub(crate) fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
         let mut shares: HashMap<SessionId, Share> = HashMap::new();
         for (i, (target, message)) in batch.iter().enumerate() {
             if let Some(recovery) = &self.inner.recovery {
@@ -439,7 +435,7 @@ impl Hub {
 
     /// Delivers a broadcast to this node's sessions only (adapters call this for what other
     /// nodes send); returns how many accepted it.
-    pub fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
+    pub(crate) fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
         let recipients = self.recipients(target);
         recipients
             .iter()

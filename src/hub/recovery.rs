@@ -40,21 +40,19 @@ impl Default for RecoveryConfig {
 
 /// A session that ended recently and may come back.
 #[derive(Debug, Clone)]
-pub struct KeptSession {
+pub(crate) struct KeptSession {
     /// Its id (a Socket.IO socket gets it back).
     pub id: SessionId,
     /// The Socket.IO namespace it was in (`None`: `/` or a relay session).
     pub namespace: Option<Arc<str>>,
     /// The rooms it was in.
     pub rooms: Vec<Room>,
-    /// Application data kept with it.
-    pub data: serde_json::Value,
     expires: Instant,
 }
 
 /// A recovered session: what it was, and what it missed, in order.
 #[derive(Debug)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// The session as it was kept.
     pub session: KeptSession,
     /// The broadcasts it missed, oldest first.
@@ -65,7 +63,7 @@ pub struct Recovered {
 
 /// Why a session could not be recovered (the client gets a fresh session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RecoveryError {
+pub(crate) enum RecoveryError {
     /// The token names no kept session (never, or expired, or already recovered).
     #[error("unknown or expired session")]
     UnknownSession,
@@ -94,7 +92,7 @@ struct Log {
 }
 
 /// The recovery state of one hub.
-pub struct Recovery {
+pub(crate) struct Recovery {
     config: RecoveryConfig,
     log: Mutex<Log>,
     kept: DashMap<String, KeptSession>,
@@ -105,7 +103,7 @@ pub struct Recovery {
 
 impl Recovery {
     /// Empty recovery state.
-    pub fn new(config: RecoveryConfig) -> Recovery {
+    pub(crate) fn new(config: RecoveryConfig) -> Recovery {
         Recovery {
             config,
             log: Mutex::new(Log {
@@ -120,7 +118,7 @@ impl Recovery {
     }
 
     /// The private token a live session will be recovered by (created on first use).
-    pub fn token_for(&self, id: &SessionId) -> String {
+    pub(crate) fn token_for(&self, id: &SessionId) -> String {
         self.tokens
             .entry(id.clone())
             .or_insert_with(|| super::new_session_id().to_string())
@@ -129,17 +127,12 @@ impl Recovery {
 
     /// A live session with a token ended: keep it under that token when `recoverable`, forget
     /// it otherwise.
-    pub fn park(&self, id: &SessionId, rooms: Vec<Room>, recoverable: bool) {
+    pub(crate) fn park(&self, id: &SessionId, rooms: Vec<Room>, recoverable: bool) {
         if let Some((_, token)) = self.tokens.remove(id) {
             if recoverable {
-                self.keep(token, id.clone(), None, rooms, serde_json::Value::Null);
+                self.keep(token, id.clone(), None, rooms);
             }
         }
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &RecoveryConfig {
-        &self.config
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
@@ -147,7 +140,7 @@ impl Recovery {
     }
 
     /// Gives a broadcast its offset and keeps it; call before delivering it.
-    pub fn record(&self, target: &Target, message: &Arc<Message>) {
+    pub(crate) fn record(&self, target: &Target, message: &Arc<Message>) {
         let mut log = self.lock();
         let offset = log.next;
         log.next += 1;
@@ -166,18 +159,17 @@ impl Recovery {
     }
 
     /// The newest offset given so far (0 before any).
-    pub fn head(&self) -> u64 {
+    pub(crate) fn head(&self) -> u64 {
         self.lock().next - 1
     }
 
     /// Keeps a session that dropped, under its private `token`.
-    pub fn keep(
+    pub(crate) fn keep(
         &self,
         token: String,
         id: SessionId,
         namespace: Option<Arc<str>>,
         rooms: Vec<Room>,
-        data: serde_json::Value,
     ) {
         let expires = Instant::now() + self.config.max_disconnection;
         // Amortized clean-up: sessions that never come back go, whoever calls.
@@ -205,14 +197,14 @@ impl Recovery {
                 id,
                 namespace,
                 rooms,
-                data,
                 expires,
             },
         );
     }
 
     /// Takes back a kept session and what it missed since `offset` (the last offset it got).
-    pub fn recover(&self, token: &str, offset: u64) -> Result<Recovered, RecoveryError> {
+    #[cfg(test)]
+    pub(crate) fn recover(&self, token: &str, offset: u64) -> Result<Recovered, RecoveryError> {
         let session = self.take(token)?;
         let (missed, through) = self.missed(&session, offset)?;
         Ok(Recovered {
@@ -223,7 +215,7 @@ impl Recovery {
     }
 
     /// Takes back a kept session (once: the token is used up), if it has not expired.
-    pub fn take(&self, token: &str) -> Result<KeptSession, RecoveryError> {
+    pub(crate) fn take(&self, token: &str) -> Result<KeptSession, RecoveryError> {
         let (_, session) = self
             .kept
             .remove(token)
@@ -238,7 +230,7 @@ impl Recovery {
     /// after the recovered session is back in its rooms: a broadcast recorded meanwhile is then
     /// either in this list or delivered live (live copies at or below the newest offset are
     /// duplicates to drop).
-    pub fn missed(
+    pub(crate) fn missed(
         &self,
         session: &KeptSession,
         offset: u64,
@@ -263,7 +255,7 @@ impl Recovery {
     }
 
     /// Drops expired sessions and log entries; returns how many sessions went.
-    pub fn sweep(&self) -> usize {
+    pub(crate) fn sweep(&self) -> usize {
         let now = Instant::now();
         let before = self.kept.len();
         self.kept.retain(|_, s| s.expires > now);
@@ -272,17 +264,17 @@ impl Recovery {
     }
 
     /// Sessions kept now.
-    pub fn kept_count(&self) -> usize {
+    pub(crate) fn kept_count(&self) -> usize {
         self.kept.len()
     }
 
     /// Broadcasts in the log now.
-    pub fn log_len(&self) -> usize {
+    pub(crate) fn log_len(&self) -> usize {
         self.lock().entries.len()
     }
 
     /// Bytes of the broadcasts in the log now.
-    pub fn log_bytes(&self) -> usize {
+    pub(crate) fn log_bytes(&self) -> usize {
         self.lock().bytes
     }
 }
@@ -358,7 +350,6 @@ mod tests {
             "sid".into(),
             None,
             rooms.iter().map(|r| Room::from(*r)).collect(),
-            json!({"k": 1}),
         );
     }
 
@@ -383,7 +374,6 @@ mod tests {
         assert_eq!(data(&recovered), [2, 4]);
         assert_eq!(recovered.through, 4);
         assert_eq!(recovered.session.rooms.len(), 2);
-        assert_eq!(recovered.session.data, json!({"k": 1}));
         // Once: the token is used up.
         assert_eq!(
             r.recover("t", 1).unwrap_err(),

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Monotonic counters, updated lock-free.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Messages received, each counted once where it enters: every relay request from a client
     /// (any protocol) and every message published over the HTTP API.
     pub messages_in: AtomicU64,
@@ -26,7 +26,7 @@ pub struct Counters {
 
 impl Counters {
     /// Adds `n` to `counter`.
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -81,7 +81,7 @@ pub struct StatsSnapshot {
 
 impl Counters {
     /// Fills the counter fields of a snapshot.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         sessions: usize,
         by_transport: Vec<TransportCount>,

@@ -9,7 +9,7 @@ use crate::hub::Message;
 
 /// What a relay client asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Join a room.
     Join {
         /// The room.
@@ -48,11 +48,11 @@ pub enum Command {
 /// A request's id exactly as the client wrote it (a JSON string or number): echoed verbatim, so
 /// that a number too large for a double comes back as sent.
 #[derive(Debug, Clone)]
-pub struct RequestId(Box<RawValue>);
+pub(crate) struct RequestId(Box<RawValue>);
 
 impl RequestId {
     /// The id's JSON text.
-    pub fn as_json(&self) -> &str {
+    pub(crate) fn as_json(&self) -> &str {
         self.0.get()
     }
 
@@ -91,7 +91,7 @@ impl From<Value> for RequestId {
 
 /// A decoded client message: a command and the optional id its answer must carry.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The id to echo in the ack or error, if the client gave one.
     pub id: Option<RequestId>,
     /// What the client asks for.
@@ -100,7 +100,7 @@ pub struct Request {
 
 /// A client message that could not be understood; answered with an error message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EnvelopeError {
+pub(crate) struct EnvelopeError {
     /// The request's id, when it could be read.
     pub id: Option<RequestId>,
     /// What was wrong.
@@ -108,7 +108,7 @@ pub struct EnvelopeError {
 }
 
 /// Decodes one client message.
-pub fn decode(text: &str) -> Result<Request, EnvelopeError> {
+pub(crate) fn decode(text: &str) -> Result<Request, EnvelopeError> {
     let value: Value = serde_json::from_str(text).map_err(|e| EnvelopeError {
         id: None,
         message: format!("invalid JSON: {e}"),
@@ -179,7 +179,7 @@ fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, Strin
 
 /// The welcome a client gets when its session opens; with recovery on, the private token and
 /// the current offset to resume from.
-pub fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
+pub(crate) fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
     match resume {
         Some((token, offset)) => json!({
             "type": "welcome",
@@ -193,7 +193,11 @@ pub fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
 }
 
 /// The answer to a successful resume: the rooms back, and how many missed messages follow.
-pub fn encode_resumed(id: Option<&RequestId>, rooms: &[crate::hub::Room], missed: usize) -> String {
+pub(crate) fn encode_resumed(
+    id: Option<&RequestId>,
+    rooms: &[crate::hub::Room],
+    missed: usize,
+) -> String {
     let mut rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
     rooms.sort_unstable();
     let rooms = Value::from(rooms);
@@ -207,7 +211,7 @@ pub fn encode_resumed(id: Option<&RequestId>, rooms: &[crate::hub::Room], missed
 }
 
 /// A room message (or a direct one, without `room`), as every relay client receives it.
-pub fn encode_message(message: &Message) -> String {
+pub(crate) fn encode_message(message: &Message) -> String {
     let mut out = Map::with_capacity(4);
     out.insert("type".into(), "message".into());
     if let Some(room) = &message.room {
@@ -222,7 +226,7 @@ pub fn encode_message(message: &Message) -> String {
 }
 
 /// The answer to a request with an id; `data` is what an `emit` handler returned.
-pub fn encode_ack(id: &RequestId, data: Option<&Value>) -> String {
+pub(crate) fn encode_ack(id: &RequestId, data: Option<&Value>) -> String {
     let id = id.as_json();
     match data {
         Some(data) => format!(r#"{{"type":"ack","id":{id},"data":{data}}}"#),
@@ -231,7 +235,7 @@ pub fn encode_ack(id: &RequestId, data: Option<&Value>) -> String {
 }
 
 /// An error answer, with the request's id when there was one.
-pub fn encode_error(id: Option<&RequestId>, message: &str) -> String {
+pub(crate) fn encode_error(id: Option<&RequestId>, message: &str) -> String {
     let message = Value::from(message);
     match id {
         Some(id) => format!(

@@ -1,14 +1,14 @@
 //! Relay mode, the binary's default application: clients join rooms and publish to them, over
 //! every protocol, with the JSON envelope of protocols/relay.md.
 
-pub mod envelope;
+pub(crate) mod envelope;
 
 use serde_json::Value;
 
 use crate::handler::{Handler, Refusal, SessionRef};
 use crate::hub::Room;
 
-pub use envelope::{Command, EnvelopeError, Request};
+pub(crate) use envelope::{Command, EnvelopeError, Request};
 
 /// The relay application: the [`Handler`] defaults, with client publishing optionally switched off.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +35,7 @@ impl Handler for RelayHandler {
 
 /// Limits on what relay clients may ask for.
 #[derive(Debug, Clone)]
-pub struct RelayLimits {
+pub(crate) struct RelayLimits {
     /// Longest room name, in bytes.
     pub max_room_name: usize,
 }
@@ -51,7 +51,7 @@ impl Default for RelayLimits {
 impl RelayLimits {
     /// `room` as a room, if it is a valid name: not empty, at most `max_room_name` bytes. Every
     /// way into a room (relay requests of every protocol, the HTTP API) checks it here.
-    pub fn room_name(&self, room: String) -> Result<Room, Refusal> {
+    pub(crate) fn room_name(&self, room: String) -> Result<Room, Refusal> {
         if room.is_empty() {
             return Err("room name must not be empty".into());
         }
@@ -67,7 +67,7 @@ impl RelayLimits {
 
 /// Carries out one relay command, whatever protocol it came over; `Ok` carries what an `emit`
 /// handler answered.
-pub fn execute(
+pub(crate) fn execute(
     command: Command,
     session: &SessionRef,
     handler: &dyn Handler,
@@ -95,7 +95,7 @@ pub fn execute(
 
 /// Takes back a dropped relay session for `session`: rejoins its rooms and returns what it
 /// missed (the caller queues those, then drops live copies up to `through`).
-pub fn resume(
+pub(crate) fn resume(
     session: &SessionRef,
     token: &str,
     offset: u64,
@@ -121,7 +121,7 @@ pub fn resume(
 
 /// Answers a relay `resume` request: `Ok` with the `resumed` answer and the recovered session
 /// (whose missed messages the caller queues after the answer), or `Err` with the error answer.
-pub fn answer_resume(
+pub(crate) fn answer_resume(
     session: &SessionRef,
     id: Option<&envelope::RequestId>,
     token: &str,
@@ -144,7 +144,7 @@ pub fn answer_resume(
 }
 
 /// The welcome of a new relay session: with recovery on, its private token and the offset.
-pub fn welcome(session: &SessionRef) -> String {
+pub(crate) fn welcome(session: &SessionRef) -> String {
     let resume = session
         .hub()
         .recovery()
@@ -153,14 +153,14 @@ pub fn welcome(session: &SessionRef) -> String {
 }
 
 /// A relay session has ended: keep it for resume if it dropped.
-pub fn park(session: &SessionRef, rooms: &[Room], reason: &crate::hub::DisconnectReason) {
+pub(crate) fn park(session: &SessionRef, rooms: &[Room], reason: &crate::hub::DisconnectReason) {
     if let Some(recovery) = session.hub().recovery() {
         recovery.park(session.id(), rooms.to_vec(), reason.is_recoverable());
     }
 }
 
 /// Carries out one relay request; returns the answer to send back, if any.
-pub fn dispatch(
+pub(crate) fn dispatch(
     request: Request,
     session: &SessionRef,
     handler: &dyn Handler,
@@ -178,7 +178,7 @@ pub fn dispatch(
 }
 
 /// What a relay session does with one text message from its client.
-pub enum Response {
+pub(crate) enum Response {
     /// Nothing to send.
     Nothing,
     /// Send this answer.
@@ -189,7 +189,7 @@ pub enum Response {
 }
 
 /// Decodes and carries out one relay text message, `resume` included.
-pub fn respond(
+pub(crate) fn respond(
     text: &str,
     session: &SessionRef,
     handler: &dyn Handler,

@@ -11,7 +11,7 @@ pub(crate) mod http;
 mod outbox;
 pub(crate) mod peer;
 mod ws_driver;
-mod ws_frame;
+pub(crate) mod ws_frame;
 mod ws_output;
 
 use std::time::{Duration, Instant};

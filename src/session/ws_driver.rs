@@ -29,7 +29,7 @@ const UNATTACHED_LIMIT: usize = 64 * 1024;
 
 /// Limits of one WebSocket connection.
 #[derive(Debug, Clone)]
-pub struct WsLimits {
+pub(crate) struct WsLimits {
     /// Largest message accepted from the client, in bytes (after joining continuations).
     pub max_message_size: usize,
     /// Longest queued frames may wait for the client to read them before the connection is

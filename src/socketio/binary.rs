@@ -10,19 +10,22 @@
 //! whose `_placeholder` member is exactly `true` is a placeholder (extra
 //! members are ignored and its contents are not searched further).
 
-use serde_json::{Map, Value};
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::Value;
 
 use super::packet::DecodeError;
 
 /// Name of the member that marks an object as a placeholder.
-pub const PLACEHOLDER_KEY: &str = "_placeholder";
+pub(crate) const PLACEHOLDER_KEY: &str = "_placeholder";
 
 /// Name of the member holding the attachment index of a placeholder.
-pub const NUM_KEY: &str = "num";
+pub(crate) const NUM_KEY: &str = "num";
 
 /// Builds the placeholder object for attachment number `num`:
 /// `{"_placeholder":true,"num":num}`.
-pub fn placeholder(num: usize) -> Value {
+#[cfg(test)]
+pub(crate) fn placeholder(num: usize) -> Value {
     let mut map = Map::with_capacity(2);
     map.insert(PLACEHOLDER_KEY.to_owned(), Value::Bool(true));
     map.insert(NUM_KEY.to_owned(), Value::from(num as u64));
@@ -31,14 +34,14 @@ pub fn placeholder(num: usize) -> Value {
 
 /// Returns true when `value` is a placeholder object, i.e. an object whose
 /// `_placeholder` member is the boolean `true` (whatever its `num` is).
-pub fn is_placeholder(value: &Value) -> bool {
+pub(crate) fn is_placeholder(value: &Value) -> bool {
     matches!(value, Value::Object(map) if map.get(PLACEHOLDER_KEY) == Some(&Value::Bool(true)))
 }
 
 /// Returns the attachment index of a placeholder: `Some(n)` when `value` is a
 /// placeholder whose `num` is a non-negative integer (JSON `3` or `3.0`),
 /// `None` otherwise (not a placeholder, or `num` missing/invalid).
-pub fn placeholder_num(value: &Value) -> Option<u64> {
+pub(crate) fn placeholder_num(value: &Value) -> Option<u64> {
     if !is_placeholder(value) {
         return None;
     }
@@ -59,7 +62,8 @@ pub fn placeholder_num(value: &Value) -> Option<u64> {
 /// Counts the placeholder objects anywhere inside `value` (nested placeholders
 /// inside a placeholder are not counted, as they would never be reached by
 /// reconstruction). Runs iteratively, so arbitrarily deep values are fine.
-pub fn count_placeholders(value: &Value) -> usize {
+#[cfg(test)]
+pub(crate) fn count_placeholders(value: &Value) -> usize {
     let mut count = 0;
     // The visitor never fails, so the walk always completes.
     let _ = walk(value, |_| {
@@ -78,7 +82,10 @@ pub fn count_placeholders(value: &Value) -> usize {
 /// `0 <= num < attachments`; additionally `num` must be integral. Placeholders
 /// may repeat an index and attachments may go unreferenced (as in the
 /// reference parser).
-pub fn validate_placeholders(value: &Value, attachments: usize) -> Result<usize, DecodeError> {
+pub(crate) fn validate_placeholders(
+    value: &Value,
+    attachments: usize,
+) -> Result<usize, DecodeError> {
     let mut count = 0;
     walk(value, |v| {
         count += 1;

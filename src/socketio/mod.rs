@@ -5,10 +5,10 @@
 //! [`SocketHandler`]. Every socket is a member of the hub, so rooms and broadcasts reach Socket.IO
 //! clients like any other. [`RelaySockets`] is relay mode for Socket.IO clients.
 
-pub mod binary;
+pub(crate) mod binary;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-pub mod packet;
+pub(crate) mod packet;
 mod reason;
 mod relay;
 mod socket;
@@ -68,7 +68,7 @@ pub struct SocketIoConfig {
     /// Most binary attachments in one packet.
     pub max_attachments: usize,
     /// Recovered sockets skip the connect middleware (connection state recovery is on when the
-    /// hub keeps sessions, see [`crate::hub::HubLimits::recovery`]).
+    /// hub keeps sessions, with `--connection-state-recovery`).
     pub recovery_skip_middlewares: bool,
 }
 
@@ -153,7 +153,7 @@ impl Namespaces {
 
 /// A query string as a JSON object of strings, as Node's `querystring.parse` builds it (a repeated
 /// key becomes an array of its values).
-fn query_object(query: &str) -> Value {
+pub(crate) fn query_object(query: &str) -> Value {
     let mut object = serde_json::Map::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = Value::String(value.into_owned());
@@ -369,13 +369,7 @@ impl<A: SocketHandler> SocketIo<A> {
             return;
         }
         let namespace = (socket.nsp.as_ref() != "/").then(|| socket.nsp.clone());
-        recovery.keep(
-            pid.clone(),
-            socket.id.clone(),
-            namespace,
-            rooms.to_vec(),
-            Value::Null,
-        );
+        recovery.keep(pid.clone(), socket.id.clone(), namespace, rooms.to_vec());
     }
 
     /// Removes a socket the application disconnected during a callback.

@@ -34,10 +34,10 @@ use super::binary;
 
 /// Default maximum number of binary attachments per packet (socket.io-parser's
 /// `maxAttachments` default).
-pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+pub(crate) const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 
 /// Event names a V5 peer must not use as the first element of an EVENT payload.
-pub const RESERVED_EVENTS: [&str; 6] = [
+pub(crate) const RESERVED_EVENTS: [&str; 6] = [
     "connect",
     "connect_error",
     "disconnect",
@@ -48,7 +48,7 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 
 /// Socket.IO protocol revision spoken on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProtocolVersion {
+pub(crate) enum ProtocolVersion {
     /// Revision 4: socket.io-client 1.x/2.x, Engine.IO protocol 3 (`EIO=3`).
     V4,
     /// Revision 5: socket.io-client 3.x/4.x, Engine.IO protocol 4 (`EIO=4`).
@@ -58,7 +58,8 @@ pub enum ProtocolVersion {
 impl ProtocolVersion {
     /// Maps the Engine.IO `EIO` query value to the Socket.IO revision layered
     /// on it (`3` => V4, `4` => V5); other values are unsupported.
-    pub fn from_engine_io(eio: u32) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) fn from_engine_io(eio: u32) -> Option<Self> {
         match eio {
             3 => Some(Self::V4),
             4 => Some(Self::V5),
@@ -69,7 +70,7 @@ impl ProtocolVersion {
 
 /// Socket.IO packet type; the discriminant is the digit used on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PacketType {
+pub(crate) enum PacketType {
     /// `0`: connect to a namespace (request or acceptance).
     Connect = 0,
     /// `1`: leave a namespace.
@@ -88,7 +89,7 @@ pub enum PacketType {
 
 impl PacketType {
     /// Parses the wire digit (`b'0'`..=`b'6'`).
-    pub fn from_digit(byte: u8) -> Option<Self> {
+    pub(crate) fn from_digit(byte: u8) -> Option<Self> {
         Some(match byte {
             b'0' => Self::Connect,
             b'1' => Self::Disconnect,
@@ -102,18 +103,19 @@ impl PacketType {
     }
 
     /// The wire digit of this type.
-    pub fn as_digit(self) -> char {
+    pub(crate) fn as_digit(self) -> char {
         char::from(b'0' + self as u8)
     }
 
     /// True for `BinaryEvent` and `BinaryAck`.
-    pub fn is_binary(self) -> bool {
+    pub(crate) fn is_binary(self) -> bool {
         matches!(self, Self::BinaryEvent | Self::BinaryAck)
     }
 
     /// The reference-implementation name of this type in `version`
     /// (type 4 is `ERROR` in V4 and `CONNECT_ERROR` in V5).
-    pub fn name(self, version: ProtocolVersion) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn name(self, version: ProtocolVersion) -> &'static str {
         match self {
             Self::Connect => "CONNECT",
             Self::Disconnect => "DISCONNECT",
@@ -132,7 +134,7 @@ impl PacketType {
 /// Binary values in `data` are placeholders `{"_placeholder":true,"num":N}`
 /// (see [`super::binary`]) referring to `attachments[N]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet {
+pub(crate) struct Packet {
     /// Packet type. Decoded packets keep the type seen on the wire; when
     /// encoding, EVENT/ACK vs BINARY_EVENT/BINARY_ACK is chosen from
     /// `attachments` (see [`encode`]).
@@ -155,7 +157,7 @@ pub struct Packet {
 
 impl Packet {
     /// A packet of `kind` for `nsp` with no query, id, payload or attachments.
-    pub fn new(kind: PacketType, nsp: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: PacketType, nsp: impl Into<String>) -> Self {
         Self {
             kind,
             nsp: nsp.into(),
@@ -168,7 +170,7 @@ impl Packet {
 
     /// CONNECT packet; V5 servers answer with `Some({"sid": ...})`, V4
     /// servers with `None`.
-    pub fn connect(nsp: impl Into<String>, data: Option<Value>) -> Self {
+    pub(crate) fn connect(nsp: impl Into<String>, data: Option<Value>) -> Self {
         Self {
             data,
             ..Self::new(PacketType::Connect, nsp)
@@ -176,12 +178,12 @@ impl Packet {
     }
 
     /// DISCONNECT packet.
-    pub fn disconnect(nsp: impl Into<String>) -> Self {
+    pub(crate) fn disconnect(nsp: impl Into<String>) -> Self {
         Self::new(PacketType::Disconnect, nsp)
     }
 
     /// EVENT packet; `data` is the array `[name, args...]`.
-    pub fn event(nsp: impl Into<String>, data: Value, id: Option<u64>) -> Self {
+    pub(crate) fn event(nsp: impl Into<String>, data: Value, id: Option<u64>) -> Self {
         Self {
             id,
             data: Some(data),
@@ -190,7 +192,7 @@ impl Packet {
     }
 
     /// ACK packet answering ack `id`; `data` is the array of arguments.
-    pub fn ack(nsp: impl Into<String>, data: Value, id: u64) -> Self {
+    pub(crate) fn ack(nsp: impl Into<String>, data: Value, id: u64) -> Self {
         Self {
             id: Some(id),
             data: Some(data),
@@ -200,7 +202,11 @@ impl Packet {
 
     /// Namespace refusal: V5 sends `{"message": message}`, V4 the bare
     /// string (`4"Invalid namespace"`).
-    pub fn connect_error(version: ProtocolVersion, nsp: impl Into<String>, message: &str) -> Self {
+    pub(crate) fn connect_error(
+        version: ProtocolVersion,
+        nsp: impl Into<String>,
+        message: &str,
+    ) -> Self {
         let data = match version {
             ProtocolVersion::V4 => Value::String(message.to_owned()),
             ProtocolVersion::V5 => serde_json::json!({ "message": message }),
@@ -213,7 +219,7 @@ impl Packet {
 
     /// Sets the binary attachments and, for EVENT/ACK packets, the matching
     /// binary type (BINARY_EVENT/BINARY_ACK when non-empty, plain otherwise).
-    pub fn with_attachments(mut self, attachments: Vec<Bytes>) -> Self {
+    pub(crate) fn with_attachments(mut self, attachments: Vec<Bytes>) -> Self {
         self.attachments = attachments;
         self.kind = wire_kind(&self);
         self
@@ -230,7 +236,8 @@ impl Packet {
     /// - ACK/BINARY_ACK: an array, required in V5, optional in V4;
     /// - binary types: placeholders valid for `attachments.len()`;
     /// - namespace empty or starting with `/`, without `,`.
-    pub fn validate(&self, version: ProtocolVersion) -> Result<(), DecodeError> {
+    #[cfg(test)]
+    pub(crate) fn validate(&self, version: ProtocolVersion) -> Result<(), DecodeError> {
         if !(self.nsp.is_empty() || self.nsp.starts_with('/')) {
             return Err(DecodeError::InvalidNamespace("must start with '/'"));
         }
@@ -251,7 +258,7 @@ impl Packet {
 
 /// Error decoding a Socket.IO packet; the connection should be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// The text frame was empty.
     #[error("empty packet")]
     Empty,
@@ -292,12 +299,13 @@ pub enum DecodeError {
     UnexpectedText,
     /// The namespace cannot be encoded (only reported by [`Packet::validate`]).
     #[error("invalid namespace: {0}")]
+    #[cfg(test)]
     InvalidNamespace(&'static str),
 }
 
 /// The type actually written for `packet`: EVENT/ACK become binary exactly
 /// when attachments are present (as socket.io-parser's `hasBinary` decides).
-fn wire_kind(packet: &Packet) -> PacketType {
+pub(crate) fn wire_kind(packet: &Packet) -> PacketType {
     let binary = !packet.attachments.is_empty();
     match packet.kind {
         PacketType::Event | PacketType::BinaryEvent if binary => PacketType::BinaryEvent,
@@ -321,7 +329,7 @@ fn wire_kind(packet: &Packet) -> PacketType {
 /// binary packet announcing 0 attachments, so one is never produced. For
 /// other types attachments are ignored. No validation is done here; see
 /// [`Packet::validate`].
-pub fn encode(packet: &Packet) -> (String, Vec<Bytes>) {
+pub(crate) fn encode(packet: &Packet) -> (String, Vec<Bytes>) {
     let kind = wire_kind(packet);
     let mut out = String::with_capacity(16 + packet.nsp.len());
     out.push(kind.as_digit());
@@ -507,7 +515,7 @@ struct Pending {
 /// (a pending packet is dropped); the caller is expected to close the
 /// connection, as the reference server does.
 #[derive(Debug)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     version: ProtocolVersion,
     max_attachments: usize,
     pending: Option<Pending>,
@@ -516,13 +524,14 @@ pub struct Decoder {
 impl Decoder {
     /// Decoder for `version` accepting up to [`DEFAULT_MAX_ATTACHMENTS`]
     /// attachments per packet.
-    pub fn new(version: ProtocolVersion) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(version: ProtocolVersion) -> Self {
         Self::with_max_attachments(version, DEFAULT_MAX_ATTACHMENTS)
     }
 
     /// Decoder for `version` accepting up to `max_attachments` attachments per
     /// packet (a header announcing more is rejected).
-    pub fn with_max_attachments(version: ProtocolVersion, max_attachments: usize) -> Self {
+    pub(crate) fn with_max_attachments(version: ProtocolVersion, max_attachments: usize) -> Self {
         Self {
             version,
             max_attachments,
@@ -531,22 +540,26 @@ impl Decoder {
     }
 
     /// The protocol revision this decoder applies.
-    pub fn version(&self) -> ProtocolVersion {
+    #[cfg(test)]
+    pub(crate) fn version(&self) -> ProtocolVersion {
         self.version
     }
 
     /// The maximum number of attachments accepted per packet.
-    pub fn max_attachments(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn max_attachments(&self) -> usize {
         self.max_attachments
     }
 
     /// True while a binary packet is waiting for more attachments.
-    pub fn is_reconstructing(&self) -> bool {
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn is_reconstructing(&self) -> bool {
         self.pending.is_some()
     }
 
     /// Drops any partially assembled binary packet.
-    pub fn reset(&mut self) {
+    #[cfg(test)]
+    pub(crate) fn reset(&mut self) {
         self.pending = None;
     }
 
@@ -554,7 +567,7 @@ impl Decoder {
     /// when it is a binary header still waiting for attachments, or an error
     /// (including [`DecodeError::UnexpectedText`] while attachments are
     /// pending).
-    pub fn feed_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
+    pub(crate) fn feed_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
         if self.pending.take().is_some() {
             return Err(DecodeError::UnexpectedText);
         }
@@ -569,7 +582,7 @@ impl Decoder {
     /// Feeds one binary frame. Returns the packet once its last attachment
     /// arrives, `Ok(None)` while more are expected, or
     /// [`DecodeError::UnexpectedBinary`] when no binary packet is pending.
-    pub fn feed_binary(&mut self, frame: Bytes) -> Result<Option<Packet>, DecodeError> {
+    pub(crate) fn feed_binary(&mut self, frame: Bytes) -> Result<Option<Packet>, DecodeError> {
         let pending = self.pending.as_mut().ok_or(DecodeError::UnexpectedBinary)?;
         pending.packet.attachments.push(frame);
         if pending.packet.attachments.len() < pending.expected {
@@ -1283,6 +1296,20 @@ mod tests {
                 assert!(Decoder::new(v).feed_text(s).is_ok(), "{s} in {v:?}");
             }
         }
+    }
+
+    /// Found by the `socketio` fuzz target: a number past u64 was read a few ulps off (serde_json's
+    /// fast float path), so a relayed `222222222222222222222222` reached the other clients as
+    /// `2.2222222222222225e23`. Node (V8) reads every number correctly rounded; so do we now
+    /// (serde_json's `float_roundtrip`), and a decoded packet encodes back to the same value.
+    #[test]
+    fn big_numbers_are_read_correctly_rounded_and_relayed_unchanged() {
+        let packet = dec(V5, "2[222222222222222222222222,1.0000000000000002]", &[]).unwrap();
+        let data = packet.data.as_ref().unwrap();
+        assert_eq!(data[0].as_f64(), Some(222222222222222222222222.0));
+        assert_eq!(data[1].as_f64(), Some(1.0000000000000002));
+        let again = dec(V5, &enc(&packet), &[]).unwrap();
+        assert_eq!(again, packet);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub struct RelaySockets {
 
 impl RelaySockets {
     /// Relay mode running `handler`.
-    pub fn new(handler: SharedHandler, limits: RelayLimits) -> Self {
+    pub(crate) fn new(handler: SharedHandler, limits: RelayLimits) -> Self {
         RelaySockets { handler, limits }
     }
 }

@@ -95,7 +95,7 @@ pub struct RelaySockJs {
 
 impl RelaySockJs {
     /// Relay mode running `handler`.
-    pub fn new(handler: SharedHandler, limits: RelayLimits) -> Self {
+    pub(crate) fn new(handler: SharedHandler, limits: RelayLimits) -> Self {
         RelaySockJs { handler, limits }
     }
 }

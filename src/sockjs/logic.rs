@@ -37,7 +37,7 @@ pub(super) enum Attach {
 }
 
 /// One SockJS session's protocol state.
-pub struct SockJsLogic<A: SockJsApp> {
+pub(crate) struct SockJsLogic<A: SockJsApp> {
     service: Arc<SockJsShared<A>>,
     sid: Option<String>,
     receiver: Receiver,

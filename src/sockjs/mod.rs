@@ -2,13 +2,13 @@
 //!
 //! A [`SockJs`] service lives under a prefix (several may coexist, each with its own options and
 //! application). Every session is a `SessionActor` with
-//! [`SockJsLogic`]: an `xhr` or `jsonp` request is one pull from it, a
+//! a `SockJsLogic`: an `xhr` or `jsonp` request is one pull from it, a
 //! streaming request (`xhr_streaming`, `eventsource`, `htmlfile`) pulls until `response_limit`,
 //! a WebSocket pulls for its life. Sessions join the hub like any other, so relay mode and rooms
-//! work across protocols. [`frame`] holds the pure codecs. See protocols/sockjs.md.
+//! work across protocols. The internal `frame` module holds the pure codecs. See protocols/sockjs.md.
 
 mod app;
-pub mod frame;
+pub(crate) mod frame;
 mod headers;
 mod logic;
 mod routes;
@@ -26,7 +26,7 @@ use crate::session::{SessionActor, SessionOptions, WsLimits};
 #[cfg(feature = "conformance")]
 pub use app::testing;
 pub use app::{RelaySockJs, SockJsApp, SockJsConn};
-pub use logic::SockJsLogic;
+pub(crate) use logic::SockJsLogic;
 
 /// Options of one SockJS service, with sockjs-node's defaults.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ impl<A: SockJsApp> Clone for Entry<A> {
 }
 
 /// What every request of one SockJS service shares.
-pub struct SockJsShared<A: SockJsApp> {
+pub(crate) struct SockJsShared<A: SockJsApp> {
     config: SockJsConfig,
     app: A,
     hub: Hub,

@@ -6,7 +6,7 @@ use super::FrameError;
 
 /// Which transport a callback is validated for: only `jsonp` limits length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallbackTransport {
+pub(crate) enum CallbackTransport {
     /// `GET /<server>/<session>/jsonp`: at most [`JSONP_CALLBACK_MAX_LEN`] chars.
     Jsonp,
     /// `GET /<server>/<session>/htmlfile`: no length limit.
@@ -14,7 +14,7 @@ pub enum CallbackTransport {
 }
 
 /// Longest callback sockjs-node accepts on `jsonp` (`callback.length > 32` fails).
-pub const JSONP_CALLBACK_MAX_LEN: usize = 32;
+pub(crate) const JSONP_CALLBACK_MAX_LEN: usize = 32;
 
 /// Extracts and validates the callback from a raw query string (the part
 /// after `?`, still percent-encoded; `None` when the URL has no `?`).
@@ -27,7 +27,7 @@ pub const JSONP_CALLBACK_MAX_LEN: usize = 32;
 /// # Errors
 ///
 /// [`FrameError::CallbackRequired`] or [`FrameError::InvalidCallback`].
-pub fn callback_from_query(
+pub(crate) fn callback_from_query(
     query: Option<&str>,
     transport: CallbackTransport,
 ) -> Result<String, FrameError> {
@@ -62,7 +62,10 @@ pub fn callback_from_query(
 /// # Errors
 ///
 /// [`FrameError::InvalidCallback`].
-pub fn validate_callback(callback: &str, transport: CallbackTransport) -> Result<(), FrameError> {
+pub(crate) fn validate_callback(
+    callback: &str,
+    transport: CallbackTransport,
+) -> Result<(), FrameError> {
     let chars_ok = callback
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));

@@ -8,7 +8,7 @@ use super::FrameError;
 /// Media types (the `Content-Type` up to the first `;`, compared exactly and
 /// case-sensitively) that sockjs-node's `expect_xhr` accepts on `xhr_send`.
 /// A missing header counts as `""`.
-pub const XHR_SEND_CONTENT_TYPES: [&str; 6] = [
+pub(crate) const XHR_SEND_CONTENT_TYPES: [&str; 6] = [
     "text/plain",
     "T",
     "application/json",
@@ -34,7 +34,10 @@ fn media_type(content_type: Option<&str>) -> &str {
 /// # Errors
 ///
 /// [`FrameError::PayloadExpected`] or [`FrameError::BrokenJson`].
-pub fn decode_xhr_send(content_type: Option<&str>, body: &[u8]) -> Result<Vec<String>, FrameError> {
+pub(crate) fn decode_xhr_send(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<String>, FrameError> {
     if !XHR_SEND_CONTENT_TYPES.contains(&media_type(content_type)) {
         return Err(FrameError::PayloadExpected);
     }
@@ -62,7 +65,7 @@ pub fn decode_xhr_send(content_type: Option<&str>, body: &[u8]) -> Result<Vec<St
 /// # Errors
 ///
 /// [`FrameError::PayloadExpected`] or [`FrameError::BrokenJson`].
-pub fn decode_jsonp_send(
+pub(crate) fn decode_jsonp_send(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<String>, FrameError> {
@@ -109,7 +112,7 @@ pub fn decode_jsonp_send(
 /// # Errors
 ///
 /// [`FrameError::BrokenFraming`]: close the socket with [`super::CLOSE_BROKEN_FRAMING`].
-pub fn decode_websocket(payload: &str) -> Result<Vec<String>, FrameError> {
+pub(crate) fn decode_websocket(payload: &str) -> Result<Vec<String>, FrameError> {
     if payload.is_empty() {
         return Ok(Vec::new());
     }
@@ -128,7 +131,7 @@ pub fn decode_websocket(payload: &str) -> Result<Vec<String>, FrameError> {
 /// # Errors
 ///
 /// [`FrameError::BrokenFraming`], as for [`decode_websocket`].
-pub fn decode_websocket_binary(payload: &[u8]) -> Result<Vec<String>, FrameError> {
+pub(crate) fn decode_websocket_binary(payload: &[u8]) -> Result<Vec<String>, FrameError> {
     if payload.is_empty() {
         return Ok(Vec::new());
     }

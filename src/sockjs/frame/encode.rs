@@ -5,33 +5,29 @@ use std::fmt::Write as _;
 // Frames
 
 /// Open frame, sent once when a session is created.
-pub const OPEN_FRAME: &str = "o";
+pub(crate) const OPEN_FRAME: &str = "o";
 
 /// Heartbeat frame (sockjs-node sends it every 25 s on HTTP transports; on
 /// WebSocket 0.3.24 sends a WebSocket ping instead, see the checklist).
-pub const HEARTBEAT_FRAME: &str = "h";
+pub(crate) const HEARTBEAT_FRAME: &str = "h";
 
 /// Default close of `session.close()` with no arguments: `c[1000,"Normal closure"]`.
-pub const CLOSE_NORMAL: (u16, &str) = (1000, "Normal closure");
+pub(crate) const CLOSE_NORMAL: (u16, &str) = (1000, "Normal closure");
 
 /// Close frame sent to a second receiver that polls a session which already
 /// has one: `c[2010,"Another connection still open"]`.
-pub const CLOSE_ANOTHER_CONNECTION: (u16, &str) = (2010, "Another connection still open");
+pub(crate) const CLOSE_ANOTHER_CONNECTION: (u16, &str) = (2010, "Another connection still open");
 
 /// WebSocket close (code, reason) sent by sockjs-node when a client message is
 /// not valid JSON. It is a WebSocket close, not a `c` frame.
-pub const CLOSE_BROKEN_FRAMING: (u16, &str) = (3000, "Broken framing.");
-
-/// Session close used by sockjs-node 0.3.24 when a WebSocket ping gets no pong
-/// within 10 s.
-pub const CLOSE_HEARTBEAT_TIMEOUT: (u16, &str) = (3000, "No response from heartbeat");
+pub(crate) const CLOSE_BROKEN_FRAMING: (u16, &str) = (3000, "Broken framing.");
 
 /// Builds a message frame `a[...]`, each message escaped by [`quote`].
 ///
 /// An empty slice gives `a[]` (sockjs-node never sends that: it only flushes
 /// a non-empty buffer).
 #[must_use]
-pub fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
+pub(crate) fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
     let cap = messages.iter().map(|m| m.as_ref().len() + 3).sum::<usize>() + 3;
     let mut out = String::with_capacity(cap);
     out.push_str("a[");
@@ -49,7 +45,7 @@ pub fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
 /// `'c' + JSON.stringify([code, reason])` (the reason gets plain
 /// `JSON.stringify` escaping, not [`quote`]).
 #[must_use]
-pub fn encode_close(code: u16, reason: &str) -> String {
+pub(crate) fn encode_close(code: u16, reason: &str) -> String {
     let mut out = String::with_capacity(reason.len() + 12);
     let _ = write!(out, "c[{code},");
     push_quoted(&mut out, reason, false);
@@ -60,7 +56,8 @@ pub fn encode_close(code: u16, reason: &str) -> String {
 /// sockjs-node's `utils.quote`: `JSON.stringify(s)` plus lowercase `\uXXXX`
 /// escapes for the code units listed in the module docs.
 #[must_use]
-pub fn quote(s: &str) -> String {
+#[cfg(test)]
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     push_quoted(&mut out, s, true);
     out
@@ -70,7 +67,8 @@ pub fn quote(s: &str) -> String {
 /// escapes `"`, `\`, `\b \t \n \f \r` and other C0 controls as `\u00xx`.
 /// Everything else, including U+2028/U+2029, is left raw.
 #[must_use]
-pub fn json_stringify(s: &str) -> String {
+#[cfg(test)]
+pub(crate) fn json_stringify(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     push_quoted(&mut out, s, false);
     out
@@ -81,7 +79,7 @@ pub fn json_stringify(s: &str) -> String {
 /// sockjs-node counts this (not bytes) against `response_limit` for each
 /// wrapped frame written to a streaming response.
 #[must_use]
-pub fn utf16_len(s: &str) -> usize {
+pub(crate) fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
@@ -138,7 +136,7 @@ pub(super) fn push_quoted(out: &mut String, s: &str, sockjs_quote: bool) {
 
 /// Wraps a frame for `xhr` and `xhr_streaming`: the frame plus `"\n"`.
 #[must_use]
-pub fn xhr_frame(frame: &str) -> String {
+pub(crate) fn xhr_frame(frame: &str) -> String {
     let mut out = String::with_capacity(frame.len() + 1);
     out.push_str(frame);
     out.push('\n');
@@ -153,20 +151,20 @@ const XHR_PRELUDE_BYTES: [u8; 2049] = {
 
 /// First chunk of every `xhr_streaming` response: 2048 `h` and `"\n"`
 /// (written before the session's first frame; not counted in the limit).
-pub const XHR_STREAMING_PRELUDE: &str = match std::str::from_utf8(&XHR_PRELUDE_BYTES) {
+pub(crate) const XHR_STREAMING_PRELUDE: &str = match std::str::from_utf8(&XHR_PRELUDE_BYTES) {
     Ok(s) => s,
     Err(_) => panic!("prelude is ASCII"),
 };
 
 /// First chunk of every `eventsource` response (an Opera workaround).
-pub const EVENTSOURCE_PRELUDE: &str = "\r\n";
+pub(crate) const EVENTSOURCE_PRELUDE: &str = "\r\n";
 
 /// Wraps a frame for `eventsource`: `data: <frame>\r\n\r\n`, after
 /// sockjs-node's `escape_selected(frame, '\r\n\x00')`, which also escapes
 /// `%`: `%` → `%25`, CR → `%0D`, LF → `%0A`, NUL → `%00`. sockjs-client runs
 /// `decodeURI` on each event, undoing it. In practice only `%` occurs.
 #[must_use]
-pub fn eventsource_frame(frame: &str) -> String {
+pub(crate) fn eventsource_frame(frame: &str) -> String {
     let mut out = String::with_capacity(frame.len() + 10);
     out.push_str("data: ");
     for c in frame.chars() {
@@ -201,7 +199,7 @@ const HTMLFILE_PLACEHOLDER_LEN: usize = "{{ callback }}".len();
 /// (1035 for `callback`). `callback` must already be validated
 /// ([`super::callback_from_query`]).
 #[must_use]
-pub fn htmlfile_prelude(callback: &str) -> String {
+pub(crate) fn htmlfile_prelude(callback: &str) -> String {
     let template_len = HTMLFILE_HEAD.len() + HTMLFILE_PLACEHOLDER_LEN + HTMLFILE_TAIL.len();
     // JS: Array(1024 - len + 14).join(' ') gives 1024 - len + 13 spaces.
     let pad = (1024 + 13usize).saturating_sub(template_len);
@@ -217,7 +215,7 @@ pub fn htmlfile_prelude(callback: &str) -> String {
 /// Wraps a frame for `htmlfile`:
 /// `<script>\np(<JSON.stringify(frame)>);\n</script>\r\n`.
 #[must_use]
-pub fn htmlfile_frame(frame: &str) -> String {
+pub(crate) fn htmlfile_frame(frame: &str) -> String {
     let mut out = String::with_capacity(frame.len() + 32);
     out.push_str("<script>\np(");
     push_quoted(&mut out, frame, false);
@@ -229,7 +227,7 @@ pub fn htmlfile_frame(frame: &str) -> String {
 /// `/**/<callback>(<JSON.stringify(frame)>);\r\n` (the `/**/` guards against
 /// the Rosetta-Flash SWF exploit, sockjs-node #163).
 #[must_use]
-pub fn jsonp_frame(callback: &str, frame: &str) -> String {
+pub(crate) fn jsonp_frame(callback: &str, frame: &str) -> String {
     let mut out = String::with_capacity(callback.len() + frame.len() + 16);
     out.push_str("/**/");
     out.push_str(callback);

@@ -7,7 +7,7 @@ use super::CLOSE_BROKEN_FRAMING;
 /// Why a client request could not be decoded. The `Display` text is the exact
 /// body sockjs-node sends (with status 500 and no `Content-Type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// Empty body, unsupported `Content-Type`, or JSON that is not an array
     /// (HTTP 500 on `xhr_send` / `jsonp_send`).
     #[error("Payload expected.")]
@@ -33,7 +33,8 @@ impl FrameError {
     /// HTTP status sockjs-node answers with (500), or `None` for
     /// [`FrameError::BrokenFraming`], which is a WebSocket close.
     #[must_use]
-    pub fn http_status(self) -> Option<u16> {
+    #[cfg(test)]
+    pub(crate) fn http_status(self) -> Option<u16> {
         match self {
             FrameError::BrokenFraming => None,
             _ => Some(500),
@@ -43,7 +44,7 @@ impl FrameError {
     /// WebSocket close (code, reason) for [`FrameError::BrokenFraming`],
     /// `None` for the HTTP errors.
     #[must_use]
-    pub fn websocket_close(self) -> Option<(u16, &'static str)> {
+    pub(crate) fn websocket_close(self) -> Option<(u16, &'static str)> {
         match self {
             FrameError::BrokenFraming => Some(CLOSE_BROKEN_FRAMING),
             _ => None,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 // iframe.html
 
 /// sockjs-node 0.3.24's default `sockjs_url`.
-pub const DEFAULT_SOCKJS_URL: &str =
+pub(crate) const DEFAULT_SOCKJS_URL: &str =
     "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js";
 
 const IFRAME_TEMPLATE: &str = "<!DOCTYPE html>\n<html>\n<head>\n  \
@@ -24,7 +24,7 @@ const IFRAME_PLACEHOLDER: &str = "{{ sockjs_url }}";
 /// `String.prototype.replace`, so `$$`, `$&`, `` $` `` and `$'` in the URL
 /// are expanded exactly as JavaScript would; an ordinary URL is unchanged.
 #[must_use]
-pub fn iframe_html(sockjs_url: &str) -> String {
+pub(crate) fn iframe_html(sockjs_url: &str) -> String {
     js_replace_first(IFRAME_TEMPLATE, IFRAME_PLACEHOLDER, sockjs_url)
 }
 
@@ -32,14 +32,14 @@ pub fn iframe_html(sockjs_url: &str) -> String {
 /// lowercase hex inside double quotes, exactly as sockjs-node computes it
 /// (so the ETag matches a sockjs-node server serving the same URL).
 #[must_use]
-pub fn iframe_etag(html: &str) -> String {
+pub(crate) fn iframe_etag(html: &str) -> String {
     format!("\"{}\"", md5_hex(html.as_bytes()))
 }
 
 /// sockjs-node answers 304 only when `If-None-Match` is byte-equal to the
 /// ETag (no list parsing, no `W/`, no `*`).
 #[must_use]
-pub fn iframe_not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
+pub(crate) fn iframe_not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     if_none_match == Some(etag)
 }
 
@@ -74,7 +74,7 @@ fn js_replace_first(haystack: &str, pattern: &str, replacement: &str) -> String 
 /// MD5 of `data` as 32 lowercase hex digits (RFC 1321), used for the iframe
 /// ETag as sockjs-node makes it. Not for security.
 #[must_use]
-pub fn md5_hex(data: &[u8]) -> String {
+pub(crate) fn md5_hex(data: &[u8]) -> String {
     use md5::{Digest, Md5};
     let digest = Md5::digest(data);
     let mut out = String::with_capacity(32);

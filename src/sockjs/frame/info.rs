@@ -10,7 +10,7 @@ use super::encode::push_quoted;
 /// `{"websocket":…,"origins":["*:*"],"cookie_needed":…,"entropy":…}` plus
 /// `"base_url"` when configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Info<'a> {
+pub(crate) struct Info<'a> {
     /// Whether the WebSocket transport is enabled.
     pub websocket: bool,
     /// Whether CORS is enabled; when false (`disable_cors`) the `origins` key
@@ -27,7 +27,7 @@ pub struct Info<'a> {
 impl Info<'_> {
     /// Serializes the body exactly as sockjs-node's `JSON.stringify(info)`.
     #[must_use]
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut out = String::with_capacity(96);
         let _ = write!(out, "{{\"websocket\":{}", self.websocket);
         if self.cors {
@@ -55,7 +55,7 @@ impl Info<'_> {
 /// keep the text between the first and second `=` (trimmed); the last
 /// `JSESSIONID` wins.
 #[must_use]
-pub fn jsessionid_set_cookie(cookie_header: Option<&str>) -> String {
+pub(crate) fn jsessionid_set_cookie(cookie_header: Option<&str>) -> String {
     let mut jsid = "";
     for cookie in cookie_header.unwrap_or("").split(';') {
         let mut parts = cookie.split('=');

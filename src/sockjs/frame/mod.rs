@@ -50,13 +50,13 @@ mod iframe;
 mod info;
 mod json;
 
-pub use callback::*;
-pub use decode::*;
-pub use encode::*;
-pub use error::*;
-pub use http::*;
-pub use iframe::*;
-pub use info::*;
+pub(crate) use callback::*;
+pub(crate) use decode::*;
+pub(crate) use encode::*;
+pub(crate) use error::*;
+pub(crate) use http::*;
+pub(crate) use iframe::*;
+pub(crate) use info::*;
 
 #[cfg(test)]
 use json::js_number_to_string;

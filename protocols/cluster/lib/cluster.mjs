@@ -1,0 +1,609 @@
+// Helpers of the cluster tests: a private redis-server, Node socket.io nodes (lib/node-node.mjs,
+// driven over IPC), switchboard nodes (the real binary), the redis-emitter, and real clients of
+// every protocol: socket.io-client 4.x and 2.x, sockjs-client and ws with the relay envelope
+// (protocols/relay.md). Waits are on events (or a polled condition), each bounded by WAIT.
+import { fork, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { createServer } from "node:net";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { io as ioV4 } from "socket.io-client";
+import ioV2 from "socket.io-client-v2";
+import SockJS from "sockjs-client";
+import WebSocket from "ws";
+import { createEmitter } from "./emitter.mjs";
+import { startRedis } from "./redis.mjs";
+
+export { createEmitter, startRedis };
+
+const libDir = path.dirname(fileURLToPath(import.meta.url));
+const clusterDir = path.resolve(libDir, "..");
+const repoDir = path.resolve(clusterDir, "../..");
+
+/** The switchboard binary: $SWITCHBOARD_BIN (relative to protocols/cluster), or the debug build. */
+export const BIN = path.resolve(clusterDir, process.env.SWITCHBOARD_BIN ?? "../../target/debug/switchboard");
+
+/** How long any single wait in a test may take before the test fails. */
+export const WAIT = 5000;
+
+/** How long an IPC command to a Node node may take: above the adapters' 5 s request timeout. */
+export const CALL_WAIT = 10_000;
+
+// --- waiting -------------------------------------------------------------------------------------
+
+/**
+ * Resolves with the arguments (an array) of the next `event` of `emitter` (node EventEmitter,
+ * socket.io socket, anything with on/off) for which `filter(args)` holds; rejects after
+ * `timeoutMs`, or as soon as one of the `failOn` events comes first.
+ */
+export function waitFor(emitter, event, { timeoutMs = WAIT, failOn = [], filter = () => true } = {}) {
+  return new Promise((resolve, reject) => {
+    const listeners = new Map();
+    const settle = (settler, value) => {
+      clearTimeout(timer);
+      for (const [name, listener] of listeners) emitter.off(name, listener);
+      settler(value);
+    };
+    listeners.set(event, (...args) => {
+      if (filter(args)) settle(resolve, args);
+    });
+    for (const name of failOn) {
+      listeners.set(name, (why) => settle(reject, new Error(`"${name}" before "${event}": ${why?.message ?? why}`)));
+    }
+    const timer = setTimeout(() => settle(reject, new Error(`no "${event}" event within ${timeoutMs} ms`)), timeoutMs);
+    for (const [name, listener] of listeners) emitter.on(name, listener);
+  });
+}
+
+/** Resolves like `promise`, or rejects if it takes longer than `timeoutMs`. */
+export function within(promise, what, timeoutMs = WAIT) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `check()` (async, returning a truthy value when done) every 25 ms; resolves with its value. */
+export async function until(check, what, timeoutMs = WAIT) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last?.message ?? JSON.stringify(last)})`);
+    await delay(25);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+// --- Node socket.io nodes ------------------------------------------------------------------------
+
+/**
+ * Forks lib/node-node.mjs on a free port and resolves once it printed its ready line. Result:
+ * `{kind: "node", name, port, url, wsUrl, uid, call(cmd, ...args), events, stop(), kill(), log()}`.
+ * `call` resolves with the command's result, or rejects with its error (with `.responses`, the
+ * partial answers of a request that timed out). `events` emits the node's notifications:
+ * "serverSideEmit" ({event, args, withAck}) and "redis" ({role, event, readyCount}).
+ */
+export async function startNodeNode({ redisUrl, adapter = "classic", key = "socket.io", name, env = {}, deadlineMs = 10_000 } = {}) {
+  const child = fork(path.join(libDir, "node-node.mjs"), [], {
+    cwd: clusterDir,
+    env: {
+      ...process.env,
+      PORT: "0",
+      REDIS_URL: redisUrl,
+      ADAPTER: adapter,
+      KEY: key,
+      ...(name ? { NODE_NAME: name } : {}),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "advanced", // Buffers stay binary both ways
+  });
+  let log = "";
+  const keep = (chunk) => (log = (log + chunk).slice(-8000));
+  child.stderr.on("data", keep);
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
+  const exited = new Promise((resolve) => {
+    child.once("error", (error) => resolve({ error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  }).finally(() => process.off("exit", reap));
+
+  const events = new EventEmitter();
+  const pending = new Map();
+  let nextId = 0;
+  child.on("message", (message) => {
+    if (message?.notify) {
+      events.emit(message.notify, message);
+      return;
+    }
+    const waiter = pending.get(message?.id);
+    if (!waiter) return;
+    pending.delete(message.id);
+    if ("error" in message) {
+      const error = new Error(`${waiter.cmd}: ${message.error}`);
+      error.responses = message.responses;
+      waiter.reject(error);
+    } else {
+      waiter.resolve(message.result);
+    }
+  });
+  exited.then((result) => {
+    const why = result.error ? result.error.message : `exit code ${result.code}, signal ${result.signal}`;
+    for (const { reject, cmd } of pending.values()) reject(new Error(`${cmd}: the node exited (${why})`));
+    pending.clear();
+  });
+
+  const ready = new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      keep(`${line}\n`);
+      try {
+        const parsed = JSON.parse(line);
+        if (parsed.ready) resolve(parsed);
+      } catch {
+        // not the ready line
+      }
+    });
+    exited.then((result) => reject(new Error(`node-node exited before it was ready (${JSON.stringify(result)})\n${log}`)));
+  });
+  let info;
+  try {
+    info = await within(ready, "node-node ready line", deadlineMs);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${error.message}\n${log}`);
+  }
+
+  function call(cmd, ...args) {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`${cmd}: the node has exited`));
+    const id = ++nextId;
+    const answer = new Promise((resolve, reject) => pending.set(id, { resolve, reject, cmd }));
+    child.send({ id, cmd, args });
+    return within(answer, `node ${info.name}: ${cmd}`, CALL_WAIT).finally(() => pending.delete(id));
+  }
+
+  async function stop() {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    const result = await exited;
+    clearTimeout(killer);
+    return result;
+  }
+
+  return {
+    kind: "node",
+    name: info.name,
+    adapter,
+    port: info.port,
+    uid: info.uid,
+    url: `http://127.0.0.1:${info.port}`,
+    wsUrl: `ws://127.0.0.1:${info.port}`,
+    call,
+    events,
+    stop,
+    /** SIGKILL: the node vanishes without unsubscribing (as a crash). */
+    async kill() {
+      child.kill("SIGKILL");
+      return exited;
+    },
+    log: () => log,
+  };
+}
+
+// --- switchboard nodes ---------------------------------------------------------------------------
+
+/**
+ * Spawns the switchboard binary on 127.0.0.1 and a free port, in cluster mode when `redisUrl` is
+ * given (`--redis-url URL --redis-adapter ADAPTER --redis-key-prefix KEY`), plus `extraArgs`, and
+ * waits until GET /healthz answers 200. Resolves with `{kind: "switchboard", url, wsUrl, port,
+ * stop(), kill(), log()}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL after 5 s) and
+ * resolves with `{code, signal}`; `kill()` sends SIGKILL (a crash).
+ */
+export async function startSwitchboard({ redisUrl, adapter = "classic", key = "socket.io", extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
+  const port = await freePort();
+  const args = ["--listen", `127.0.0.1:${port}`];
+  if (redisUrl) args.push("--redis-url", redisUrl, "--redis-adapter", adapter, "--redis-key-prefix", key);
+  args.push(...extraArgs);
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, args, {
+    cwd: repoDir,
+    env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const keep = (chunk) => (log = (log + chunk).slice(-8000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const reap = () => child.kill("SIGKILL"); // never outlive the test process
+  process.once("exit", reap);
+  const exited = new Promise((resolve) => {
+    child.once("error", (error) => resolve({ error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  }).finally(() => process.off("exit", reap));
+
+  async function stop() {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    const result = await exited;
+    clearTimeout(killer);
+    return result;
+  }
+
+  const deadline = Date.now() + deadlineMs;
+  let gone = null;
+  exited.then((result) => (gone = result));
+  while (gone === null) {
+    try {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (response.status === 200) {
+        return {
+          kind: "switchboard",
+          url,
+          wsUrl: `ws://127.0.0.1:${port}`,
+          port,
+          adapter,
+          stop,
+          async kill() {
+            child.kill("SIGKILL");
+            return exited;
+          },
+          log: () => log,
+        };
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${BIN} did not answer /healthz within ${deadlineMs} ms\n${log}`);
+    }
+    await delay(25);
+  }
+  const why = gone.error ? gone.error.message : `exit code ${gone.code}, signal ${gone.signal}`;
+  throw new Error(`${BIN} ${args.join(" ")} exited before it was ready (${why})\n${log}`);
+}
+
+/** GET /api/stats of a switchboard node. */
+export async function stats(server) {
+  const response = await fetch(`${server.url}/api/stats`, { signal: AbortSignal.timeout(WAIT) });
+  if (response.status !== 200) throw new Error(`GET /api/stats answered ${response.status}`);
+  return response.json();
+}
+
+/** POST /api/publish on a switchboard node; resolves with the parsed answer, rejects on a non-200. */
+export async function apiPublish(server, body, { token } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`${server.url}/api/publish`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(WAIT),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`POST /api/publish answered ${response.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** Resolves once `node` (a Node node) counts `count` servers in the cluster (PUBSUB NUMSUB). */
+export function untilServerCount(node, count, timeoutMs = WAIT) {
+  return until(async () => (await node.call("serverCount")) === count, `${node.name}: serverCount ${count}`, timeoutMs);
+}
+
+// --- Socket.IO clients ---------------------------------------------------------------------------
+
+export const SOCKETIO_CLIENTS = {
+  4: { name: "socket.io-client 4.x", io: ioV4 },
+  2: { name: "socket.io-client 2.x", io: ioV2 },
+};
+
+/**
+ * Connects a socket.io-client (`version` 4 or 2) to namespace "/" of `server` (a Node or a
+ * switchboard node); resolves once connected. Websocket only unless `transports` says otherwise.
+ * The socket gets `close()` (a promise) for cleanup.
+ */
+export async function connectSocketIo(server, { version = 4, transports = ["websocket"], ...options } = {}) {
+  const { io } = SOCKETIO_CLIENTS[version];
+  const socket = io(server.url, { forceNew: true, reconnection: false, transports, ...options });
+  socket.close = function close() {
+    if (this.connected) {
+      const gone = waitFor(this, "disconnect").catch(() => {});
+      this.disconnect();
+      return gone;
+    }
+    this.disconnect();
+    return Promise.resolve();
+  };
+  try {
+    await waitFor(socket, "connect", { failOn: ["connect_error", "error"] });
+  } catch (error) {
+    socket.disconnect();
+    throw new Error(`${SOCKETIO_CLIENTS[version].name} to ${server.url}: ${error.message}`);
+  }
+  return socket;
+}
+
+/** Emits `event` with one argument and resolves with the ack's one argument. */
+export function emitWithAck(socket, event, arg, timeoutMs = WAIT) {
+  return within(new Promise((resolve) => socket.emit(event, arg, resolve)), `ack of "${event}"`, timeoutMs);
+}
+
+async function relayRequest(socket, event, arg) {
+  const answer = await emitWithAck(socket, event, arg);
+  if (answer?.ok !== true) throw new Error(`${event} ${JSON.stringify(arg)} refused: ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** Relay mode over Socket.IO: join `room` (rejects unless the ack is {ok: true}). */
+export const sioJoin = (socket, room) => relayRequest(socket, "join", room);
+export const sioLeave = (socket, room) => relayRequest(socket, "leave", room);
+/** Publishes to every other member of `room`, on every node. */
+export const sioPublish = (socket, room, event, data) => relayRequest(socket, "publish", { room, event, data });
+
+/**
+ * Records every `event` a socket.io socket receives: `entries` (argument arrays, acks left out),
+ * `next()` the next one not yet taken, `count`.
+ */
+export function record(socket, event) {
+  const log = new EventEmitter();
+  const entries = [];
+  let taken = 0;
+  socket.on(event, (...args) => {
+    if (typeof args[args.length - 1] === "function") args.pop();
+    entries.push(args);
+    log.emit("entry");
+  });
+  return {
+    entries,
+    get count() {
+      return entries.length;
+    },
+    async next(timeoutMs = WAIT) {
+      if (taken >= entries.length) await waitFor(log, "entry", { timeoutMs }).catch(() => {
+        throw new Error(`no "${event}" within ${timeoutMs} ms (had ${entries.length})`);
+      });
+      return entries[taken++];
+    },
+  };
+}
+
+// --- relay-envelope clients (plain WebSocket and SockJS) -----------------------------------------
+
+/**
+ * A client of the relay envelope over any transport `{send(text), close()}` that calls
+ * `receive(text)` and `closed(code, reason)`: `request()` sends a request with a fresh id and
+ * resolves with its ack or error; every other message waits in `inbox` for `next()`/`take()`;
+ * `messages` keeps every one received.
+ */
+export class RelayClient {
+  constructor(transport) {
+    this.transport = transport;
+    this.session = null;
+    this.inbox = [];
+    this.messages = [];
+    this.waiters = [];
+    this.pending = new Map();
+    this.nextId = 0;
+    this.events = new EventEmitter();
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  receive(text) {
+    const message = JSON.parse(text);
+    const answered = this.pending.get(message.id);
+    if ((message.type === "ack" || message.type === "error") && answered) {
+      this.pending.delete(message.id);
+      answered.resolve(message);
+      return;
+    }
+    this.messages.push(message);
+    this.inbox.push(message);
+    this.events.emit("message", message);
+  }
+
+  closedWith(code, reason) {
+    const failure = new Error(`connection closed (${code} ${reason})`);
+    for (const { reject } of this.pending.values()) reject(failure);
+    this.pending.clear();
+    this.events.emit("close", failure);
+    this.resolveClosed({ code, reason: String(reason) });
+  }
+
+  send(message) {
+    this.transport.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  request(request, timeoutMs = WAIT) {
+    const id = ++this.nextId;
+    const answer = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.send({ ...request, id });
+    return within(answer, `answer to ${JSON.stringify(request)}`, timeoutMs).finally(() => this.pending.delete(id));
+  }
+
+  /** The first message in the inbox for which `predicate` holds (taken out), waiting for it. */
+  async take(predicate = () => true, timeoutMs = WAIT) {
+    const found = () => {
+      const index = this.inbox.findIndex(predicate);
+      return index < 0 ? undefined : this.inbox.splice(index, 1)[0];
+    };
+    const now = found();
+    if (now) return now;
+    return within(
+      new Promise((resolve, reject) => {
+        const onMessage = () => {
+          const message = found();
+          if (message) {
+            this.events.off("message", onMessage);
+            this.events.off("close", onClose);
+            resolve(message);
+          }
+        };
+        const onClose = (error) => {
+          this.events.off("message", onMessage);
+          reject(error);
+        };
+        this.events.on("message", onMessage);
+        this.events.once("close", onClose);
+      }),
+      "relay message",
+      timeoutMs,
+    );
+  }
+
+  /** The next message that answers no request. */
+  next(timeoutMs = WAIT) {
+    return this.take(() => true, timeoutMs);
+  }
+
+  async join(room) {
+    const answer = await this.request({ type: "join", room });
+    if (answer.type !== "ack") throw new Error(`join ${room} refused: ${JSON.stringify(answer)}`);
+  }
+
+  async leave(room) {
+    const answer = await this.request({ type: "leave", room });
+    if (answer.type !== "ack") throw new Error(`leave ${room} refused: ${JSON.stringify(answer)}`);
+  }
+
+  async publish(room, event, data) {
+    const answer = await this.request({ type: "publish", room, event, data });
+    if (answer.type !== "ack") throw new Error(`publish to ${room} refused: ${JSON.stringify(answer)}`);
+  }
+
+  waitClose(timeoutMs = WAIT) {
+    return within(this.closed, "connection close", timeoutMs);
+  }
+
+  close() {
+    this.transport.close();
+    return this.waitClose().catch(() => {});
+  }
+
+  async #welcome() {
+    const welcome = await this.next();
+    if (welcome.type !== "welcome") throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
+    this.session = welcome.session;
+    this.welcome = welcome;
+    return this;
+  }
+
+  /** A relay client over plain WebSocket at `<server>/ws`; resolves after the welcome. */
+  static async ws(server) {
+    const ws = new WebSocket(`${server.wsUrl}/ws`);
+    const client = new RelayClient({ send: (text) => ws.send(text), close: () => ws.close() });
+    client.ws = ws;
+    ws.on("message", (data) => client.receive(data.toString()));
+    ws.on("close", (code, reason) => client.closedWith(code, reason.toString()));
+    ws.on("error", (error) => client.events.emit("transport-error", error));
+    return client.#welcome();
+  }
+
+  /** A relay client over sockjs-client at `<server>/sockjs` with one `transport`; after the welcome. */
+  static async sockjs(server, { transport = "websocket" } = {}) {
+    const sock = new SockJS(`${server.url}/sockjs`, null, { transports: [transport], timeout: WAIT });
+    const client = new RelayClient({ send: (text) => sock.send(text), close: () => sock.close() });
+    client.sock = sock;
+    sock.onmessage = (e) => client.receive(e.data);
+    sock.onclose = (e) => client.closedWith(e.code, e.reason);
+    return client.#welcome();
+  }
+}
+
+// --- fences --------------------------------------------------------------------------------------
+
+let fenceSeq = 0;
+
+/**
+ * Proves that everything `source` broadcast before has arrived: it broadcasts event `__fence`
+ * with a fresh token to `room` (null: everyone in "/") and resolves once every client (socket.io
+ * sockets and RelayClients, each a member) has received it. `source` is a Node node (its
+ * `broadcast` command) or an emitter from createEmitter. Redis delivers one connection's
+ * publications in order, so whatever that publisher sent earlier has arrived by then, and
+ * "exactly once" and "nothing to non-members" can be counted.
+ */
+export async function fence(source, clients, { room = null } = {}) {
+  const token = `fence-${process.pid}-${++fenceSeq}`;
+  const heard = clients.map((client) =>
+    client instanceof RelayClient
+      ? client.take((m) => m.type === "message" && m.event === "__fence" && m.data === token)
+      : waitFor(client, "__fence", { filter: ([t]) => t === token }),
+  );
+  if (source.call) {
+    await source.call("broadcast", room, "__fence", token);
+  } else {
+    (room === null ? source.emitter : source.emitter.to(room)).emit("__fence", token);
+  }
+  await within(Promise.all(heard), `fence ${token}`);
+}
+
+// --- one test's parts, cleaned up together -------------------------------------------------------
+
+/**
+ * Starts parts for test `t` and tears them all down when it ends (clients first, then nodes, then
+ * Redis: the reverse of creation).
+ */
+export class Harness {
+  constructor(t) {
+    this.parts = [];
+    t?.after(() => this.close());
+  }
+
+  add(part, close) {
+    this.parts.push(close ?? (() => (part.close ?? part.stop).call(part)));
+    return part;
+  }
+
+  async redis(options) {
+    return this.add(await startRedis(options));
+  }
+
+  async nodeNode(options) {
+    return this.add(await startNodeNode(options));
+  }
+
+  async switchboard(options) {
+    return this.add(await startSwitchboard(options));
+  }
+
+  async emitter(options) {
+    return this.add(await createEmitter(options));
+  }
+
+  async socketIo(server, options) {
+    return this.add(await connectSocketIo(server, options));
+  }
+
+  async ws(server) {
+    return this.add(await RelayClient.ws(server));
+  }
+
+  async sockjs(server, options) {
+    return this.add(await RelayClient.sockjs(server, options));
+  }
+
+  async close() {
+    const parts = this.parts.reverse();
+    this.parts = [];
+    for (const close of parts) {
+      await within(Promise.resolve().then(close), "cleanup", 6000).catch(() => {});
+    }
+  }
+}
