@@ -48,6 +48,8 @@ mod server;
 mod session;
 pub mod socketio;
 pub mod sockjs;
+#[cfg(test)]
+mod test_rng;
 mod upgrade;
 mod websocket;
 

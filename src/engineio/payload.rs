@@ -560,21 +560,7 @@ mod tests {
 
     // ---- round trips and robustness over generated packets ----
 
-    /// Small deterministic xorshift generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::TestRng as Rng;
 
     const POOL: &[char] = &[
         'a',

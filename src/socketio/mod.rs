@@ -386,9 +386,19 @@ impl<A: SocketHandler> SocketIo<A> {
         nsp: &Arc<str>,
         reason: CloseReason,
     ) {
-        let Some(mut socket_state) = state.sockets.remove(nsp) else {
-            return;
-        };
+        if let Some(socket_state) = state.sockets.remove(nsp) {
+            self.drop_socket(conn, socket_state, reason);
+        }
+    }
+
+    /// A socket leaves the hub, is kept for recovery when the reason allows, and the application
+    /// hears of it.
+    fn drop_socket(
+        &self,
+        conn: &mut EngineConn<'_>,
+        mut socket_state: SocketState,
+        reason: CloseReason,
+    ) {
         let rooms = conn.hub().unregister(&socket_state.id);
         Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
         let mut socket = Socket {
@@ -497,14 +507,8 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
             }
         }
         let sockets: Vec<SocketState> = state.sockets.drain().collect();
-        for mut socket_state in sockets {
-            let rooms = conn.hub().unregister(&socket_state.id);
-            Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
-            let mut socket = Socket {
-                state: &mut socket_state,
-                conn,
-            };
-            self.app.on_disconnect(&mut socket, reason, rooms);
+        for socket_state in sockets {
+            self.drop_socket(conn, socket_state, reason);
         }
     }
 }

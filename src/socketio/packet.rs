@@ -1246,19 +1246,7 @@ mod tests {
         );
     }
 
-    /// Small deterministic PRNG for the fuzz-style tests.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::TestRng as XorShift;
 
     const SAMPLES: [&str; 14] = [
         "0",
