@@ -141,7 +141,8 @@ pub fn socketio(data: &[u8]) {
 }
 
 /// A Socket.IO packet the decoder accepted encodes to frames that decode to the same packet
-/// (a binary packet without attachments is written, on purpose, as its plain kind).
+/// (a binary packet without attachments is written, on purpose, as its plain kind, and a `null`
+/// payload as none).
 fn assert_round_trip(version: ProtocolVersion, packet: &sio::Packet) {
     let (text, attachments) = sio::encode(packet);
     let mut decoder = sio::Decoder::with_max_attachments(version, 8);
@@ -155,6 +156,8 @@ fn assert_round_trip(version: ProtocolVersion, packet: &sio::Packet) {
     }
     let mut expected = packet.clone();
     expected.kind = sio::wire_kind(packet);
+    // A `null` payload is written as no payload (Node's encoder drops it too).
+    expected.data = packet.data.clone().filter(|data| !data.is_null());
     assert_eq!(decoded, Some(expected));
 }
 
