@@ -54,6 +54,10 @@ pub mod defaults {
     pub const RECOVERY_MAX_BYTES: usize = 64 << 20;
     /// Graceful shutdown.
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+    /// `@socket.io/redis-adapter`'s `key` option: the prefix of every channel.
+    pub const REDIS_KEY_PREFIX: &str = "socket.io";
+    /// Messages waiting to be published to Redis before more are dropped (and counted).
+    pub const REDIS_PUBLISH_QUEUE: usize = 65_536;
 }
 
 use defaults as d;
@@ -280,9 +284,46 @@ pub struct Config {
     )]
     pub recovery_skip_middlewares: bool,
 
+    /// Cluster mode: the Redis server (`redis://HOST:PORT[/DB]`) through which this node joins a
+    /// cluster of switchboard and Node socket.io nodes (`@socket.io/redis-adapter`, classic).
+    /// Without it the node is alone.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_parser = redis_url())]
+    pub redis_url: Option<String>,
+
+    /// The prefix of every cluster channel (the Node adapter's `key` option).
+    #[arg(long, env = "SWITCHBOARD_REDIS_KEY_PREFIX", default_value = d::REDIS_KEY_PREFIX)]
+    pub redis_key_prefix: String,
+
+    /// The Node adapter the cluster runs: `classic` (`createAdapter`, PUBLISH/PSUBSCRIBE). The
+    /// sharded adapter (`createShardedAdapter`) is not spoken yet.
+    #[arg(long, env = "SWITCHBOARD_REDIS_ADAPTER", value_enum, default_value_t = RedisAdapterKind::Classic)]
+    pub redis_adapter: RedisAdapterKind,
+
+    /// Messages waiting to be published to Redis; past it they are dropped and counted
+    /// (`cluster.publish_dropped` in `/api/stats`), and local delivery goes on.
+    #[arg(long, env = "SWITCHBOARD_REDIS_PUBLISH_QUEUE", default_value_t = d::REDIS_PUBLISH_QUEUE)]
+    pub redis_publish_queue: usize,
+
     /// How long graceful shutdown waits for sessions to close, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_MS", default_value_t = d::SHUTDOWN_TIMEOUT_MS, value_parser = millis())]
     pub shutdown_timeout_ms: u64,
+}
+
+/// Which `@socket.io/redis-adapter` protocol a cluster speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedisAdapterKind {
+    /// `createAdapter`: PUBLISH/PSUBSCRIBE, msgpack broadcasts, `PUBSUB NUMSUB` server count.
+    Classic,
+}
+
+/// Checks a Redis URL when the configuration is read, so a typo stops the server at once.
+fn redis_url() -> impl clap::builder::TypedValueParser<Value = String> {
+    use clap::builder::TypedValueParser;
+    clap::builder::NonEmptyStringValueParser::new().try_map(|url: String| {
+        redis::Client::open(url.as_str())
+            .map(|_| url.clone())
+            .map_err(|error| error.to_string())
+    })
 }
 
 impl Default for Config {

@@ -35,6 +35,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod api;
+mod cluster;
 pub mod config;
 mod connection;
 pub mod engineio;

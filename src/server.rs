@@ -97,13 +97,34 @@ fn relay_socketio(state: &AppState) -> Mount {
     )
 }
 
+/// The hub's adapter for a configuration: Redis in cluster mode (`redis_url`), else none. A URL
+/// Redis cannot use is logged and the node runs alone (the binary refuses it at startup).
+fn cluster_adapter(config: &Config) -> Arc<dyn Adapter> {
+    let Some(url) = &config.redis_url else {
+        return Arc::new(LocalAdapter);
+    };
+    let cluster = crate::cluster::ClusterConfig {
+        url: url.clone(),
+        prefix: config.redis_key_prefix.clone(),
+        publish_queue: config.redis_publish_queue,
+    };
+    match crate::cluster::RedisAdapter::new(cluster) {
+        Ok(adapter) => Arc::new(adapter),
+        Err(error) => {
+            tracing::error!(%error, "cluster mode is off");
+            Arc::new(LocalAdapter)
+        }
+    }
+}
+
 impl Switchboard {
     /// A single-node server running relay mode.
     pub fn new(config: Config) -> Switchboard {
         let relay = RelayHandler {
             server_only_publish: config.server_only_publish,
         };
-        Switchboard::with_parts(config, Arc::new(relay), Arc::new(LocalAdapter))
+        let adapter = cluster_adapter(&config);
+        Switchboard::with_parts(config, Arc::new(relay), adapter)
     }
 
     /// A server running `handler` instead of relay mode.

@@ -5,11 +5,11 @@ import { RelayClient, publish, serverFor } from "./lib/server.mjs";
 
 const connect = (server, n) => Promise.all(Array.from({ length: n }, () => RelayClient.connect(server)));
 
-test("welcome carries a distinct 32-hex session id", async (t) => {
+test("welcome carries a distinct 20-character session id (as Node's ids)", async (t) => {
   const server = await serverFor(t);
   const [a, b] = await connect(server, 2);
-  assert.match(a.session, /^[0-9a-f]{32}$/);
-  assert.match(b.session, /^[0-9a-f]{32}$/);
+  assert.match(a.session, /^[A-Za-z0-9_-]{20}$/);
+  assert.match(b.session, /^[A-Za-z0-9_-]{20}$/);
   assert.notEqual(a.session, b.session);
 });
 

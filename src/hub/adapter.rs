@@ -20,6 +20,11 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Forwards a broadcast that originated on this node to the other nodes.
     fn forward(&self, target: &Target, message: &Arc<Message>);
+
+    /// The state of the link to the other nodes, for stats (`None`: no cluster).
+    fn stats(&self) -> Option<super::ClusterStats> {
+        None
+    }
 }
 
 /// The single-node adapter: nothing to forward.

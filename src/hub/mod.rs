@@ -7,6 +7,7 @@
 //! actor address (`SessionCommand`). No hub lock is held while sending.
 
 mod adapter;
+mod cluster_view;
 mod inbox;
 mod message;
 mod recovery;
@@ -22,19 +23,27 @@ use actix::Recipient;
 use dashmap::DashMap;
 
 pub(crate) use adapter::{Adapter, LocalAdapter};
+pub(crate) use cluster_view::WeakHub;
 pub(crate) use inbox::{Inbox, InboxFull};
 pub use message::{Frame, Message, Room, WireFormat};
 pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};
 pub use session_info::{DisconnectReason, Protocol, Transport};
 pub(crate) use stats::Counters;
-pub use stats::{StatsSnapshot, TransportCount};
+pub use stats::{ClusterStats, StatsSnapshot, TransportCount};
 
-/// A session's id: at least 120 random bits, printed as 32 hex digits.
+/// A session's id: 114 random bits in base64url, 20 characters, the length of a Node socket id
+/// (Node's sharded Redis adapter routes by that length).
 pub type SessionId = Arc<str>;
 
-/// A new unguessable session id (a UUID v4: 122 random bits).
+/// A new unguessable session id: the first 15 bytes of a UUID v4 (114 random bits; Node's ids
+/// have 96), in base64url.
 pub(crate) fn new_session_id() -> SessionId {
-    uuid::Uuid::new_v4().simple().to_string().into()
+    let uuid = uuid::Uuid::new_v4();
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        &uuid.as_bytes()[..15],
+    )
+    .into()
 }
 
 /// What the hub asks of a session actor.
@@ -149,6 +158,8 @@ struct Member {
     inbox: Arc<Inbox>,
     /// False for extra registrations of one connection (they are not counted as sessions).
     counted: bool,
+    /// The Socket.IO namespace of a socket outside `/` (`None`: `/`, or another protocol).
+    namespace: Option<Arc<str>>,
     /// The session's rooms; `None` once it has left the hub.
     rooms: Mutex<Option<HashSet<Room>>>,
     overflowed: AtomicBool,
@@ -225,7 +236,7 @@ impl Hub {
             return Err(RegisterError::Full(limit));
         }
         self.inner.live.fetch_add(1, Ordering::Relaxed);
-        self.insert(id, protocol, transport, mailbox, true);
+        self.insert(id, protocol, transport, mailbox, true, None);
         Counters::add(&self.inner.counters.sessions_opened, 1);
         Ok(())
     }
@@ -239,8 +250,10 @@ impl Hub {
         protocol: Protocol,
         transport: Transport,
         mailbox: Mailbox,
+        namespace: &str,
     ) {
-        self.insert(id, protocol, transport, mailbox, false);
+        let namespace = (namespace != "/").then(|| Arc::from(namespace));
+        self.insert(id, protocol, transport, mailbox, false, namespace);
     }
 
     fn insert(
@@ -250,6 +263,7 @@ impl Hub {
         transport: Transport,
         Mailbox { addr, inbox }: Mailbox,
         counted: bool,
+        namespace: Option<Arc<str>>,
     ) {
         let member = Arc::new(Member {
             id: id.clone(),
@@ -258,6 +272,7 @@ impl Hub {
             addr,
             inbox,
             counted,
+            namespace,
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
         });
@@ -496,6 +511,7 @@ impl Hub {
             self.inner.rooms.len(),
             self.inner.adapter.name(),
         );
+        snapshot.cluster = self.inner.adapter.stats();
         if let Some(recovery) = &self.inner.recovery {
             snapshot.recovery_kept = recovery.kept_count();
             snapshot.recovery_log = recovery.log_len();

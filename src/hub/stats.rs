@@ -35,6 +35,27 @@ impl Counters {
     }
 }
 
+/// The state of this node's link to its cluster (`/api/stats` `cluster`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ClusterStats {
+    /// This node's id in the cluster (its adapter uid, in every message it publishes).
+    pub node_id: String,
+    /// Whether the subscriber connection to Redis is up.
+    pub connected: bool,
+    /// Messages published to the cluster.
+    pub published: u64,
+    /// Messages Redis did not take (down, or an error): they reached no other node.
+    pub publish_failed: u64,
+    /// Messages dropped before publishing because the queue was full (`--redis-publish-queue`).
+    pub publish_dropped: u64,
+    /// Messages received from the cluster and acted on.
+    pub received: u64,
+    /// Messages received that could not be read (logged and dropped).
+    pub malformed: u64,
+    /// Times the subscriber connection was made again after a loss.
+    pub reconnects: u64,
+}
+
 /// Sessions on one transport of one protocol.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TransportCount {
@@ -71,6 +92,9 @@ pub struct StatsSnapshot {
     pub sessions_refused: u64,
     /// The cluster adapter in use.
     pub adapter: &'static str,
+    /// The cluster link, in cluster mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStats>,
     /// Dropped sessions kept for recovery.
     pub recovery_kept: usize,
     /// Broadcasts kept in the recovery log.
@@ -100,6 +124,7 @@ impl Counters {
             sessions_closed: Self::get(&self.sessions_closed),
             sessions_refused: Self::get(&self.sessions_refused),
             adapter,
+            cluster: None,
             recovery_kept: 0,
             recovery_log: 0,
             recovery_log_bytes: 0,

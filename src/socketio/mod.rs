@@ -282,6 +282,7 @@ impl<A: SocketHandler> SocketIo<A> {
             Protocol::SocketIo,
             conn.transport(),
             conn.mailbox(),
+            &nsp,
         );
         let reply = match (version, &pid) {
             (ProtocolVersion::V5, Some(pid)) => Packet::connect(

@@ -1,0 +1,495 @@
+//! The classic `@socket.io/redis-adapter` wire format (`createAdapter`, PUBLISH/PSUBSCRIBE), for
+//! namespace `/`: channel names, broadcasts, requests and the responses this node sends. Pure:
+//! bytes in, values out. See protocols/redis-adapter.md §2.
+
+use serde_json::{json, Value};
+
+use super::msgpack;
+use crate::hub::Room;
+
+/// The namespace the cluster carries (relay mode's rooms are the rooms of `/`).
+const NAMESPACE: &str = "/";
+
+/// Request and response types (`ra:14-25`).
+mod kind {
+    pub(super) const ALL_ROOMS: u64 = 1;
+    pub(super) const REMOTE_JOIN: u64 = 2;
+    pub(super) const REMOTE_LEAVE: u64 = 3;
+    pub(super) const REMOTE_DISCONNECT: u64 = 4;
+    pub(super) const REMOTE_FETCH: u64 = 5;
+    pub(super) const SERVER_SIDE_EMIT: u64 = 6;
+    pub(super) const BROADCAST: u64 = 7;
+    pub(super) const BROADCAST_CLIENT_COUNT: u64 = 8;
+}
+
+/// The channels of one node in namespace `/`.
+#[derive(Debug, Clone)]
+pub(crate) struct Channels {
+    /// `<prefix>#/#`: broadcasts to all, or to 0 or 2+ rooms; a room's is this plus `<room>#`.
+    broadcast: String,
+    request: String,
+    response: String,
+    own_response: String,
+}
+
+impl Channels {
+    /// The channels under `prefix` (the Node adapter's `key`) for the node `uid`.
+    pub(crate) fn new(prefix: &str, uid: &str) -> Channels {
+        Channels {
+            broadcast: format!("{prefix}#{NAMESPACE}#"),
+            request: format!("{prefix}-request#{NAMESPACE}#"),
+            response: format!("{prefix}-response#{NAMESPACE}#"),
+            own_response: format!("{prefix}-response#{NAMESPACE}#{uid}#"),
+        }
+    }
+
+    /// The pattern every broadcast channel matches (PSUBSCRIBE).
+    pub(crate) fn broadcast_pattern(&self) -> String {
+        format!("{}*", self.broadcast)
+    }
+
+    /// The channel a broadcast to `rooms` goes to: a room's own for exactly one room.
+    pub(crate) fn broadcast_to(&self, rooms: &[Room]) -> String {
+        match rooms {
+            [room] => format!("{}{room}#", self.broadcast),
+            _ => self.broadcast.clone(),
+        }
+    }
+
+    /// The requests channel (its subscriber count is the cluster's server count).
+    pub(crate) fn request(&self) -> &str {
+        &self.request
+    }
+
+    /// The shared responses channel (where this node answers).
+    pub(crate) fn response(&self) -> &str {
+        &self.response
+    }
+
+    /// The responses channel of this node alone.
+    pub(crate) fn own_response(&self) -> &str {
+        &self.own_response
+    }
+
+    /// The room a broadcast channel names (`None` for the base channel or another channel).
+    pub(crate) fn room_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        let rest = channel.strip_prefix(self.broadcast.as_str())?;
+        rest.strip_suffix('#').filter(|room| !room.is_empty())
+    }
+}
+
+/// Why a message from Redis was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed cluster message: {0}")]
+pub(crate) struct Malformed(pub(crate) &'static str);
+
+/// Who a broadcast or an operation is for: Node's `{rooms, except}` (socket ids are rooms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// Sockets in any of these rooms (every socket when empty).
+    pub(crate) rooms: Vec<Room>,
+    /// Less the sockets in any of these.
+    pub(crate) except: Vec<Room>,
+}
+
+/// A broadcast from another node or the emitter.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Broadcast {
+    /// The sender's uid (`"emitter"` for the emitter).
+    pub(crate) uid: String,
+    /// The event name.
+    pub(crate) event: String,
+    /// Its arguments.
+    pub(crate) args: Vec<Value>,
+    /// Who it is for.
+    pub(crate) to: Selection,
+    /// Node's `volatile` flag.
+    pub(crate) volatile: bool,
+}
+
+/// A request on the requests channel.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Request {
+    /// `allRooms()`: answer with every local room.
+    AllRooms { uid: String, request_id: Value },
+    /// `fetchSockets()`: answer with the selected sockets.
+    Fetch {
+        uid: String,
+        request_id: Value,
+        to: Selection,
+    },
+    /// `socketsJoin(rooms)`.
+    Join { to: Selection, rooms: Vec<Room> },
+    /// `socketsLeave(rooms)`.
+    Leave { to: Selection, rooms: Vec<Room> },
+    /// `disconnectSockets(close)`.
+    Disconnect { to: Selection, close: bool },
+    /// `serverSideEmit(event, ...args)`, with an ack wanted when `request_id` is set.
+    ServerSideEmit {
+        uid: String,
+        request_id: Option<Value>,
+        event: String,
+        args: Vec<Value>,
+    },
+    /// A broadcast whose sender waits for acks (`io.timeout(t).emit(..., cb)`).
+    BroadcastWithAck {
+        request_id: Value,
+        broadcast: Broadcast,
+    },
+    /// A type this node does not act on (legacy `SOCKETS`, responses sent to the wrong channel).
+    Ignored(u64),
+}
+
+/// Reads a message body: JSON when it starts with `{` (or `[`), msgpack otherwise (`ra:257`).
+fn read_body(bytes: &[u8]) -> Result<Value, Malformed> {
+    match bytes.first() {
+        None => Err(Malformed("empty")),
+        Some(b'{' | b'[') => serde_json::from_slice(bytes).map_err(|_| Malformed("bad JSON")),
+        Some(_) => msgpack::decode(bytes)
+            .map(|value| msgpack::to_json(&value))
+            .ok_or(Malformed("bad msgpack")),
+    }
+}
+
+/// A room name: a string, or a number as its decimal text (a JS number passed to `join`).
+fn room_name(value: &Value) -> Option<Room> {
+    match value {
+        Value::String(s) => Some(Room::from(s.as_str())),
+        Value::Number(n) => Some(Room::from(n.to_string())),
+        _ => None,
+    }
+}
+
+fn rooms(value: Option<&Value>) -> Vec<Room> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(room_name).collect())
+        .unwrap_or_default()
+}
+
+fn selection(opts: Option<&Value>) -> Selection {
+    Selection {
+        rooms: rooms(opts.and_then(|o| o.get("rooms"))),
+        except: rooms(opts.and_then(|o| o.get("except"))),
+    }
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(other @ Value::Number(_)) => other.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An event packet's `data`: `[event, ...args]`.
+fn event_and_args(data: Option<&Value>) -> Result<(String, Vec<Value>), Malformed> {
+    let items = data
+        .and_then(Value::as_array)
+        .ok_or(Malformed("no event data"))?;
+    let (event, args) = items.split_first().ok_or(Malformed("no event name"))?;
+    let event = room_name(event).ok_or(Malformed("event name not a string"))?;
+    Ok((event.to_string(), args.to_vec()))
+}
+
+/// `[uid, packet, opts]` (or the BROADCAST request's fields) as a broadcast for `/`; `None` when
+/// it is for another namespace.
+fn broadcast_from(
+    uid: String,
+    packet: &Value,
+    opts: Option<&Value>,
+) -> Result<Option<Broadcast>, Malformed> {
+    let nsp = packet.get("nsp").and_then(Value::as_str).unwrap_or("/");
+    if nsp != NAMESPACE {
+        return Ok(None);
+    }
+    if packet.get("type").and_then(Value::as_u64) != Some(2) {
+        return Err(Malformed("broadcast packet is not an EVENT"));
+    }
+    let (event, args) = event_and_args(packet.get("data"))?;
+    let volatile = opts
+        .and_then(|o| o.get("flags"))
+        .and_then(|f| f.get("volatile"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Some(Broadcast {
+        uid,
+        event,
+        args,
+        to: selection(opts),
+        volatile,
+    }))
+}
+
+/// Decodes a message of a broadcast channel: `Ok(None)` when it is for another namespace.
+pub(crate) fn decode_broadcast(bytes: &[u8]) -> Result<Option<Broadcast>, Malformed> {
+    let body = read_body(bytes)?;
+    let [uid, packet, opts] = body.as_array().map(Vec::as_slice).unwrap_or_default() else {
+        return Err(Malformed("broadcast is not [uid, packet, opts]"));
+    };
+    broadcast_from(text(Some(uid)), packet, Some(opts))
+}
+
+/// Encodes a broadcast of this node for the other nodes, as a Node node writes it.
+pub(crate) fn encode_broadcast(uid: &str, event: &str, args: &[Value], to: &Selection) -> Vec<u8> {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(Value::from(event));
+    data.extend_from_slice(args);
+    let body = json!([
+        uid,
+        {"type": 2, "data": data, "nsp": NAMESPACE},
+        {"rooms": to.rooms.iter().map(|r| r.as_ref()).collect::<Vec<_>>(),
+         "except": to.except.iter().map(|r| r.as_ref()).collect::<Vec<_>>(),
+         "flags": {}}
+    ]);
+    msgpack::encode(&msgpack::from_json(&body))
+}
+
+/// Decodes a message of the requests channel.
+pub(crate) fn decode_request(bytes: &[u8]) -> Result<Request, Malformed> {
+    let body = read_body(bytes)?;
+    let kind = body
+        .get("type")
+        .and_then(Value::as_u64)
+        .ok_or(Malformed("request without a type"))?;
+    let uid = text(body.get("uid"));
+    let request_id = body.get("requestId").cloned();
+    let need_id = || {
+        request_id
+            .clone()
+            .ok_or(Malformed("request without a requestId"))
+    };
+    let opts = body.get("opts");
+    Ok(match kind {
+        kind::ALL_ROOMS => Request::AllRooms {
+            uid,
+            request_id: need_id()?,
+        },
+        kind::REMOTE_FETCH => Request::Fetch {
+            uid,
+            request_id: need_id()?,
+            to: selection(opts),
+        },
+        kind::REMOTE_JOIN | kind::REMOTE_LEAVE if opts.is_some() => {
+            let to = selection(opts);
+            let rooms = rooms(body.get("rooms"));
+            match kind {
+                kind::REMOTE_JOIN => Request::Join { to, rooms },
+                _ => Request::Leave { to, rooms },
+            }
+        }
+        kind::REMOTE_DISCONNECT if opts.is_some() => Request::Disconnect {
+            to: selection(opts),
+            close: body.get("close").and_then(Value::as_bool).unwrap_or(false),
+        },
+        kind::SERVER_SIDE_EMIT => {
+            let (event, args) = event_and_args(body.get("data"))?;
+            Request::ServerSideEmit {
+                uid,
+                request_id,
+                event,
+                args,
+            }
+        }
+        kind::BROADCAST => {
+            let packet = body
+                .get("packet")
+                .ok_or(Malformed("BROADCAST without packet"))?;
+            match broadcast_from(uid, packet, opts)? {
+                Some(broadcast) => Request::BroadcastWithAck {
+                    request_id: need_id()?,
+                    broadcast,
+                },
+                None => Request::Ignored(kind),
+            }
+        }
+        other => Request::Ignored(other),
+    })
+}
+
+/// The answer to `allRooms()` (JSON, on the shared responses channel).
+pub(crate) fn all_rooms_response(request_id: &Value, rooms: &[Room]) -> Vec<u8> {
+    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+    json!({"requestId": request_id, "rooms": rooms})
+        .to_string()
+        .into_bytes()
+}
+
+/// The answer to `fetchSockets()`: each socket's details (JSON).
+pub(crate) fn fetch_response(request_id: &Value, sockets: Vec<Value>) -> Vec<u8> {
+    json!({"requestId": request_id, "sockets": sockets})
+        .to_string()
+        .into_bytes()
+}
+
+/// The first answer to a broadcast with ack: how many of this node's clients got it.
+pub(crate) fn client_count_response(request_id: &Value, count: usize) -> Vec<u8> {
+    json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": request_id, "clientCount": count})
+        .to_string()
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn channels_are_named_as_node_names_them() {
+        let c = Channels::new("socket.io", "xCtdJb");
+        assert_eq!(c.broadcast_pattern(), "socket.io#/#*");
+        assert_eq!(c.broadcast_to(&[]), "socket.io#/#");
+        assert_eq!(c.broadcast_to(&["room1".into()]), "socket.io#/#room1#");
+        assert_eq!(c.broadcast_to(&["a".into(), "b".into()]), "socket.io#/#");
+        assert_eq!(c.request(), "socket.io-request#/#");
+        assert_eq!(c.response(), "socket.io-response#/#");
+        assert_eq!(c.own_response(), "socket.io-response#/#xCtdJb#");
+        assert_eq!(c.room_of("socket.io#/#room1#"), Some("room1"));
+        assert_eq!(c.room_of("socket.io#/#a#b#"), Some("a#b"));
+        assert_eq!(c.room_of("socket.io#/#"), None);
+        assert_eq!(c.room_of("socket.io#/admin#x#"), None);
+    }
+
+    /// Captured: `io.to(['room1','room2']).except(['room3', a1.id]).emit('multi')`.
+    #[test]
+    fn a_captured_node_broadcast_decodes() {
+        let b = decode_broadcast(&hex("93a6784374644a6283a47479706502a46461746191a56d756c7469a36e7370a12f83a5726f6f6d7392a5726f6f6d31a5726f6f6d32a665786365707492a5726f6f6d33b450597850736758664f4c665f7453627a41414141a5666c61677380")).unwrap().unwrap();
+        assert_eq!(b.uid, "xCtdJb");
+        assert_eq!(b.event, "multi");
+        assert!(b.args.is_empty());
+        assert_eq!(b.to.rooms, vec![Room::from("room1"), Room::from("room2")]);
+        assert_eq!(
+            b.to.except,
+            vec![Room::from("room3"), Room::from("PYxPsgXfOLf_tSbzAAAA")]
+        );
+    }
+
+    /// Captured from the emitter: `to('room2').except('room1').volatile.compress(true).emit('e2')`.
+    #[test]
+    fn the_emitters_broadcast_decodes_with_its_flags() {
+        let b = decode_broadcast(&hex("93a7656d697474657283a47479706502a46461746191a26532a36e7370a12f83a5726f6f6d7391a5726f6f6d32a5666c61677382a8766f6c6174696c65c3a8636f6d7072657373c3a665786365707491a5726f6f6d31")).unwrap().unwrap();
+        assert_eq!(b.uid, "emitter");
+        assert_eq!(b.to.rooms, vec![Room::from("room2")]);
+        assert_eq!(b.to.except, vec![Room::from("room1")]);
+        assert!(b.volatile);
+    }
+
+    #[test]
+    fn our_broadcast_is_what_node_writes() {
+        // io.emit('hello','world',1,2.5,{a:true,n:null}) from node xCtdJb, byte for byte.
+        let bytes = encode_broadcast(
+            "xCtdJb",
+            "hello",
+            &[
+                json!("world"),
+                json!(1),
+                json!(2.5),
+                json!({"a": true, "n": null}),
+            ],
+            &Selection::default(),
+        );
+        assert_eq!(bytes, hex("93a6784374644a6283a47479706502a46461746195a568656c6c6fa5776f726c6401cb400400000000000082a161c3a16ec0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380"));
+        let back = decode_broadcast(&bytes).unwrap().unwrap();
+        assert_eq!(back.event, "hello");
+        assert_eq!(back.args.len(), 4);
+    }
+
+    #[test]
+    fn other_namespaces_are_not_ours() {
+        let body = msgpack::encode(&msgpack::from_json(
+            &json!(["x", {"type": 2, "data": ["e"], "nsp": "/admin"}, {"rooms": [], "except": [], "flags": {}}]),
+        ));
+        assert_eq!(decode_broadcast(&body), Ok(None));
+    }
+
+    #[test]
+    fn captured_requests_decode() {
+        let r = |s: &str| decode_request(s.as_bytes()).unwrap();
+        assert_eq!(
+            r(r#"{"uid":"xCtdJb","requestId":"ITkuQP","type":1}"#),
+            Request::AllRooms {
+                uid: "xCtdJb".into(),
+                request_id: json!("ITkuQP")
+            }
+        );
+        assert_eq!(
+            r(
+                r#"{"uid":"xCtdJb","requestId":"Fw8VRB","type":5,"opts":{"rooms":["room1"],"except":["room2"]}}"#
+            ),
+            Request::Fetch {
+                uid: "xCtdJb".into(),
+                request_id: json!("Fw8VRB"),
+                to: Selection {
+                    rooms: vec!["room1".into()],
+                    except: vec!["room2".into()]
+                }
+            }
+        );
+        assert_eq!(
+            r(r#"{"type":2,"opts":{"rooms":["room2"],"except":[]},"rooms":["eroom"]}"#),
+            Request::Join {
+                to: Selection {
+                    rooms: vec!["room2".into()],
+                    except: vec![]
+                },
+                rooms: vec!["eroom".into()]
+            }
+        );
+        assert_eq!(
+            r(r#"{"type":4,"opts":{"rooms":["room2"],"except":[]},"close":true}"#),
+            Request::Disconnect {
+                to: Selection {
+                    rooms: vec!["room2".into()],
+                    except: vec![]
+                },
+                close: true
+            }
+        );
+        assert_eq!(
+            r(r#"{"uid":"xCtdJb","requestId":"9CmjOR","type":6,"data":["sse",3]}"#),
+            Request::ServerSideEmit {
+                uid: "xCtdJb".into(),
+                request_id: Some(json!("9CmjOR")),
+                event: "sse".into(),
+                args: vec![json!(3)]
+            }
+        );
+        // The captured BROADCAST request of io.timeout(1000).emit('ackme','x',cb), msgpack.
+        let bytes = hex("85a3756964a6784374644a62a9726571756573744964a6495f65356279a47479706507a67061636b657483a47479706502a46461746192a561636b6d65a178a36e7370a12fa46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd03e8");
+        let Request::BroadcastWithAck {
+            request_id,
+            broadcast,
+        } = decode_request(&bytes).unwrap()
+        else {
+            panic!("not a broadcast with ack");
+        };
+        assert_eq!(request_id, json!("I_e5by"));
+        assert_eq!(
+            (broadcast.event.as_str(), broadcast.args),
+            ("ackme", vec![json!("x")])
+        );
+    }
+
+    #[test]
+    fn malformed_messages_are_refused() {
+        assert!(decode_broadcast(b"").is_err());
+        assert!(decode_broadcast(&[0xc1]).is_err());
+        assert!(decode_broadcast(b"[1,2]").is_err());
+        assert!(decode_broadcast(br#"["u",{"type":2,"data":[],"nsp":"/"},{}]"#).is_err());
+        assert!(decode_request(b"{\"type\":\"x\"}").is_err());
+        assert!(
+            decode_request(b"{\"type\":5}").is_err(),
+            "fetch without requestId"
+        );
+        assert_eq!(
+            decode_request(b"{\"type\":0,\"requestId\":1}"),
+            Ok(Request::Ignored(0))
+        );
+    }
+}

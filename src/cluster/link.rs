@@ -1,0 +1,298 @@
+//! The Redis side of cluster mode, on a thread of its own: one connection publishes what this
+//! node queues (pipelined, in batches of what is waiting), one holds the subscriptions and hands
+//! what other nodes send to the hub. Either reconnects with backoff when Redis goes away; local
+//! delivery never waits for them.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::classic::{self, Broadcast, Channels, Request};
+use super::{LinkCounters, Outgoing};
+use crate::hub::{DisconnectReason, Hub, Message, WeakHub};
+
+/// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between two attempts to reach Redis.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Most queued messages sent in one pipeline.
+const BATCH: usize = 256;
+
+/// Everything the link thread needs.
+pub(super) struct Link {
+    pub(super) url: String,
+    pub(super) uid: Arc<str>,
+    pub(super) channels: Channels,
+    pub(super) counters: Arc<LinkCounters>,
+    /// Where answers to requests are queued (the same queue as broadcasts).
+    pub(super) replies: mpsc::Sender<Outgoing>,
+}
+
+impl Link {
+    /// Runs until the hub is gone.
+    pub(super) fn run(self, hub: WeakHub, queue: mpsc::Receiver<Outgoing>) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                tracing::error!(%error, "cluster mode: no runtime for the Redis link");
+                return;
+            }
+        };
+        let client = match redis::Client::open(self.url.as_str()) {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "cluster mode: bad Redis URL");
+                return;
+            }
+        };
+        let link = Arc::new(self);
+        runtime.block_on(async move {
+            tokio::spawn(publish(client.clone(), queue, link.counters.clone()));
+            link.subscribe(client, hub).await;
+        });
+    }
+
+    /// Holds the subscriptions, again and again, until the hub is gone.
+    async fn subscribe(&self, client: redis::Client, hub: WeakHub) {
+        let mut backoff = MIN_BACKOFF;
+        let mut subscribed_before = false;
+        loop {
+            if hub.upgrade().is_none() {
+                return;
+            }
+            match self.open_subscriptions(&client).await {
+                Ok(mut pubsub) => {
+                    if subscribed_before {
+                        LinkCounters::add(&self.counters.reconnects, 1);
+                        tracing::info!(node = %self.uid, "cluster: resubscribed to Redis");
+                    } else {
+                        tracing::info!(node = %self.uid, "cluster: subscribed to Redis");
+                    }
+                    subscribed_before = true;
+                    backoff = MIN_BACKOFF;
+                    self.counters.connected.store(true, Ordering::Relaxed);
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Some(hub) = hub.upgrade() else {
+                            return;
+                        };
+                        self.on_message(
+                            &hub,
+                            message.get_channel_name(),
+                            message.get_payload_bytes(),
+                        );
+                    }
+                    self.counters.connected.store(false, Ordering::Relaxed);
+                    tracing::warn!(node = %self.uid, "cluster: lost the Redis subscription; local delivery goes on, reconnecting");
+                }
+                Err(error) => {
+                    tracing::warn!(node = %self.uid, %error, retry_in_ms = backoff.as_millis() as u64, "cluster: cannot subscribe to Redis");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn open_subscriptions(
+        &self,
+        client: &redis::Client,
+    ) -> redis::RedisResult<redis::aio::PubSub> {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.psubscribe(self.channels.broadcast_pattern()).await?;
+        pubsub
+            .subscribe(&[
+                self.channels.request(),
+                self.channels.response(),
+                self.channels.own_response(),
+            ])
+            .await?;
+        Ok(pubsub)
+    }
+
+    fn on_message(&self, hub: &Hub, channel: &str, body: &[u8]) {
+        let handled = if channel == self.channels.request() {
+            self.on_request(hub, body)
+        } else if channel == self.channels.response() || channel == self.channels.own_response() {
+            // This node sends no requests of its own yet: no answer is for it.
+            Ok(())
+        } else {
+            self.on_broadcast(hub, channel, body)
+        };
+        match handled {
+            Ok(()) => LinkCounters::add(&self.counters.received, 1),
+            Err(error) => {
+                LinkCounters::add(&self.counters.malformed, 1);
+                tracing::warn!(node = %self.uid, channel, %error, bytes = body.len(), "cluster: message dropped");
+            }
+        }
+    }
+
+    fn on_broadcast(
+        &self,
+        hub: &Hub,
+        channel: &str,
+        body: &[u8],
+    ) -> Result<(), classic::Malformed> {
+        // A room's own channel with nobody of that room here: nothing to decode (as Node does).
+        if let Some(room) = self.channels.room_of(channel) {
+            if !hub.has_room_or_socket(room) {
+                return Ok(());
+            }
+        }
+        match classic::decode_broadcast(body)? {
+            Some(broadcast) if *broadcast.uid != *self.uid => {
+                deliver(hub, &broadcast);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_request(&self, hub: &Hub, body: &[u8]) -> Result<(), classic::Malformed> {
+        let own = |uid: &str| *uid == *self.uid;
+        match classic::decode_request(body)? {
+            Request::AllRooms { uid, request_id } if !own(&uid) => {
+                let rooms = hub.root_rooms();
+                self.reply(classic::all_rooms_response(&request_id, &rooms));
+            }
+            Request::Fetch {
+                uid,
+                request_id,
+                to,
+            } if !own(&uid) => {
+                let sockets = hub
+                    .select_sockets(&to.rooms, &to.except)
+                    .iter()
+                    .map(|id| socket_details(hub, id))
+                    .collect();
+                self.reply(classic::fetch_response(&request_id, sockets));
+            }
+            // Applied whoever sent them: a classic node applies its own when they come back.
+            Request::Join { to, rooms } => {
+                for id in hub.select_sockets(&to.rooms, &to.except) {
+                    for room in &rooms {
+                        if let Err(error) = hub.join(&id, room.clone()) {
+                            tracing::debug!(%id, %room, %error, "cluster: socketsJoin refused");
+                        }
+                    }
+                }
+            }
+            Request::Leave { to, rooms } => {
+                for id in hub.select_sockets(&to.rooms, &to.except) {
+                    for room in &rooms {
+                        hub.leave(&id, room);
+                    }
+                }
+            }
+            Request::Disconnect { to, close: _ } => {
+                for id in hub.select_sockets(&to.rooms, &to.except) {
+                    hub.disconnect(&id, DisconnectReason::ServerDisconnect);
+                }
+            }
+            Request::ServerSideEmit {
+                uid,
+                request_id,
+                event,
+                ..
+            } if !own(&uid) => {
+                // As a Node node with no listener for the event: nothing answers.
+                tracing::debug!(%event, with_ack = request_id.is_some(), "cluster: serverSideEmit (no listener here)");
+            }
+            Request::BroadcastWithAck {
+                request_id,
+                broadcast,
+            } if !own(&broadcast.uid) => {
+                // Acks from this node's clients are not collected yet: say so at once, so that the
+                // sender does not wait out its timeout for this node.
+                tracing::debug!(event = %broadcast.event, "cluster: broadcast with ack answered with 0 clients (not supported yet)");
+                self.reply(classic::client_count_response(&request_id, 0));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn reply(&self, body: Vec<u8>) {
+        let outgoing = Outgoing {
+            channel: self.channels.response().to_string(),
+            body,
+        };
+        if self.replies.try_send(outgoing).is_err() {
+            LinkCounters::add(&self.counters.publish_dropped, 1);
+        }
+    }
+}
+
+/// Hands a broadcast from another node to the local sockets it selects.
+fn deliver(hub: &Hub, broadcast: &Broadcast) {
+    let room = match broadcast.to.rooms.as_slice() {
+        [room] => Some(room.clone()),
+        _ => None,
+    };
+    let message = Message::with_args(None, room, broadcast.event.clone(), broadcast.args.clone());
+    hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
+}
+
+/// A socket as `fetchSockets()` returns it. switchboard does not keep handshakes in the hub yet:
+/// the handshake has Node's fields, empty.
+fn socket_details(hub: &Hub, id: &str) -> Value {
+    let rooms: Vec<String> = hub.socket_rooms(id).iter().map(|r| r.to_string()).collect();
+    json!({
+        "id": id,
+        "handshake": {"headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
+                      "issued": 0, "url": "", "query": {}, "auth": {}},
+        "rooms": rooms,
+    })
+}
+
+/// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes.
+async fn publish(
+    client: redis::Client,
+    mut queue: mpsc::Receiver<Outgoing>,
+    counters: Arc<LinkCounters>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut connection = loop {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_min_delay(MIN_BACKOFF)
+            .set_max_delay(MAX_BACKOFF)
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        match client.get_connection_manager_with_config(config).await {
+            Ok(connection) => break connection,
+            Err(error) => {
+                // What waits meanwhile stays queued (bounded); what overflows is counted.
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cluster: cannot connect to Redis to publish");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for message in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&message.channel)
+                .arg(&message.body)
+                .ignore();
+        }
+        let n = batch.len() as u64;
+        match pipe.query_async::<()>(&mut connection).await {
+            Ok(()) => LinkCounters::add(&counters.published, n),
+            Err(error) => {
+                LinkCounters::add(&counters.publish_failed, n);
+                tracing::warn!(%error, messages = n, "cluster: Redis did not take these messages; they reached no other node");
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,175 @@
+//! Cluster mode: this node joins a cluster of switchboard and Node socket.io nodes through Redis,
+//! speaking `@socket.io/redis-adapter`'s classic protocol (protocols/redis-adapter.md), so that a
+//! broadcast on any node reaches the members of its rooms on every node, whatever protocol they
+//! speak, and the emitter (`@socket.io/redis-emitter`) reaches them all.
+//!
+//! [`RedisAdapter`] is the hub's [`Adapter`]: a broadcast is encoded here once and queued (bounded,
+//! never blocking local delivery); a thread of its own ([`link`]) publishes the queue and reads the
+//! subscriptions, handing what other nodes send to the hub.
+
+mod classic;
+mod link;
+mod msgpack;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::hub::{Adapter, ClusterStats, Hub, Message, Target};
+use classic::{Channels, Selection};
+
+/// Where and how a node joins its cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterConfig {
+    /// `redis://HOST:PORT[/DB]`.
+    pub(crate) url: String,
+    /// The channel prefix (the Node adapter's `key`).
+    pub(crate) prefix: String,
+    /// Messages that may wait to be published.
+    pub(crate) publish_queue: usize,
+}
+
+/// One message for Redis: a channel and its body.
+#[derive(Debug)]
+struct Outgoing {
+    channel: String,
+    body: Vec<u8>,
+}
+
+/// The counters behind [`ClusterStats`].
+#[derive(Debug, Default)]
+struct LinkCounters {
+    connected: AtomicBool,
+    published: AtomicU64,
+    publish_failed: AtomicU64,
+    publish_dropped: AtomicU64,
+    received: AtomicU64,
+    malformed: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+impl LinkCounters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The hub's adapter in cluster mode (classic `@socket.io/redis-adapter`).
+pub(crate) struct RedisAdapter {
+    config: ClusterConfig,
+    uid: Arc<str>,
+    channels: Channels,
+    queue: mpsc::Sender<Outgoing>,
+    /// The other end of `queue`, until the link thread takes it.
+    pending: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    counters: Arc<LinkCounters>,
+}
+
+/// Why cluster mode could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("--redis-url {url:?}: {reason}")]
+pub(crate) struct ClusterConfigError {
+    url: String,
+    reason: String,
+}
+
+impl RedisAdapter {
+    /// An adapter for `config`, with a new node uid; nothing connects until the hub starts it.
+    pub(crate) fn new(config: ClusterConfig) -> Result<RedisAdapter, ClusterConfigError> {
+        if let Err(error) = redis::Client::open(config.url.as_str()) {
+            return Err(ClusterConfigError {
+                url: config.url,
+                reason: error.to_string(),
+            });
+        }
+        let uid: Arc<str> = node_uid().into();
+        let (queue, pending) = mpsc::channel(config.publish_queue.max(1));
+        Ok(RedisAdapter {
+            channels: Channels::new(&config.prefix, &uid),
+            config,
+            uid,
+            queue,
+            pending: Mutex::new(Some(pending)),
+            counters: Arc::default(),
+        })
+    }
+
+    fn enqueue(&self, outgoing: Outgoing) {
+        match self.queue.try_send(outgoing) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                LinkCounters::add(&self.counters.publish_dropped, 1);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                LinkCounters::add(&self.counters.publish_failed, 1);
+            }
+        }
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn start(&self, hub: Hub) {
+        let Some(receiver) = self.pending.lock().ok().and_then(|mut p| p.take()) else {
+            return;
+        };
+        let link = link::Link {
+            url: self.config.url.clone(),
+            uid: self.uid.clone(),
+            channels: self.channels.clone(),
+            counters: self.counters.clone(),
+            replies: self.queue.clone(),
+        };
+        let weak = hub.downgrade();
+        tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, "cluster mode: joining through Redis (classic redis-adapter protocol)");
+        let spawned = std::thread::Builder::new()
+            .name("switchboard-redis".into())
+            .spawn(move || link.run(weak, receiver));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cluster mode: cannot start the Redis thread; this node is alone");
+        }
+    }
+
+    fn forward(&self, target: &Target, message: &Arc<Message>) {
+        // Only namespace `/` (relay rooms) crosses nodes for now.
+        if message.namespace.is_some() {
+            return;
+        }
+        let to = Selection {
+            rooms: target.rooms.clone(),
+            except: target.except.iter().map(|id| id.as_ref().into()).collect(),
+        };
+        let body = classic::encode_broadcast(&self.uid, &message.event, &message.args, &to);
+        self.enqueue(Outgoing {
+            channel: self.channels.broadcast_to(&to.rooms),
+            body,
+        });
+    }
+
+    fn stats(&self) -> Option<ClusterStats> {
+        let c = &self.counters;
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        Some(ClusterStats {
+            node_id: self.uid.to_string(),
+            connected: c.connected.load(Ordering::Relaxed),
+            published: get(&c.published),
+            publish_failed: get(&c.publish_failed),
+            publish_dropped: get(&c.publish_dropped),
+            received: get(&c.received),
+            malformed: get(&c.malformed),
+            reconnects: get(&c.reconnects),
+        })
+    }
+}
+
+/// A node uid as the classic adapter makes one (`uid2(6)`): six characters of `A-Za-z0-9-_`.
+fn node_uid() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..6)
+        .map(|_| ALPHABET[usize::from(rand::random::<u8>() % 64)] as char)
+        .collect()
+}

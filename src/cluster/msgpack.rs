@@ -1,0 +1,245 @@
+//! msgpack as the Node adapters write it (notepack.io), to and from JSON values.
+//!
+//! Reading: a timestamp (ext -1) becomes its ISO-8601 string, as a Node node's clients see a
+//! `Date`; binary becomes Node's JSON form of a Buffer, `{"type":"Buffer","data":[..]}` (the hub's
+//! messages carry JSON only); other extensions become `null`. Writing: a number with no fraction
+//! is an integer, as notepack writes a JS number, any other a float64.
+
+use rmpv::Value as Pack;
+use serde_json::{Map, Number, Value};
+
+/// How deep a message may nest before it is refused (a hostile message must not exhaust the
+/// stack).
+const MAX_DEPTH: usize = 64;
+
+/// Decodes one msgpack value; `None` when the bytes are not one whole value.
+pub(crate) fn decode(bytes: &[u8]) -> Option<Pack> {
+    let mut reader = bytes;
+    let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH).ok()?;
+    reader.is_empty().then_some(value)
+}
+
+/// Encodes one msgpack value.
+pub(crate) fn encode(value: &Pack) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    rmpv::encode::write_value(&mut out, value).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// A msgpack value as the JSON a Node node's clients would receive.
+pub(crate) fn to_json(value: &Pack) -> Value {
+    match value {
+        Pack::Nil => Value::Null,
+        Pack::Boolean(b) => Value::Bool(*b),
+        Pack::Integer(i) => match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => Value::from(u),
+            (None, Some(i)) => Value::from(i),
+            (None, None) => Value::Null,
+        },
+        Pack::F32(f) => float(f64::from(*f)),
+        Pack::F64(f) => float(*f),
+        Pack::String(s) => Value::String(match s.as_str() {
+            Some(text) => text.to_string(),
+            None => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        }),
+        Pack::Binary(bytes) => buffer_json(bytes),
+        Pack::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Pack::Map(entries) => {
+            let mut object = Map::with_capacity(entries.len());
+            for (key, value) in entries {
+                object.insert(key_string(key), to_json(value));
+            }
+            Value::Object(object)
+        }
+        Pack::Ext(-1, data) => timestamp(data).map_or(Value::Null, Value::String),
+        Pack::Ext(..) => Value::Null,
+    }
+}
+
+/// A JSON value as notepack writes the JS value it stands for.
+pub(crate) fn from_json(value: &Value) -> Pack {
+    match value {
+        Value::Null => Pack::Nil,
+        Value::Bool(b) => Pack::Boolean(*b),
+        Value::Number(n) => number(n),
+        Value::String(s) => Pack::from(s.as_str()),
+        Value::Array(items) => Pack::Array(items.iter().map(from_json).collect()),
+        Value::Object(fields) => Pack::Map(
+            fields
+                .iter()
+                .map(|(k, v)| (Pack::from(k.as_str()), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn key_string(key: &Pack) -> String {
+    match key {
+        Pack::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => to_json(other).to_string(),
+    }
+}
+
+fn float(f: f64) -> Value {
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+fn number(n: &Number) -> Pack {
+    if let Some(u) = n.as_u64() {
+        return Pack::from(u);
+    }
+    if let Some(i) = n.as_i64() {
+        return Pack::from(i);
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    // notepack writes an integral JS number as an integer.
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        return Pack::from(f as i64);
+    }
+    Pack::F64(f)
+}
+
+fn buffer_json(bytes: &[u8]) -> Value {
+    let mut object = Map::with_capacity(2);
+    object.insert("type".into(), Value::from("Buffer"));
+    object.insert(
+        "data".into(),
+        Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
+    );
+    Value::Object(object)
+}
+
+/// A msgpack timestamp (ext -1, 4, 8 or 12 bytes) as JavaScript's `Date.toISOString()` writes it.
+fn timestamp(data: &[u8]) -> Option<String> {
+    let (seconds, nanos): (i64, u32) = match data.len() {
+        4 => (i64::from(u32::from_be_bytes(data.try_into().ok()?)), 0),
+        8 => {
+            let raw = u64::from_be_bytes(data.try_into().ok()?);
+            ((raw & 0x3_FFFF_FFFF) as i64, (raw >> 34) as u32)
+        }
+        12 => (
+            i64::from_be_bytes(data[4..].try_into().ok()?),
+            u32::from_be_bytes(data[..4].try_into().ok()?),
+        ),
+        _ => return None,
+    };
+    iso_8601(seconds, nanos / 1_000_000)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for seconds since 1970 (the proleptic Gregorian calendar, as
+/// JavaScript's dates use; only the years a JS `Date` can hold, ±275760).
+fn iso_8601(seconds: i64, millis: u32) -> Option<String> {
+    const MAX_JS_SECONDS: i64 = 8_640_000_000_000;
+    if !(-MAX_JS_SECONDS..=MAX_JS_SECONDS).contains(&seconds) || millis > 999 {
+        return None;
+    }
+    let days = seconds.div_euclid(86_400);
+    let in_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{}{:06}", if year < 0 { '-' } else { '+' }, year.abs())
+    };
+    Some(format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    ))
+}
+
+/// The calendar date of a day count since 1970-01-01 (the era arithmetic of the proleptic
+/// Gregorian calendar: 400-year eras of 146,097 days, years starting in March).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The bytes Node's `io.emit('bin', Buffer[1,2,3], new Date(0), new Date(1700000000123),
+    /// {b: Buffer[ff]})` published (protocols/redis-adapter.md §2.2).
+    #[test]
+    fn a_captured_node_broadcast_reads_as_its_clients_see_it() {
+        let bytes = hex("93a6784374644a6283a47479706502a46461746195a362696ec403010203d6ff00000000d7ff1d5353006553f10081a162c401ffa36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380");
+        let value = to_json(&decode(&bytes).unwrap());
+        assert_eq!(
+            value,
+            json!(["xCtdJb", {"type": 2, "data": ["bin",
+                {"type": "Buffer", "data": [1, 2, 3]},
+                "1970-01-01T00:00:00.000Z",
+                "2023-11-14T22:13:20.123Z",
+                {"b": {"type": "Buffer", "data": [255]}}], "nsp": "/"},
+                {"rooms": [], "except": [], "flags": {}}])
+        );
+    }
+
+    /// `io.emit('hello','world',1,2.5,{a:true,n:null})` as Node wrote it, byte for byte.
+    #[test]
+    fn json_is_written_as_notepack_writes_the_same_js_values() {
+        let value = json!(["xCtdJb", {"type": 2, "data": ["hello", "world", 1, 2.5, {"a": true, "n": null}], "nsp": "/"},
+            {"rooms": [], "except": [], "flags": {}}]);
+        assert_eq!(
+            encode(&from_json(&value)),
+            hex("93a6784374644a6283a47479706502a46461746195a568656c6c6fa5776f726c6401cb400400000000000082a161c3a16ec0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380")
+        );
+        assert_eq!(encode(&from_json(&json!(3.0))), vec![0x03]);
+    }
+
+    #[test]
+    fn dates_far_from_1970_are_written_as_javascript_writes_them() {
+        assert_eq!(iso_8601(-1, 0).unwrap(), "1969-12-31T23:59:59.000Z");
+        assert_eq!(
+            iso_8601(951_782_400, 5).unwrap(),
+            "2000-02-29T00:00:00.005Z"
+        );
+        assert_eq!(
+            iso_8601(253_402_300_800, 0).unwrap(),
+            "+010000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso_8601(-62_198_755_200, 0).unwrap(),
+            "-000001-01-01T00:00:00.000Z"
+        );
+        assert_eq!(iso_8601(8_640_000_000_001, 0), None);
+        // 12-byte form: nanoseconds, then signed seconds.
+        let mut twelve = 7_000_000u32.to_be_bytes().to_vec();
+        twelve.extend((-86_400i64).to_be_bytes());
+        assert_eq!(timestamp(&twelve).unwrap(), "1969-12-31T00:00:00.007Z");
+    }
+
+    #[test]
+    fn hostile_bytes_are_refused_not_followed() {
+        assert!(decode(&[0x91; 10_000]).is_none(), "deep nesting");
+        assert!(
+            decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_none(),
+            "a huge array header"
+        );
+        assert!(decode(&hex("9301")).is_none(), "truncated");
+        assert!(decode(&hex("0101")).is_none(), "trailing bytes");
+    }
+}
