@@ -134,6 +134,19 @@ test("a switchboard node in a classic Node cluster", async (t) => {
     assert.deepEqual([...remote.rooms].sort(), [ws.session, "r"].sort());
   });
 
+  await t.test("emitWithAck from Node collects the acks of switchboard's Socket.IO clients", async () => {
+    for (const [socket, who] of [[sioV4, "s4"], [sioV2, "s2"], [nodeMember, "n"]]) {
+      socket.on("ask", (x, ack) => ack(`${who}:${x}`));
+    }
+    const responses = await node.call("emitWithAck", "r", "ask", 7);
+    assert.deepEqual(responses.sort(), ["n:7", "s2:7", "s4:7"]);
+    // Relay clients of the other protocols cannot answer: they get the event, uncounted.
+    for (const client of [ws, sockjs]) {
+      const heard = await client.take((m) => m.type === "message" && m.event === "ask");
+      assert.deepEqual([heard.room, heard.data], ["r", 7]);
+    }
+  });
+
   await t.test("allRooms on the Node node includes switchboard's rooms", async () => {
     const rooms = await node.call("allRooms");
     for (const room of ["r", "elsewhere", ws.session]) assert.ok(rooms.includes(room), room);

@@ -20,6 +20,7 @@ mod kind {
     pub(super) const SERVER_SIDE_EMIT: u64 = 6;
     pub(super) const BROADCAST: u64 = 7;
     pub(super) const BROADCAST_CLIENT_COUNT: u64 = 8;
+    pub(super) const BROADCAST_ACK: u64 = 9;
 }
 
 /// The channels of one node in namespace `/`.
@@ -105,6 +106,8 @@ pub(crate) struct Broadcast {
     pub(crate) to: Selection,
     /// Node's `volatile` flag.
     pub(crate) volatile: bool,
+    /// How long the sender waits for acks, in milliseconds (`flags.timeout`).
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// A request on the requests channel.
@@ -207,17 +210,15 @@ fn broadcast_from(
         return Err(Malformed("broadcast packet is not an EVENT"));
     }
     let (event, args) = event_and_args(packet.get("data"))?;
-    let volatile = opts
-        .and_then(|o| o.get("flags"))
-        .and_then(|f| f.get("volatile"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let flags = opts.and_then(|o| o.get("flags"));
+    let flag = |name: &str| flags.and_then(|f| f.get(name));
     Ok(Some(Broadcast {
         uid,
         event,
         args,
         to: selection(opts),
-        volatile,
+        volatile: flag("volatile").and_then(Value::as_bool).unwrap_or(false),
+        timeout_ms: flag("timeout").and_then(Value::as_u64),
     }))
 }
 
@@ -327,6 +328,14 @@ pub(crate) fn client_count_response(request_id: &Value, count: usize) -> Vec<u8>
     json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": request_id, "clientCount": count})
         .to_string()
         .into_bytes()
+}
+
+/// One client's acknowledgement of a broadcast with ack: its first argument (msgpack, as Node
+/// sends it).
+pub(crate) fn broadcast_ack_response(request_id: &Value, args: &[Value]) -> Vec<u8> {
+    let packet = args.first().cloned().unwrap_or(Value::Null);
+    let body = json!({"type": kind::BROADCAST_ACK, "requestId": request_id, "packet": packet});
+    msgpack::encode(&msgpack::from_json(&body))
 }
 
 #[cfg(test)]
@@ -470,9 +479,15 @@ mod tests {
             panic!("not a broadcast with ack");
         };
         assert_eq!(request_id, json!("I_e5by"));
+        assert_eq!(broadcast.timeout_ms, Some(1000));
         assert_eq!(
             (broadcast.event.as_str(), broadcast.args),
             ("ackme", vec![json!("x")])
+        );
+        // The captured answer of B's client: {type: 9, requestId: 'I_e5by', packet: 'ack-from-b1'}.
+        assert_eq!(
+            broadcast_ack_response(&request_id, &[json!("ack-from-b1")]),
+            hex("83a47479706509a9726571756573744964a6495f65356279a67061636b6574ab61636b2d66726f6d2d6231")
         );
     }
 

@@ -13,12 +13,14 @@ use tokio::sync::mpsc;
 
 use super::classic::{self, Broadcast, Channels, Request};
 use super::{LinkCounters, Outgoing};
-use crate::hub::{DisconnectReason, Hub, Message, WeakHub};
+use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long acks are waited for when the sender gave no `timeout` flag (Node's requests timeout).
+const DEFAULT_ACK_TIMEOUT_MS: u64 = 5_000;
 /// Most queued messages sent in one pipeline.
 const BATCH: usize = 256;
 
@@ -209,15 +211,46 @@ impl Link {
             Request::BroadcastWithAck {
                 request_id,
                 broadcast,
-            } if !own(&broadcast.uid) => {
-                // Acks from this node's clients are not collected yet: say so at once, so that the
-                // sender does not wait out its timeout for this node.
-                tracing::debug!(event = %broadcast.event, "cluster: broadcast with ack answered with 0 clients (not supported yet)");
-                self.reply(classic::client_count_response(&request_id, 0));
-            }
+            } if !own(&broadcast.uid) => self.deliver_with_ack(hub, request_id, &broadcast),
             _ => {}
         }
         Ok(())
+    }
+
+    /// A broadcast whose sender waits for acks: delivered like any other, the Socket.IO sockets
+    /// asked to acknowledge (relay sessions of other protocols cannot, and are not counted);
+    /// the count goes back at once, then each ack as it comes (`ra:439-463`).
+    fn deliver_with_ack(&self, hub: &Hub, request_id: Value, broadcast: &Broadcast) {
+        let replies = self.replies.clone();
+        let channel = self.channels.response().to_string();
+        let counters = self.counters.clone();
+        let id = request_id.clone();
+        let sink = move |args: Vec<Value>| {
+            let outgoing = Outgoing {
+                channel: channel.clone(),
+                body: classic::broadcast_ack_response(&id, &args),
+            };
+            if replies.try_send(outgoing).is_err() {
+                LinkCounters::add(&counters.publish_dropped, 1);
+            }
+        };
+        let ack = BroadcastAck {
+            sink: Arc::new(sink),
+            timeout: Duration::from_millis(broadcast.timeout_ms.unwrap_or(DEFAULT_ACK_TIMEOUT_MS)),
+        };
+        let message = Message::with_ack(
+            single_room(broadcast),
+            broadcast.event.clone(),
+            broadcast.args.clone(),
+            ack,
+        );
+        // The count is queued before any ack can be: the acks come from the sockets' actors,
+        // after this returns.
+        let delivered = hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
+        self.reply(classic::client_count_response(
+            &request_id,
+            delivered.socketio,
+        ));
     }
 
     fn reply(&self, body: Vec<u8>) {
@@ -231,13 +264,22 @@ impl Link {
     }
 }
 
-/// Hands a broadcast from another node to the local sockets it selects.
-fn deliver(hub: &Hub, broadcast: &Broadcast) {
-    let room = match broadcast.to.rooms.as_slice() {
+/// The room a relay client is told a broadcast was for: its one room, if it had one.
+fn single_room(broadcast: &Broadcast) -> Option<Room> {
+    match broadcast.to.rooms.as_slice() {
         [room] => Some(room.clone()),
         _ => None,
-    };
-    let message = Message::with_args(None, room, broadcast.event.clone(), broadcast.args.clone());
+    }
+}
+
+/// Hands a broadcast from another node to the local sockets it selects.
+fn deliver(hub: &Hub, broadcast: &Broadcast) {
+    let message = Message::with_args(
+        None,
+        single_room(broadcast),
+        broadcast.event.clone(),
+        broadcast.args.clone(),
+    );
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
 }
 

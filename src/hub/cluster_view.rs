@@ -7,6 +7,15 @@ use std::sync::{Arc, Weak};
 
 use super::{lock, Hub, HubInner, Member, Message, Protocol, Room, SessionId};
 
+/// How many sockets took a broadcast from another node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    /// Sockets of any protocol.
+    pub(crate) sessions: usize,
+    /// Of those, Socket.IO sockets.
+    pub(crate) socketio: usize,
+}
+
 /// A handle to the hub that does not keep it alive (what a cluster adapter's background task
 /// holds, so that a dropped server ends it).
 #[derive(Clone)]
@@ -78,18 +87,25 @@ impl Hub {
         members
     }
 
-    /// Delivers a broadcast another node sent to the sockets it selects here; returns how many
-    /// took it. Encoded once per wire format, as a local broadcast is.
+    /// Delivers a broadcast another node sent to the sockets it selects here; says how many
+    /// took it, and how many of those are Socket.IO sockets (the ones that can acknowledge).
+    /// Encoded once per wire format, as a local broadcast is.
     pub(crate) fn deliver_selected(
         &self,
         rooms: &[Room],
         except: &[Room],
         message: &Arc<Message>,
-    ) -> usize {
-        self.select(rooms, except)
-            .iter()
-            .filter(|m| self.deliver(m, message.clone()))
-            .count()
+    ) -> Delivered {
+        let mut delivered = Delivered::default();
+        for member in self.select(rooms, except) {
+            if self.deliver(&member, message.clone()) {
+                delivered.sessions += 1;
+                if member.protocol == Protocol::SocketIo {
+                    delivered.socketio += 1;
+                }
+            }
+        }
+        delivered
     }
 
     /// Whether a broadcast to this room could reach anyone here (a room with members, or a

@@ -74,6 +74,26 @@ pub struct Message {
     /// same format their own way): rare, so a short list behind a lock.
     others: Mutex<Vec<(WireFormat, TypeId, Frame)>>,
     offset: OnceLock<u64>,
+    /// Set when the sender waits for each recipient's acknowledgement (a cluster broadcast with
+    /// ack): recipients that can answer (Socket.IO sockets) are asked to.
+    ack: Option<BroadcastAck>,
+}
+
+/// Where the acknowledgements of a broadcast go, and how long they are waited for.
+#[derive(Clone)]
+pub(crate) struct BroadcastAck {
+    /// Called with each recipient's acknowledgement arguments.
+    pub(crate) sink: Arc<dyn Fn(Vec<Value>) + Send + Sync>,
+    /// How long a recipient's acknowledgement is waited for.
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for BroadcastAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastAck")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 static NULL: Value = Value::Null;
@@ -100,7 +120,26 @@ impl Message {
             encoded: Default::default(),
             others: Mutex::new(Vec::new()),
             offset: OnceLock::new(),
+            ack: None,
         })
+    }
+
+    /// A broadcast whose recipients that can acknowledge are asked to, each answer going to
+    /// `ack`.
+    pub(crate) fn with_ack(
+        room: Option<Room>,
+        event: impl Into<String>,
+        args: Vec<Value>,
+        ack: BroadcastAck,
+    ) -> Arc<Message> {
+        let mut message = Message::with_args(None, room, event, args);
+        Arc::get_mut(&mut message).expect("just made").ack = Some(ack);
+        message
+    }
+
+    /// Where this broadcast's acknowledgements go, if its sender wants them.
+    pub(crate) fn ack(&self) -> Option<&BroadcastAck> {
+        self.ack.as_ref()
     }
 
     /// Its place in the hub's recovery log, when recovery is on (set once, before delivery).

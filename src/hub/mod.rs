@@ -25,6 +25,7 @@ use dashmap::DashMap;
 pub(crate) use adapter::{Adapter, LocalAdapter};
 pub(crate) use cluster_view::WeakHub;
 pub(crate) use inbox::{Inbox, InboxFull};
+pub(crate) use message::BroadcastAck;
 pub use message::{Frame, Message, Room, WireFormat};
 pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};
 pub use session_info::{DisconnectReason, Protocol, Transport};

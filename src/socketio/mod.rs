@@ -479,12 +479,32 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         message: Arc<Message>,
     ) {
         let wanted = message.namespace.as_deref().unwrap_or("/");
-        if state
+        if !state
             .namespace_of(to)
             .is_some_and(|nsp| nsp.as_ref() == wanted)
         {
-            let format = crate::engineio::wire_format(conn.version());
-            conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
+            return;
+        }
+        match message.ack() {
+            None => {
+                let format = crate::engineio::wire_format(conn.version());
+                conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
+            }
+            Some(ack) => {
+                let Some(socket) = state.sockets.get_mut(wanted) else {
+                    return;
+                };
+                // Each socket's packet has its own ack id: encoded for it alone.
+                let (id, reply) = socket.expect_ack();
+                let data = socket::event_data(&message.event, message.args.clone());
+                packet_frames(conn, &Packet::event(wanted, data, Some(id)));
+                let ack = ack.clone();
+                actix::spawn(async move {
+                    if let Ok(Ok(reply)) = tokio::time::timeout(ack.timeout, reply).await {
+                        (ack.sink)(reply.args);
+                    }
+                });
+            }
         }
     }
 

@@ -86,6 +86,23 @@ impl SocketState {
         }
     }
 
+    /// A new ack id for a packet to the client, and where its acknowledgement will come.
+    pub(super) fn expect_ack(&mut self) -> (u64, oneshot::Receiver<AckReply>) {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let (tx, rx) = oneshot::channel();
+        // Acks the client never sends would pile up: waiters already gone are dropped, and past
+        // the bound the oldest waiter is given up (it sees `Disconnected`).
+        self.acks.retain(|_, waiter| !waiter.is_closed());
+        if self.acks.len() >= MAX_PENDING_ACKS {
+            if let Some(oldest) = self.acks.keys().min().copied() {
+                self.acks.remove(&oldest);
+            }
+        }
+        self.acks.insert(id, tx);
+        (id, rx)
+    }
+
     /// Hands an acknowledgement from the client to whoever waits for it.
     pub(super) fn resolve_ack(&mut self, id: u64, reply: AckReply) {
         if let Some(waiter) = self.acks.remove(&id) {
@@ -189,18 +206,7 @@ impl Socket<'_, '_> {
         args: Vec<Value>,
         timeout: Duration,
     ) -> impl std::future::Future<Output = Result<AckReply, AckError>> + 'static {
-        let id = self.state.next_ack;
-        self.state.next_ack += 1;
-        let (tx, rx) = oneshot::channel();
-        // Acks the client never sends would pile up: waiters already gone are dropped, and past
-        // the bound the oldest waiter is given up (it sees `Disconnected`).
-        self.state.acks.retain(|_, waiter| !waiter.is_closed());
-        if self.state.acks.len() >= MAX_PENDING_ACKS {
-            if let Some(oldest) = self.state.acks.keys().min().copied() {
-                self.state.acks.remove(&oldest);
-            }
-        }
-        self.state.acks.insert(id, tx);
+        let (id, rx) = self.state.expect_ack();
         let packet = Packet::event(self.nsp(), event_data(event, args), Some(id));
         packet_frames(self.conn, &packet);
         async move {

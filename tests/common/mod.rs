@@ -50,7 +50,11 @@ impl Client {
         let welcome = client.recv().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         client.session = welcome["session"].as_str().unwrap().to_string();
-        assert_eq!(client.session.len(), 20, "a session id is 20 characters, as Node's");
+        assert_eq!(
+            client.session.len(),
+            20,
+            "a session id is 20 characters, as Node's"
+        );
         client
     }
 
