@@ -208,6 +208,23 @@ pub fn relay(data: &[u8]) {
     let _ = crate::relay::envelope::decode(&String::from_utf8_lossy(data));
 }
 
+/// The Redis cluster's messages (classic `@socket.io/redis-adapter`): broadcasts and requests,
+/// msgpack or JSON. What msgpack reads as JSON writes back as the same JSON.
+pub fn cluster(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    match selector % 3 {
+        0 => {
+            let _ = crate::cluster::fuzz_decode_broadcast(rest);
+        }
+        1 => {
+            let _ = crate::cluster::fuzz_decode_request(rest);
+        }
+        _ => crate::cluster::fuzz_msgpack_round_trip(rest),
+    }
+}
+
 /// The query-string readers: Engine.IO's handshake parameters and Socket.IO's `handshake.query`.
 pub fn query(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

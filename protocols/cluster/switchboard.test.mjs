@@ -132,6 +132,15 @@ test("a switchboard node in a classic Node cluster", async (t) => {
     for (const id of ids) assert.equal(id.length, 20, id);
     const remote = inR.find((s) => s.id === ws.session);
     assert.deepEqual([...remote.rooms].sort(), [ws.session, "r"].sort());
+    // A Socket.IO socket comes with its handshake, as a Node node's would.
+    const sio = inR.find((s) => s.id === sioV4.id);
+    assert.equal(sio.handshake.headers.host, `127.0.0.1:${sb.port}`);
+    assert.equal(sio.handshake.query.EIO, "4");
+    assert.equal(sio.handshake.address, "127.0.0.1");
+    assert.deepEqual(sio.handshake.auth, {});
+    assert.ok(Math.abs(sio.handshake.issued - Date.now()) < 60_000, String(sio.handshake.issued));
+    assert.match(sio.handshake.time, /^\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT\+0000/);
+    assert.match(sio.handshake.url, /^\/socket\.io\/\?.*EIO=4/);
   });
 
   await t.test("emitWithAck from Node collects the acks of switchboard's Socket.IO clients", async () => {

@@ -283,16 +283,18 @@ fn deliver(hub: &Hub, broadcast: &Broadcast) {
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
 }
 
-/// A socket as `fetchSockets()` returns it. switchboard does not keep handshakes in the hub yet:
-/// the handshake has Node's fields, empty.
+/// A socket as `fetchSockets()` returns it: Socket.IO sockets with the handshake they came with;
+/// relay sessions of other protocols (no Socket.IO handshake) with Node's fields, empty.
 fn socket_details(hub: &Hub, id: &str) -> Value {
     let rooms: Vec<String> = hub.socket_rooms(id).iter().map(|r| r.to_string()).collect();
-    json!({
-        "id": id,
-        "handshake": {"headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
-                      "issued": 0, "url": "", "query": {}, "auth": {}},
-        "rooms": rooms,
-    })
+    let handshake = hub.handshake(id).map_or_else(
+        || {
+            json!({"headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
+                   "issued": 0, "url": "", "query": {}, "auth": {}})
+        },
+        |h| (*h).clone(),
+    );
+    json!({"id": id, "handshake": handshake, "rooms": rooms})
 }
 
 /// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes.

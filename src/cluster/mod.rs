@@ -8,6 +8,7 @@
 //! subscriptions, handing what other nodes send to the hub.
 
 mod classic;
+pub(crate) mod js_date;
 mod link;
 mod msgpack;
 
@@ -163,6 +164,29 @@ impl Adapter for RedisAdapter {
             malformed: get(&c.malformed),
             reconnects: get(&c.reconnects),
         })
+    }
+}
+
+/// The broadcast decoder, for the fuzz target.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_decode_broadcast(bytes: &[u8]) -> bool {
+    classic::decode_broadcast(bytes).is_ok()
+}
+
+/// The request decoder, for the fuzz target.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_decode_request(bytes: &[u8]) -> bool {
+    classic::decode_request(bytes).is_ok()
+}
+
+/// msgpack read as JSON, written back and read again, must give the same JSON.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_msgpack_round_trip(bytes: &[u8]) {
+    if let Some(value) = msgpack::decode(bytes) {
+        let json = msgpack::to_json(&value);
+        let again = msgpack::decode(&msgpack::encode(&msgpack::from_json(&json)))
+            .expect("what we write reads back");
+        assert_eq!(msgpack::to_json(&again), json);
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Handshake {
     pub headers: Pairs,
     /// The peer's address.
     pub address: Option<String>,
+    /// The request's path (e.g. `/socket.io/`).
+    pub path: String,
 }
 
 /// A data message from the client.

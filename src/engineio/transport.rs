@@ -194,6 +194,7 @@ async fn route<H: EngineHandler>(
             .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
             .collect(),
         address: req.peer_addr().map(|a| a.ip().to_string()),
+        path: req.path().to_string(),
     });
     match transport {
         TransportName::Polling => {

@@ -134,6 +134,24 @@ impl Hub {
         rooms
     }
 
+    /// Whether other nodes may ask about this node's sockets (so their handshakes are worth
+    /// keeping).
+    pub(crate) fn in_cluster(&self) -> bool {
+        self.inner.adapter.stats().is_some()
+    }
+
+    /// Keeps a socket's handshake, as Node's `fetchSockets()` shows it (once).
+    pub(crate) fn set_handshake(&self, id: &str, handshake: serde_json::Value) {
+        if let Some(member) = self.member(id) {
+            let _ = member.handshake.set(Arc::new(handshake));
+        }
+    }
+
+    /// A socket's handshake, if one was kept.
+    pub(crate) fn handshake(&self, id: &str) -> Option<Arc<serde_json::Value>> {
+        self.member(id).and_then(|m| m.handshake.get().cloned())
+    }
+
     /// A socket's rooms as Node lists them: its own id first, then the rooms it joined.
     pub(crate) fn socket_rooms(&self, id: &str) -> Vec<Room> {
         let mut rooms = vec![Room::from(id)];

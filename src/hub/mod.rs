@@ -161,6 +161,8 @@ struct Member {
     counted: bool,
     /// The Socket.IO namespace of a socket outside `/` (`None`: `/`, or another protocol).
     namespace: Option<Arc<str>>,
+    /// Its handshake as Node's `fetchSockets()` shows it, kept only in cluster mode.
+    handshake: std::sync::OnceLock<Arc<serde_json::Value>>,
     /// The session's rooms; `None` once it has left the hub.
     rooms: Mutex<Option<HashSet<Room>>>,
     overflowed: AtomicBool,
@@ -274,6 +276,7 @@ impl Hub {
             inbox,
             counted,
             namespace,
+            handshake: std::sync::OnceLock::new(),
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
         });
