@@ -513,9 +513,9 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         message: Arc<Message>,
     ) {
         let wanted = message.namespace.as_deref().unwrap_or("/");
-        if !state
+        if state
             .namespace_of(to)
-            .is_some_and(|nsp| nsp.as_ref() == wanted)
+            .is_none_or(|nsp| nsp.as_ref() != wanted)
         {
             return;
         }
