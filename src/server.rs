@@ -160,7 +160,7 @@ impl Switchboard {
     }
 
     /// A server from its parts: configuration, application and cluster adapter.
-    pub fn with_parts(
+    pub(crate) fn with_parts(
         config: Config,
         handler: SharedHandler,
         adapter: Arc<dyn Adapter>,

@@ -308,6 +308,45 @@ pub(crate) fn decode_request(bytes: &[u8]) -> Result<Request, Malformed> {
     })
 }
 
+/// An answer on a responses channel: its request id and the whole answer.
+pub(crate) fn decode_response(bytes: &[u8]) -> Result<(String, Value), Malformed> {
+    let body = read_body(bytes)?;
+    let id = match body.get("requestId") {
+        Some(Value::String(id)) => id.clone(),
+        Some(other @ Value::Number(_)) => other.to_string(),
+        _ => return Err(Malformed("answer without a requestId")),
+    };
+    Ok((id, body))
+}
+
+/// This node's `fetchSockets()` request (JSON, as Node sends it).
+pub(crate) fn fetch_request(uid: &str, request_id: &str, to: &Selection) -> Vec<u8> {
+    json!({"uid": uid, "requestId": request_id, "type": kind::REMOTE_FETCH,
+           "opts": {"rooms": names(&to.rooms), "except": names(&to.except)}})
+    .to_string()
+    .into_bytes()
+}
+
+/// This node's `serverSideEmit(event, ...args)`, with an ack wanted when `request_id` is set.
+pub(crate) fn server_side_emit_request(
+    uid: &str,
+    request_id: Option<&str>,
+    event: &str,
+    args: &[Value],
+) -> Vec<u8> {
+    let mut data = vec![Value::from(event)];
+    data.extend_from_slice(args);
+    let mut body = json!({"uid": uid, "type": kind::SERVER_SIDE_EMIT, "data": data});
+    if let Some(id) = request_id {
+        body["requestId"] = Value::from(id);
+    }
+    body.to_string().into_bytes()
+}
+
+fn names(rooms: &[Room]) -> Vec<&str> {
+    rooms.iter().map(|r| r.as_ref()).collect()
+}
+
 /// The answer to `allRooms()` (JSON, on the shared responses channel).
 pub(crate) fn all_rooms_response(request_id: &Value, rooms: &[Room]) -> Vec<u8> {
     let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::classic::{self, Broadcast, Channels, Request};
+use super::requests::Requests;
 use super::{LinkCounters, Outgoing};
 use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
 
@@ -32,6 +33,8 @@ pub(super) struct Link {
     pub(super) counters: Arc<LinkCounters>,
     /// Where answers to requests are queued (the same queue as broadcasts).
     pub(super) replies: mpsc::Sender<Outgoing>,
+    /// This node's own requests, waiting for answers.
+    pub(super) requests: Arc<Requests>,
 }
 
 impl Link {
@@ -56,7 +59,12 @@ impl Link {
         };
         let link = Arc::new(self);
         runtime.block_on(async move {
-            tokio::spawn(publish(client.clone(), queue, link.counters.clone()));
+            tokio::spawn(publish(
+                client.clone(),
+                queue,
+                link.counters.clone(),
+                link.requests.clone(),
+            ));
             link.subscribe(client, hub).await;
         });
     }
@@ -123,8 +131,10 @@ impl Link {
         let handled = if channel == self.channels.request() {
             self.on_request(hub, body)
         } else if channel == self.channels.response() || channel == self.channels.own_response() {
-            // This node sends no requests of its own yet: no answer is for it.
-            Ok(())
+            // Answers to other nodes' requests are not for this node: dropped unread.
+            classic::decode_response(body).map(|(id, answer)| {
+                self.requests.answer(&id, answer);
+            })
         } else {
             self.on_broadcast(hub, channel, body)
         };
@@ -173,7 +183,7 @@ impl Link {
                 let sockets = hub
                     .select_sockets(&to.rooms, &to.except)
                     .iter()
-                    .map(|id| socket_details(hub, id))
+                    .map(|id| hub.socket_details(id))
                     .collect();
                 self.reply(classic::fetch_response(&request_id, sockets));
             }
@@ -226,10 +236,8 @@ impl Link {
         let counters = self.counters.clone();
         let id = request_id.clone();
         let sink = move |args: Vec<Value>| {
-            let outgoing = Outgoing {
-                channel: channel.clone(),
-                body: classic::broadcast_ack_response(&id, &args),
-            };
+            let outgoing =
+                Outgoing::publish(channel.clone(), classic::broadcast_ack_response(&id, &args));
             if replies.try_send(outgoing).is_err() {
                 LinkCounters::add(&counters.publish_dropped, 1);
             }
@@ -254,10 +262,7 @@ impl Link {
     }
 
     fn reply(&self, body: Vec<u8>) {
-        let outgoing = Outgoing {
-            channel: self.channels.response().to_string(),
-            body,
-        };
+        let outgoing = Outgoing::publish(self.channels.response().to_string(), body);
         if self.replies.try_send(outgoing).is_err() {
             LinkCounters::add(&self.counters.publish_dropped, 1);
         }
@@ -283,25 +288,13 @@ fn deliver(hub: &Hub, broadcast: &Broadcast) {
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
 }
 
-/// A socket as `fetchSockets()` returns it: Socket.IO sockets with the handshake they came with;
-/// relay sessions of other protocols (no Socket.IO handshake) with Node's fields, empty.
-fn socket_details(hub: &Hub, id: &str) -> Value {
-    let rooms: Vec<String> = hub.socket_rooms(id).iter().map(|r| r.to_string()).collect();
-    let handshake = hub.handshake(id).map_or_else(
-        || {
-            json!({"headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
-                   "issued": 0, "url": "", "query": {}, "auth": {}})
-        },
-        |h| (*h).clone(),
-    );
-    json!({"id": id, "handshake": handshake, "rooms": rooms})
-}
-
-/// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes.
+/// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes. A
+/// request of this node goes with a `PUBSUB NUMSUB` of its channel: the nodes that hear it.
 async fn publish(
     client: redis::Client,
     mut queue: mpsc::Receiver<Outgoing>,
     counters: Arc<LinkCounters>,
+    requests: Arc<Requests>,
 ) {
     let mut backoff = MIN_BACKOFF;
     let mut connection = loop {
@@ -323,17 +316,33 @@ async fn publish(
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let mut pipe = redis::pipe();
+        let mut asked = Vec::new();
         for message in &batch {
+            if let Some(id) = &message.request {
+                pipe.cmd("PUBSUB").arg("NUMSUB").arg(&message.channel);
+                asked.push(id.clone());
+            }
             pipe.cmd("PUBLISH")
                 .arg(&message.channel)
                 .arg(&message.body)
                 .ignore();
         }
         let n = batch.len() as u64;
-        match pipe.query_async::<()>(&mut connection).await {
-            Ok(()) => LinkCounters::add(&counters.published, n),
+        match pipe
+            .query_async::<Vec<std::collections::HashMap<String, usize>>>(&mut connection)
+            .await
+        {
+            Ok(counts) => {
+                LinkCounters::add(&counters.published, n);
+                for (id, count) in asked.iter().zip(counts) {
+                    requests.expect(id, count.into_values().next().unwrap_or(0));
+                }
+            }
             Err(error) => {
                 LinkCounters::add(&counters.publish_failed, n);
+                for id in &asked {
+                    requests.close(id);
+                }
                 tracing::warn!(%error, messages = n, "cluster: Redis did not take these messages; they reached no other node");
             }
         }

@@ -11,6 +11,7 @@ mod classic;
 pub(crate) mod js_date;
 mod link;
 mod msgpack;
+mod requests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::hub::{Adapter, ClusterStats, Hub, Message, Target};
-use classic::{Channels, Selection};
+use classic::Channels;
+pub(crate) use classic::Selection;
 
 /// Where and how a node joins its cluster.
 #[derive(Debug, Clone)]
@@ -36,7 +38,40 @@ pub(crate) struct ClusterConfig {
 struct Outgoing {
     channel: String,
     body: Vec<u8>,
+    /// Set for a request of this node: the server count is taken with it (`PUBSUB NUMSUB`).
+    request: Option<String>,
 }
+
+impl Outgoing {
+    fn publish(channel: String, body: Vec<u8>) -> Outgoing {
+        Outgoing {
+            channel,
+            body,
+            request: None,
+        }
+    }
+}
+
+/// Why a request to the cluster did not complete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    /// Some nodes did not answer in time (Node's requests timeout, 5 s); what came is kept.
+    #[error("timeout reached: only {received} responses received out of {expected}")]
+    Timeout {
+        /// Answers received.
+        received: usize,
+        /// Answers expected (the other nodes).
+        expected: usize,
+        /// What the nodes that answered said.
+        partial: Vec<serde_json::Value>,
+    },
+    /// Redis could not be reached, or the request could not be queued.
+    #[error("the cluster is unreachable")]
+    Unreachable,
+}
+
+/// How long this node waits for the answers to its requests (Node's `requestsTimeout`).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The counters behind [`ClusterStats`].
 #[derive(Debug, Default)]
@@ -65,6 +100,7 @@ pub(crate) struct RedisAdapter {
     /// The other end of `queue`, until the link thread takes it.
     pending: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     counters: Arc<LinkCounters>,
+    requests: Arc<requests::Requests>,
 }
 
 /// Why cluster mode could not start.
@@ -93,7 +129,86 @@ impl RedisAdapter {
             queue,
             pending: Mutex::new(Some(pending)),
             counters: Arc::default(),
+            requests: Arc::default(),
         })
+    }
+
+    /// Sends a request of this node and waits for every other node's answer (or the timeout).
+    async fn request(
+        &self,
+        body: impl FnOnce(&str) -> Vec<u8>,
+    ) -> Result<Vec<serde_json::Value>, ClusterError> {
+        let id = node_uid();
+        let answers = self.requests.open(&id);
+        let outgoing = Outgoing {
+            channel: self.channels.request().to_string(),
+            body: body(&id),
+            request: Some(id.clone()),
+        };
+        if self.queue.try_send(outgoing).is_err() {
+            self.requests.close(&id);
+            LinkCounters::add(&self.counters.publish_dropped, 1);
+            return Err(ClusterError::Unreachable);
+        }
+        let result = tokio::time::timeout(REQUEST_TIMEOUT, answers).await;
+        let expected = self.requests.expected(&id);
+        let partial = self.requests.close(&id);
+        match result {
+            Ok(Ok(answers)) => Ok(answers),
+            Ok(Err(_)) => Err(ClusterError::Unreachable),
+            Err(_) => Err(ClusterError::Timeout {
+                received: partial.len(),
+                expected: expected.unwrap_or(0),
+                partial,
+            }),
+        }
+    }
+
+    /// The sockets of the other nodes that `to` selects, as their nodes describe them.
+    pub(crate) async fn fetch_remote_sockets(
+        &self,
+        to: Selection,
+    ) -> Result<Vec<serde_json::Value>, ClusterError> {
+        let uid = self.uid.clone();
+        let answers = self
+            .request(|id| classic::fetch_request(&uid, id, &to))
+            .await?;
+        Ok(answers
+            .into_iter()
+            .filter_map(
+                |mut answer| match answer.get_mut("sockets").map(serde_json::Value::take) {
+                    Some(serde_json::Value::Array(sockets)) => Some(sockets),
+                    _ => None,
+                },
+            )
+            .flatten()
+            .collect())
+    }
+
+    /// `serverSideEmit` to the other nodes, without an ack.
+    pub(crate) fn server_side_emit(&self, event: &str, args: &[serde_json::Value]) {
+        let body = classic::server_side_emit_request(&self.uid, None, event, args);
+        self.enqueue(Outgoing::publish(self.channels.request().to_string(), body));
+    }
+
+    /// `serverSideEmitWithAck`: each other node's answer (the first argument of its ack).
+    pub(crate) async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: &[serde_json::Value],
+    ) -> Result<Vec<serde_json::Value>, ClusterError> {
+        let uid = self.uid.clone();
+        let answers = self
+            .request(|id| classic::server_side_emit_request(&uid, Some(id), event, args))
+            .await?;
+        Ok(answers
+            .into_iter()
+            .map(|mut a| {
+                a.get_mut("data")
+                    .map(serde_json::Value::take)
+                    .unwrap_or_default()
+            })
+            .collect())
     }
 
     fn enqueue(&self, outgoing: Outgoing) {
@@ -124,6 +239,7 @@ impl Adapter for RedisAdapter {
             channels: self.channels.clone(),
             counters: self.counters.clone(),
             replies: self.queue.clone(),
+            requests: self.requests.clone(),
         };
         let weak = hub.downgrade();
         tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, "cluster mode: joining through Redis (classic redis-adapter protocol)");
@@ -145,10 +261,14 @@ impl Adapter for RedisAdapter {
             except: target.except.iter().map(|id| id.as_ref().into()).collect(),
         };
         let body = classic::encode_broadcast(&self.uid, &message.event, &message.args, &to);
-        self.enqueue(Outgoing {
-            channel: self.channels.broadcast_to(&to.rooms),
+        self.enqueue(Outgoing::publish(
+            self.channels.broadcast_to(&to.rooms),
             body,
-        });
+        ));
+    }
+
+    fn cluster(&self) -> Option<&RedisAdapter> {
+        Some(self)
     }
 
     fn stats(&self) -> Option<ClusterStats> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Hub, Message, Target};
 
 /// Carries broadcasts between nodes of a cluster.
-pub trait Adapter: Send + Sync + 'static {
+pub(crate) trait Adapter: Send + Sync + 'static {
     /// A short name for stats and logs (`"local"`, `"redis"`).
     fn name(&self) -> &'static str;
 
@@ -20,6 +20,11 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Forwards a broadcast that originated on this node to the other nodes.
     fn forward(&self, target: &Target, message: &Arc<Message>);
+
+    /// The Redis cluster link, for requests to the other nodes (`None`: no cluster).
+    fn cluster(&self) -> Option<&crate::cluster::RedisAdapter> {
+        None
+    }
 
     /// The state of the link to the other nodes, for stats (`None`: no cluster).
     fn stats(&self) -> Option<super::ClusterStats> {

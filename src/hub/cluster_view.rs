@@ -6,6 +6,43 @@ use std::collections::HashSet;
 use std::sync::{Arc, Weak};
 
 use super::{lock, Hub, HubInner, Member, Message, Protocol, Room, SessionId};
+use crate::cluster::ClusterError;
+
+/// A socket somewhere in the cluster, as [`Hub::fetch_sockets`] finds it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SocketInfo {
+    /// Its id (20 characters, for this node's and Node's sockets alike).
+    pub id: String,
+    /// Its rooms, its own id first.
+    pub rooms: Vec<String>,
+    /// Its handshake as Node's `socket.handshake` (`headers`, `address`, `query`, `auth`...).
+    pub handshake: serde_json::Value,
+    /// Whether it is on this node.
+    pub local: bool,
+}
+
+impl SocketInfo {
+    fn from_details(details: serde_json::Value, local: bool) -> Option<SocketInfo> {
+        let id = details.get("id")?.as_str()?.to_string();
+        let rooms = details
+            .get("rooms")
+            .and_then(|r| r.as_array())
+            .map(|rooms| {
+                rooms
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let handshake = details.get("handshake").cloned().unwrap_or_default();
+        Some(SocketInfo {
+            id,
+            rooms,
+            handshake,
+            local,
+        })
+    }
+}
 
 /// How many sockets took a broadcast from another node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,6 +187,70 @@ impl Hub {
     /// A socket's handshake, if one was kept.
     pub(crate) fn handshake(&self, id: &str) -> Option<Arc<serde_json::Value>> {
         self.member(id).and_then(|m| m.handshake.get().cloned())
+    }
+
+    /// A socket as Node's `fetchSockets()` describes it: Socket.IO sockets with the handshake
+    /// they came with; relay sessions of other protocols (no Socket.IO handshake) with Node's
+    /// fields, empty.
+    pub(crate) fn socket_details(&self, id: &str) -> serde_json::Value {
+        let rooms: Vec<String> = self
+            .socket_rooms(id)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let handshake = self.handshake(id).map_or_else(
+            || {
+                serde_json::json!({"headers": {}, "time": "", "address": "", "xdomain": false,
+                    "secure": false, "issued": 0, "url": "", "query": {}, "auth": {}})
+            },
+            |h| (*h).clone(),
+        );
+        serde_json::json!({"id": id, "handshake": handshake, "rooms": rooms})
+    }
+
+    /// The sockets of namespace `/` in any of `rooms` (all of them when `rooms` is empty), here
+    /// and, in cluster mode, on every other node (Node's `io.in(rooms).fetchSockets()`). Fails
+    /// like Node's when a node does not answer within 5 s.
+    pub async fn fetch_sockets(&self, rooms: &[Room]) -> Result<Vec<SocketInfo>, ClusterError> {
+        let mut sockets: Vec<SocketInfo> = self
+            .select_sockets(rooms, &[])
+            .iter()
+            .filter_map(|id| SocketInfo::from_details(self.socket_details(id), true))
+            .collect();
+        if let Some(cluster) = self.inner.adapter.cluster() {
+            let to = crate::cluster::Selection {
+                rooms: rooms.to_vec(),
+                except: Vec::new(),
+            };
+            let remote = cluster.fetch_remote_sockets(to).await?;
+            sockets.extend(
+                remote
+                    .into_iter()
+                    .filter_map(|details| SocketInfo::from_details(details, false)),
+            );
+        }
+        Ok(sockets)
+    }
+
+    /// Node's `io.serverSideEmit(event, ...args)`: the other nodes' listeners hear it (nothing
+    /// happens alone).
+    pub fn server_side_emit(&self, event: &str, args: Vec<serde_json::Value>) {
+        if let Some(cluster) = self.inner.adapter.cluster() {
+            cluster.server_side_emit(event, &args);
+        }
+    }
+
+    /// Node's `io.serverSideEmitWithAck(event, ...args)`: one answer per other node (none
+    /// alone). Fails like Node's, with what came, when a node does not answer within 5 s.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>, ClusterError> {
+        match self.inner.adapter.cluster() {
+            Some(cluster) => cluster.server_side_emit_with_ack(event, &args).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// A socket's rooms as Node lists them: its own id first, then the rooms it joined.

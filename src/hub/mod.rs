@@ -22,7 +22,9 @@ use actix::dev::SendError;
 use actix::Recipient;
 use dashmap::DashMap;
 
+pub use crate::cluster::ClusterError;
 pub(crate) use adapter::{Adapter, LocalAdapter};
+pub use cluster_view::SocketInfo;
 pub(crate) use cluster_view::WeakHub;
 pub(crate) use inbox::{Inbox, InboxFull};
 pub(crate) use message::BroadcastAck;

@@ -1,0 +1,204 @@
+//! The Rust API's cluster-wide requests against a real Node socket.io node: a real redis-server on
+//! a free port, `protocols/cluster/lib/node-node.mjs` (socket.io 4.8 with the classic
+//! `@socket.io/redis-adapter`, its packages installed by the test command), a Socket.IO client
+//! on it speaking the wire protocol, and switchboard in this process with `redis_url` set.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian's redis-server on a free port, once it answers PING.
+async fn start_redis() -> (Killed, String) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (tests/run installs Debian's redis-server)");
+    let url = format!("redis://127.0.0.1:{port}");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    common::eventually("redis-server to answer", || {
+        client
+            .get_connection()
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    })
+    .await;
+    (Killed(child), url)
+}
+
+/// The Node node of protocols/cluster, on a free port; its ready line says which.
+fn start_node_node(redis_url: &str) -> (Killed, u16) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocols/cluster");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run `npm ci` in protocols/cluster first (tests/run does)"
+    );
+    let mut child = Command::new("node")
+        .arg("lib/node-node.mjs")
+        .current_dir(&dir)
+        .env("PORT", "0")
+        .env("REDIS_URL", redis_url)
+        .env("NODE_NAME", "N")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("the Node node's ready line");
+    (Killed(child), ready["port"].as_u64().unwrap() as u16)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next Socket.IO text packet from the Node node, answering its pings.
+async fn next_packet(ws: &mut Ws) -> String {
+    loop {
+        let frame = tokio::time::timeout(common::WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("the connection is open")
+            .unwrap();
+        if let WsMessage::Text(text) = frame {
+            if text.as_str() == "2" {
+                ws.send(WsMessage::Text("3".into())).await.unwrap();
+                continue;
+            }
+            return text.to_string();
+        }
+    }
+}
+
+/// A Socket.IO v5 client of the Node node in room `r`: its socket id.
+async fn node_socket_in_room(port: u16, room: &str) -> (Ws, String) {
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert!(
+        next_packet(&mut ws).await.starts_with('0'),
+        "engine.io open"
+    );
+    ws.send(WsMessage::Text("40".into())).await.unwrap();
+    let connect = next_packet(&mut ws).await;
+    let sid: Value = serde_json::from_str(connect.strip_prefix("40").unwrap()).unwrap();
+    let sid = sid["sid"].as_str().unwrap().to_string();
+    ws.send(WsMessage::Text(
+        format!("421{}", json!(["join", room])).into(),
+    ))
+    .await
+    .unwrap();
+    let ack = next_packet(&mut ws).await;
+    assert!(ack.starts_with("431"), "join acknowledged: {ack}");
+    (ws, sid)
+}
+
+#[actix_web::test]
+async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
+    let (_redis, redis_url) = start_redis().await;
+    let (_node, node_port) = start_node_node(&redis_url);
+    let server = common::start(switchboard::Config {
+        redis_url: Some(redis_url.clone()),
+        ..common::config()
+    });
+    let hub = server.hub().clone();
+    common::eventually("switchboard to subscribe", || {
+        hub.stats().cluster.is_some_and(|c| c.connected)
+    })
+    .await;
+    let (_node_client, node_sid) = node_socket_in_room(node_port, "r").await;
+    let mut local = common::Client::connect(&server).await;
+    local.join("r").await;
+
+    // io.in("r").fetchSockets(): this node's socket and the Node node's, each once.
+    let sockets = hub
+        .fetch_sockets(&["r".into()])
+        .await
+        .expect("every node answers");
+    let mut found: Vec<(String, bool)> = sockets.iter().map(|s| (s.id.clone(), s.local)).collect();
+    found.sort();
+    let mut expected = vec![(local.session.clone(), true), (node_sid.clone(), false)];
+    expected.sort();
+    assert_eq!(found, expected);
+    let remote = sockets.iter().find(|s| !s.local).unwrap();
+    assert_eq!(remote.rooms, vec![node_sid.clone(), "r".to_string()]);
+    assert_eq!(remote.handshake["query"]["EIO"], "4");
+    let everyone = hub.fetch_sockets(&[]).await.unwrap();
+    assert_eq!(everyone.len(), 2);
+
+    // serverSideEmitWithAck: the Node node's listener answers (lib/node-node.mjs).
+    let answers = hub
+        .server_side_emit_with_ack("hello", vec![json!(42)])
+        .await
+        .expect("the Node node answers");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["from"], "node");
+    assert_eq!(answers[0]["event"], "hello");
+    assert_eq!(answers[0]["args"], json!([42]));
+}
+
+#[actix_web::test]
+async fn a_node_that_does_not_answer_times_out_as_node_does() {
+    let (_redis, redis_url) = start_redis().await;
+    let server = common::start(switchboard::Config {
+        redis_url: Some(redis_url.clone()),
+        ..common::config()
+    });
+    let hub = server.hub().clone();
+    common::eventually("switchboard to subscribe", || {
+        hub.stats().cluster.is_some_and(|c| c.connected)
+    })
+    .await;
+    // Alone, every request completes at once with no other answer.
+    assert_eq!(hub.server_side_emit_with_ack("x", vec![]).await, Ok(vec![]));
+    assert!(hub.fetch_sockets(&[]).await.unwrap().is_empty());
+
+    // A "node" that subscribes to the requests channel and never answers.
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut silent = client.get_async_pubsub().await.unwrap();
+    silent.subscribe("socket.io-request#/#").await.unwrap();
+    let started = std::time::Instant::now();
+    let error = hub.fetch_sockets(&[]).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "timeout reached: only 0 responses received out of 1"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
