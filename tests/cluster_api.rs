@@ -202,3 +202,60 @@ async fn a_node_that_does_not_answer_times_out_as_node_does() {
         started.elapsed()
     );
 }
+
+#[actix_web::test]
+async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
+    let (_redis, redis_url) = start_redis().await;
+    let cluster_config = || switchboard::Config {
+        redis_url: Some(redis_url.clone()),
+        ..common::config()
+    };
+    let (a, b) = (
+        common::start(cluster_config()),
+        common::start(cluster_config()),
+    );
+    for server in [&a, &b] {
+        let hub = server.hub().clone();
+        common::eventually("both nodes to subscribe", || {
+            hub.stats().cluster.is_some_and(|c| c.connected)
+        })
+        .await;
+    }
+    b.hub().on_server_side_emit(|event, args| {
+        Some(json!({"from": "B", "event": event, "args": args}))
+    });
+    let answers = a
+        .hub()
+        .server_side_emit_with_ack("hello", vec![json!(1)])
+        .await
+        .expect("B answers");
+    assert_eq!(
+        answers,
+        vec![json!({"from": "B", "event": "hello", "args": [1]})]
+    );
+
+    // A publish on A reaches B's member of the room, and not the sender.
+    let (mut sender, mut member) = (
+        common::Client::connect(&a).await,
+        common::Client::connect(&b).await,
+    );
+    sender.join("r").await;
+    member.join("r").await;
+    let ack = sender
+        .request(json!({"type": "publish", "room": "r", "event": "chat", "data": "hi"}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let got = member.recv().await;
+    assert_eq!(
+        (
+            got["type"].as_str(),
+            got["room"].as_str(),
+            got["data"].as_str()
+        ),
+        (Some("message"), Some("r"), Some("hi"))
+    );
+    sender.assert_nothing_pending().await;
+    let fetched = a.hub().fetch_sockets(&["r".into()]).await.unwrap();
+    assert_eq!(fetched.len(), 2);
+    assert_eq!(fetched.iter().filter(|s| s.local).count(), 1);
+}

@@ -347,6 +347,13 @@ fn names(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| r.as_ref()).collect()
 }
 
+/// This node's answer to a `serverSideEmitWithAck` (JSON, on the shared responses channel).
+pub(crate) fn server_side_emit_response(request_id: &Value, answer: Value) -> Vec<u8> {
+    json!({"type": kind::SERVER_SIDE_EMIT, "requestId": request_id, "data": answer})
+        .to_string()
+        .into_bytes()
+}
+
 /// The answer to `allRooms()` (JSON, on the shared responses channel).
 pub(crate) fn all_rooms_response(request_id: &Value, rooms: &[Room]) -> Vec<u8> {
     let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
@@ -527,6 +534,29 @@ mod tests {
         assert_eq!(
             broadcast_ack_response(&request_id, &[json!("ack-from-b1")]),
             hex("83a47479706509a9726571756573744964a6495f65356279a67061636b6574ab61636b2d66726f6d2d6231")
+        );
+    }
+
+    /// The captured answer of B: `{"type":6,"requestId":"9CmjOR","data":{"from":"B"}}`.
+    #[test]
+    fn our_server_side_emit_answer_is_what_node_sends() {
+        assert_eq!(
+            server_side_emit_response(&json!("9CmjOR"), json!({"from": "B"})),
+            br#"{"type":6,"requestId":"9CmjOR","data":{"from":"B"}}"#.to_vec()
+        );
+        assert_eq!(
+            decode_request(&server_side_emit_request(
+                "xCtdJb",
+                Some("9CmjOR"),
+                "sse",
+                &[json!(3)]
+            )),
+            Ok(Request::ServerSideEmit {
+                uid: "xCtdJb".into(),
+                request_id: Some(json!("9CmjOR")),
+                event: "sse".into(),
+                args: vec![json!(3)]
+            })
         );
     }
 

@@ -4,7 +4,7 @@
 //! delivery never waits for them.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::classic::{self, Broadcast, Channels, Request};
 use super::requests::Requests;
-use super::{LinkCounters, Outgoing};
+use super::{LinkCounters, Outgoing, ServerListener};
 use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
@@ -35,6 +35,8 @@ pub(super) struct Link {
     pub(super) replies: mpsc::Sender<Outgoing>,
     /// This node's own requests, waiting for answers.
     pub(super) requests: Arc<Requests>,
+    /// Who hears other nodes' `serverSideEmit` here.
+    pub(super) listener: Arc<Mutex<Option<ServerListener>>>,
 }
 
 impl Link {
@@ -213,10 +215,14 @@ impl Link {
                 uid,
                 request_id,
                 event,
-                ..
+                args,
             } if !own(&uid) => {
-                // As a Node node with no listener for the event: nothing answers.
-                tracing::debug!(%event, with_ack = request_id.is_some(), "cluster: serverSideEmit (no listener here)");
+                // Without a listener, as a Node node without one: nothing answers.
+                let listener = self.listener.lock().ok().and_then(|l| l.clone());
+                let answer = listener.and_then(|listener| listener(&event, args));
+                if let (Some(id), Some(answer)) = (request_id, answer) {
+                    self.reply(classic::server_side_emit_response(&id, answer));
+                }
             }
             Request::BroadcastWithAck {
                 request_id,

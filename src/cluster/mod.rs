@@ -70,6 +70,12 @@ pub enum ClusterError {
     Unreachable,
 }
 
+/// Who hears other nodes' `serverSideEmit` on this node: the event and its arguments in, the
+/// answer for a `serverSideEmitWithAck` out (`None`: no answer, as a Node listener that does not
+/// call back).
+pub(crate) type ServerListener =
+    Arc<dyn Fn(&str, Vec<serde_json::Value>) -> Option<serde_json::Value> + Send + Sync>;
+
 /// How long this node waits for the answers to its requests (Node's `requestsTimeout`).
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -101,6 +107,7 @@ pub(crate) struct RedisAdapter {
     pending: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     counters: Arc<LinkCounters>,
     requests: Arc<requests::Requests>,
+    listener: Arc<Mutex<Option<ServerListener>>>,
 }
 
 /// Why cluster mode could not start.
@@ -130,7 +137,15 @@ impl RedisAdapter {
             pending: Mutex::new(Some(pending)),
             counters: Arc::default(),
             requests: Arc::default(),
+            listener: Arc::default(),
         })
+    }
+
+    /// Sets who hears other nodes' `serverSideEmit` here (replacing any before).
+    pub(crate) fn set_listener(&self, listener: ServerListener) {
+        if let Ok(mut slot) = self.listener.lock() {
+            *slot = Some(listener);
+        }
     }
 
     /// Sends a request of this node and waits for every other node's answer (or the timeout).
@@ -240,6 +255,7 @@ impl Adapter for RedisAdapter {
             counters: self.counters.clone(),
             replies: self.queue.clone(),
             requests: self.requests.clone(),
+            listener: self.listener.clone(),
         };
         let weak = hub.downgrade();
         tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, "cluster mode: joining through Redis (classic redis-adapter protocol)");

@@ -209,7 +209,10 @@ mod tests {
         let key_map = Pack::Map(vec![(Pack::from("a"), Pack::from(1))]);
         let value = Pack::Map(vec![
             (key_map.clone(), Pack::from(1)),
-            (Pack::Array(vec![Pack::from(1), Pack::Nil, Pack::from("x")]), Pack::from(2)),
+            (
+                Pack::Array(vec![Pack::from(1), Pack::Nil, Pack::from("x")]),
+                Pack::from(2),
+            ),
             (Pack::Nil, Pack::from(3)),
             (Pack::from(7), Pack::from(4)),
         ]);

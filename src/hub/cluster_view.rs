@@ -240,6 +240,22 @@ impl Hub {
         }
     }
 
+    /// Node's `io.on(event, listener)` for server-side events: `listener` hears every
+    /// `serverSideEmit` of the other nodes (Node or switchboard), with its event and arguments,
+    /// and what it returns answers a `serverSideEmitWithAck` (`None`: no answer). Replaces the
+    /// listener before; does nothing alone.
+    pub fn on_server_side_emit(
+        &self,
+        listener: impl Fn(&str, Vec<serde_json::Value>) -> Option<serde_json::Value>
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        if let Some(cluster) = self.inner.adapter.cluster() {
+            cluster.set_listener(Arc::new(listener));
+        }
+    }
+
     /// Node's `io.serverSideEmitWithAck(event, ...args)`: one answer per other node (none
     /// alone). Fails like Node's, with what came, when a node does not answer within 5 s.
     pub async fn server_side_emit_with_ack(
