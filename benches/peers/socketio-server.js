@@ -1,5 +1,6 @@
 // The relay app on Node socket.io 4.8: join/leave/publish events acked {ok:true}, room messages
-// delivered as socket.on(event, data), POST /api/publish for server-side bursts.
+// delivered as socket.on(event, data), POST /api/publish for server-side bursts. With REDIS_URL,
+// a node of a cluster through @socket.io/redis-adapter (classic).
 "use strict";
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -40,4 +41,16 @@ io.on("connection", (socket) => {
     reply(ack, { ok: true });
   });
 });
-server.listen(port(), "127.0.0.1");
+// Cluster mode (benches/cluster): the classic Redis adapter, as a Node cluster runs it.
+async function listen() {
+  if (process.env.REDIS_URL) {
+    const { createAdapter } = require("@socket.io/redis-adapter");
+    const { createClient } = require("redis");
+    const pub = createClient({ url: process.env.REDIS_URL });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  server.listen(port(), "127.0.0.1");
+}
+listen();
