@@ -154,6 +154,14 @@ pub(crate) async fn serve<S, B>(
     let payload: Payload = Payload::Stream {
         payload: Box::pin(InboundStream(inbound.clone())),
     };
+    // Only a WebSocket handshake is followed by the client's stream. Any other request that came
+    // here (`Connection: Upgrade` to h2c, say, without a length) has no body: reading the
+    // connection for one would wait out the body timeout.
+    let payload = if is_websocket(&req) {
+        payload
+    } else {
+        Payload::None
+    };
     let (req, _) = req.replace_payload(payload);
     // Boxed, so that this future (alive as long as the connection) does not carry the room the
     // application's future needs.
@@ -183,6 +191,15 @@ pub(crate) async fn serve<S, B>(
         relay(&mut io, body, &inbound, timeouts.write_stall).await;
         let _ = tokio::time::timeout(timeouts.final_write, io.shutdown()).await;
     });
+}
+
+/// Whether a request asks for WebSocket (`Upgrade: websocket`).
+fn is_websocket(req: &Request) -> bool {
+    req.head()
+        .headers()
+        .get(actix_http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// Writes a response that did not switch protocols, as its body comes (a streaming response

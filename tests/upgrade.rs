@@ -182,3 +182,26 @@ async fn a_streaming_answer_to_an_upgrade_request_streams() {
     assert!(text.contains(&format!("{}\n", "h".repeat(2048))), "{text}");
     server.shutdown().await.unwrap();
 }
+
+/// `Connection: Upgrade` to another protocol than WebSocket (h2c, as `curl --http2` asks), with
+/// no length: actix-http hands such a request to the upgrade service, where it has no body (as
+/// HTTP says of a request without a length), so it is answered at once, not left waiting for the
+/// rest of the connection until the 60 s body timeout.
+#[actix_web::test]
+async fn an_upgrade_to_another_protocol_is_answered_as_a_plain_request() {
+    let server = start(config());
+    for (request, status) in [
+        ("POST /api/publish", "HTTP/1.1 400 Bad Request\r\n"),
+        ("GET /healthz", "HTTP/1.1 200 OK\r\n"),
+    ] {
+        let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+        let head = format!(
+            "{request} HTTP/1.1\r\nHost: test\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+             Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\
+             Content-Type: application/json\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let answer = String::from_utf8(read_to_close(&mut tcp).await).unwrap();
+        assert!(answer.starts_with(status), "{request}: {answer}");
+    }
+}
