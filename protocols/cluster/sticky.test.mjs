@@ -103,18 +103,20 @@ async function startProxy(h, name, bin, args, url) {
     },
   };
   h.add(proxy);
-  let gone = null;
-  exited.then((result) => (gone = result));
-  await until(async () => {
-    if (gone) throw Object.assign(new Error(`${name} exited (${JSON.stringify(gone)}):\n${proxy.log()}`), { fatal: true });
+  const healthy = until(async () => {
     for (let i = 0; i < 2; i++) {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
       if (response.status !== 200) return false;
     }
     return true;
-  }, `${name} to answer /healthz on both nodes (${proxy.log()})`, 10_000).catch((error) => {
+  }, `${name} to answer /healthz on both nodes`, 10_000);
+  const died = exited.then((result) => {
+    throw new Error(`${name} exited (${JSON.stringify(result)})`);
+  });
+  await Promise.race([healthy, died]).catch((error) => {
     throw new Error(`${error.message}\n${proxy.log()}`);
   });
+  died.catch(() => {});
   return proxy;
 }
 
@@ -228,7 +230,9 @@ http {
  * for the test, keeps them per proxy port, as a browser per origin. Other ports pass through.
  */
 class CookieAgent extends http.Agent {
-  constructor(ports) {
+  // Node makes `new (globalAgent.constructor)()` for a request with `agent: false` (as
+  // xmlhttprequest-ssl, under socket.io-client, sends): no ports then, nothing kept.
+  constructor(ports = []) {
     super({ keepAlive: true });
     this.jars = new Map(ports.map((port) => [String(port), new Map()]));
   }
@@ -471,7 +475,6 @@ test("sticky sessions behind HAProxy (cookie) and nginx (ip_hash)", async (t) =>
     const cookies = response.headers.getSetCookie();
     assert.ok(cookies.some((c) => /^SERVERID=sb[12]; path=\/; HttpOnly/.test(c)), cookies.join(" | "));
     assert.ok(cookies.some((c) => c.startsWith(`io=${sid};`)), cookies.join(" | "));
-    assert.equal(response.headers.get("cache-control"), "private");
   });
 
   await t.test("HAProxy: socket.io-client 4.x, polling only", (st) =>
