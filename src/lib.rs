@@ -50,7 +50,7 @@ mod session;
 pub mod socketio;
 pub mod sockjs;
 #[cfg(test)]
-mod test_rng;
+mod test_support;
 mod upgrade;
 mod websocket;
 

@@ -126,12 +126,10 @@ async fn node_socket_in_room(port: u16, room: &str) -> (Ws, String) {
     (ws, sid)
 }
 
-#[actix_web::test]
-async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
-    let (_redis, redis_url) = start_redis().await;
-    let (_node, node_port) = start_node_node(&redis_url);
+/// A switchboard node in this process in cluster mode, once it holds its subscriptions.
+async fn start_cluster_node(redis_url: &str) -> switchboard::RunningServer {
     let server = common::start(switchboard::Config {
-        redis_url: Some(redis_url.clone()),
+        redis_url: Some(redis_url.to_string()),
         ..common::config()
     });
     let hub = server.hub().clone();
@@ -139,6 +137,15 @@ async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
         hub.stats().cluster.is_some_and(|c| c.connected)
     })
     .await;
+    server
+}
+
+#[actix_web::test]
+async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
+    let (_redis, redis_url) = start_redis().await;
+    let (_node, node_port) = start_node_node(&redis_url);
+    let server = start_cluster_node(&redis_url).await;
+    let hub = server.hub().clone();
     let (_node_client, node_sid) = node_socket_in_room(node_port, "r").await;
     let mut local = common::Client::connect(&server).await;
     local.join("r").await;
@@ -173,15 +180,8 @@ async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
 #[actix_web::test]
 async fn a_node_that_does_not_answer_times_out_as_node_does() {
     let (_redis, redis_url) = start_redis().await;
-    let server = common::start(switchboard::Config {
-        redis_url: Some(redis_url.clone()),
-        ..common::config()
-    });
+    let server = start_cluster_node(&redis_url).await;
     let hub = server.hub().clone();
-    common::eventually("switchboard to subscribe", || {
-        hub.stats().cluster.is_some_and(|c| c.connected)
-    })
-    .await;
     // Alone, every request completes at once with no other answer.
     assert_eq!(hub.server_side_emit_with_ack("x", vec![]).await, Ok(vec![]));
     assert!(hub.fetch_sockets(&[]).await.unwrap().is_empty());
@@ -206,21 +206,10 @@ async fn a_node_that_does_not_answer_times_out_as_node_does() {
 #[actix_web::test]
 async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
     let (_redis, redis_url) = start_redis().await;
-    let cluster_config = || switchboard::Config {
-        redis_url: Some(redis_url.clone()),
-        ..common::config()
-    };
     let (a, b) = (
-        common::start(cluster_config()),
-        common::start(cluster_config()),
+        start_cluster_node(&redis_url).await,
+        start_cluster_node(&redis_url).await,
     );
-    for server in [&a, &b] {
-        let hub = server.hub().clone();
-        common::eventually("both nodes to subscribe", || {
-            hub.stats().cluster.is_some_and(|c| c.connected)
-        })
-        .await;
-    }
     b.hub().on_server_side_emit(|event, args| {
         Some(json!({"from": "B", "event": event, "args": args}))
     });

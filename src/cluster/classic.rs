@@ -388,12 +388,7 @@ pub(crate) fn broadcast_ack_response(request_id: &Value, args: &[Value]) -> Vec<
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::hex;
 
     #[test]
     fn channels_are_named_as_node_names_them() {

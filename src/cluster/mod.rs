@@ -323,7 +323,8 @@ pub(crate) fn fuzz_msgpack_round_trip(bytes: &[u8]) {
         // A Buffer read as JSON nests two levels deeper than its bytes did: read back without the
         // depth limit of messages from Redis.
         let written = msgpack::encode(&msgpack::from_json(&json));
-        let again = rmpv::decode::read_value(&mut written.as_slice()).expect("what we write reads back");
+        let again =
+            rmpv::decode::read_value(&mut written.as_slice()).expect("what we write reads back");
         assert_eq!(msgpack::to_json(&again), json);
     }
 }

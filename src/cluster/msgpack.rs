@@ -154,12 +154,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::hex;
 
     /// The bytes Node's `io.emit('bin', Buffer[1,2,3], new Date(0), new Date(1700000000123),
     /// {b: Buffer[ff]})` published (protocols/redis-adapter.md §2.2).

@@ -560,7 +560,7 @@ mod tests {
 
     // ---- round trips and robustness over generated packets ----
 
-    use crate::test_rng::TestRng as Rng;
+    use crate::test_support::TestRng as Rng;
 
     const POOL: &[char] = &[
         'a',

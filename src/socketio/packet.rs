@@ -1246,7 +1246,7 @@ mod tests {
         );
     }
 
-    use crate::test_rng::TestRng as XorShift;
+    use crate::test_support::TestRng as XorShift;
 
     const SAMPLES: [&str; 14] = [
         "0",

@@ -2,9 +2,8 @@
 // driven over IPC), switchboard nodes (the real binary), the redis-emitter, and real clients of
 // every protocol: socket.io-client 4.x and 2.x, sockjs-client and ws with the relay envelope
 // (protocols/relay.md). Waits are on events (or a polled condition), each bounded by WAIT.
-import { fork, spawn } from "node:child_process";
+import { fork } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
@@ -13,14 +12,14 @@ import { io as ioV4 } from "socket.io-client";
 import ioV2 from "socket.io-client-v2";
 import SockJS from "sockjs-client";
 import WebSocket from "ws";
+import { freePort, publish as apiPublish, spawnUntilReady, within } from "../../interop/lib/server.mjs";
 import { createEmitter } from "./emitter.mjs";
 import { startRedis } from "./redis.mjs";
 
-export { createEmitter, startRedis };
+export { apiPublish, createEmitter, freePort, startRedis, within };
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
 const clusterDir = path.resolve(libDir, "..");
-const repoDir = path.resolve(clusterDir, "../..");
 
 /** The switchboard binary: $SWITCHBOARD_BIN (relative to protocols/cluster), or the debug build. */
 export const BIN = path.resolve(clusterDir, process.env.SWITCHBOARD_BIN ?? "../../target/debug/switchboard");
@@ -57,15 +56,6 @@ export function waitFor(emitter, event, { timeoutMs = WAIT, failOn = [], filter 
   });
 }
 
-/** Resolves like `promise`, or rejects if it takes longer than `timeoutMs`. */
-export function within(promise, what, timeoutMs = WAIT) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Polls `check()` (async, returning a truthy value when done) every 25 ms; resolves with its value. */
 export async function until(check, what, timeoutMs = WAIT) {
   const deadline = Date.now() + timeoutMs;
@@ -80,16 +70,6 @@ export async function until(check, what, timeoutMs = WAIT) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last?.message ?? JSON.stringify(last)})`);
     await delay(25);
   }
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 // --- Node socket.io nodes ------------------------------------------------------------------------
@@ -213,72 +193,24 @@ export async function startNodeNode({ redisUrl, adapter = "classic", key = "sock
 /**
  * Spawns the switchboard binary on 127.0.0.1 and a free port, in cluster mode when `redisUrl` is
  * given (`--redis-url URL --redis-adapter ADAPTER --redis-key-prefix KEY`), plus `extraArgs`, and
- * waits until GET /healthz answers 200. Resolves with `{kind: "switchboard", url, wsUrl, port,
- * stop(), kill(), log()}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL after 5 s) and
- * resolves with `{code, signal}`; `kill()` sends SIGKILL (a crash).
+ * waits until GET /healthz answers 200 (the interop tests' `spawnUntilReady`). Resolves with
+ * `{kind: "switchboard", url, wsUrl, port, adapter, stop(), log()}`; `stop()` sends SIGTERM,
+ * awaits the exit (SIGKILL after 5 s) and resolves with `{code, signal}`.
  */
 export async function startSwitchboard({ redisUrl, adapter = "classic", key = "socket.io", extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
   const port = await freePort();
   const args = ["--listen", `127.0.0.1:${port}`];
   if (redisUrl) args.push("--redis-url", redisUrl, "--redis-adapter", adapter, "--redis-key-prefix", key);
   args.push(...extraArgs);
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, args, {
-    cwd: repoDir,
-    env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+  const server = await spawnUntilReady(BIN, {
+    port,
+    args,
+    env,
+    what: "/healthz",
+    deadlineMs,
+    ready: async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status === 200,
   });
-  let log = "";
-  const keep = (chunk) => (log = (log + chunk).slice(-8000));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const reap = () => child.kill("SIGKILL"); // never outlive the test process
-  process.once("exit", reap);
-  const exited = new Promise((resolve) => {
-    child.once("error", (error) => resolve({ error }));
-    child.once("exit", (code, signal) => resolve({ code, signal }));
-  }).finally(() => process.off("exit", reap));
-
-  async function stop() {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    const result = await exited;
-    clearTimeout(killer);
-    return result;
-  }
-
-  const deadline = Date.now() + deadlineMs;
-  let gone = null;
-  exited.then((result) => (gone = result));
-  while (gone === null) {
-    try {
-      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (response.status === 200) {
-        return {
-          kind: "switchboard",
-          url,
-          wsUrl: `ws://127.0.0.1:${port}`,
-          port,
-          adapter,
-          stop,
-          async kill() {
-            child.kill("SIGKILL");
-            return exited;
-          },
-          log: () => log,
-        };
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${BIN} did not answer /healthz within ${deadlineMs} ms\n${log}`);
-    }
-    await delay(25);
-  }
-  const why = gone.error ? gone.error.message : `exit code ${gone.code}, signal ${gone.signal}`;
-  throw new Error(`${BIN} ${args.join(" ")} exited before it was ready (${why})\n${log}`);
+  return { kind: "switchboard", adapter, ...server };
 }
 
 /** GET /api/stats of a switchboard node. */
@@ -286,21 +218,6 @@ export async function stats(server) {
   const response = await fetch(`${server.url}/api/stats`, { signal: AbortSignal.timeout(WAIT) });
   if (response.status !== 200) throw new Error(`GET /api/stats answered ${response.status}`);
   return response.json();
-}
-
-/** POST /api/publish on a switchboard node; resolves with the parsed answer, rejects on a non-200. */
-export async function apiPublish(server, body, { token } = {}) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(`${server.url}/api/publish`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`POST /api/publish answered ${response.status}: ${text}`);
-  return JSON.parse(text);
 }
 
 /** Resolves once `node` (a Node node) counts `count` servers in the cluster (PUBSUB NUMSUB). */

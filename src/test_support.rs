@@ -1,4 +1,5 @@
-//! A small deterministic generator for the randomized unit tests (the same seed, the same run).
+//! Helpers of the unit tests: a small deterministic generator for the randomized codec tests
+//! (the same seed, the same run), and hex for captured bytes.
 
 /// Xorshift64: fast, reproducible, not for anything but tests.
 pub(crate) struct TestRng(pub(crate) u64);
@@ -16,4 +17,12 @@ impl TestRng {
     pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// Bytes from a hex string (captures in the protocol documents are written so).
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
 }
