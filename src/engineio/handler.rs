@@ -43,8 +43,7 @@ pub struct EngineConn<'a> {
 }
 
 impl EngineConn<'_> {
-    /// The connection's hub session id: its Engine.IO sid for EIO3 (as Node, whose v2 socket ids
-    /// are Engine.IO ids), a separate id for EIO4 (whose sid stays private).
+    /// The connection's hub session id (not the Engine.IO sid, which stays secret).
     pub fn id(&self) -> &SessionId {
         self.core.id()
     }

@@ -277,12 +277,7 @@ fn open_session<H: EngineHandler>(
         handshake,
         format!("0{open}"),
     );
-    // An EIO3 connection is known in the hub by its sid, as Node knows it: a socket.io-client
-    // 2.x client's socket id in `/` is its Engine.IO id, and the server's must match what the
-    // client reports. EIO4 keeps the sid private (socket ids are separate there).
-    let hub_id = (version == EioVersion::V3).then(|| sid.clone());
-    let addr = SessionActor::start_with_id(
-        hub_id,
+    let addr = SessionActor::start(
         engine.hub.clone(),
         engine.handler.protocol(),
         transport,

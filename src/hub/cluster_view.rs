@@ -74,9 +74,7 @@ impl Hub {
     /// Whether a member is a socket of namespace `/` as Node counts sockets: not an Engine.IO
     /// connection itself, not a Socket.IO socket of another namespace.
     fn is_root_socket(member: &Member) -> bool {
-        member.namespace.is_none()
-            && (!(member.protocol == Protocol::SocketIo && member.counted)
-                || member.own_socket.load(std::sync::atomic::Ordering::Relaxed))
+        member.namespace.is_none() && !(member.protocol == Protocol::SocketIo && member.counted)
     }
 
     /// The sockets of `/` in any of `rooms` (all of them when `rooms` is empty) and in none of

@@ -163,9 +163,6 @@ struct Member {
     counted: bool,
     /// The Socket.IO namespace of a socket outside `/` (`None`: `/`, or another protocol).
     namespace: Option<Arc<str>>,
-    /// For a connection (counted) that is also its own socket in `/` (a Socket.IO v2 client,
-    /// whose socket id is its Engine.IO id).
-    own_socket: AtomicBool,
     /// Its handshake as Node's `fetchSockets()` shows it, kept only in cluster mode.
     handshake: std::sync::OnceLock<Arc<serde_json::Value>>,
     /// The session's rooms; `None` once it has left the hub.
@@ -260,33 +257,8 @@ impl Hub {
         mailbox: Mailbox,
         namespace: &str,
     ) {
-        // A v2 client's socket in `/` has the connection's own id: the connection's entry is
-        // the socket too.
-        if let Some(connection) = self.member(&id).filter(|m| m.counted) {
-            connection.own_socket.store(true, Ordering::Relaxed);
-            return;
-        }
         let namespace = (namespace != "/").then(|| Arc::from(namespace));
         self.insert(id, protocol, transport, mailbox, false, namespace);
-    }
-
-    /// Removes a socket registered with [`Hub::register_member`]; returns the rooms it was in.
-    /// A connection that was its own socket stays registered, out of its rooms.
-    pub(crate) fn unregister_member(&self, id: &str) -> Vec<Room> {
-        match self.member(id) {
-            Some(member) if member.counted => {
-                member.own_socket.store(false, Ordering::Relaxed);
-                let rooms: Vec<Room> = lock(&member.rooms)
-                    .as_mut()
-                    .map(|rooms| rooms.drain().collect())
-                    .unwrap_or_default();
-                for room in &rooms {
-                    self.remove_from_room(room, id);
-                }
-                rooms
-            }
-            _ => self.unregister(id),
-        }
     }
 
     fn insert(
@@ -306,7 +278,6 @@ impl Hub {
             inbox,
             counted,
             namespace,
-            own_socket: AtomicBool::new(false),
             handshake: std::sync::OnceLock::new(),
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),

@@ -390,19 +390,7 @@ impl<L: SessionLogic> SessionActor<L> {
         logic: L,
         options: &SessionOptions,
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
-        Self::start_with_id(None, hub, protocol, transport, logic, options)
-    }
-
-    /// [`Self::start`] under the hub id `id` (a new one when `None`).
-    pub(crate) fn start_with_id(
-        id: Option<crate::hub::SessionId>,
-        hub: Hub,
-        protocol: Protocol,
-        transport: Transport,
-        logic: L,
-        options: &SessionOptions,
-    ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
-        let id = id.unwrap_or_else(crate::hub::new_session_id);
+        let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
         // The inbox only holds what the actor has not been scheduled to take yet (it fills only
         // when the server itself falls behind); the outbox's bytes are the per-client bound. A

@@ -278,17 +278,6 @@ impl<A: SocketHandler> SocketIo<A> {
         let recovering = self.recovery_on(conn, version);
         let (id, pid) = match &recovered {
             Some((pid, kept, _)) => (kept.id.clone(), Some(pid.clone())),
-            // As Node for a v2 client (socket.js:112), and as the client itself computes its
-            // `socket.id`: the Engine.IO id in `/`, `<nsp>#<engine id>` elsewhere.
-            None if version == ProtocolVersion::V4 => {
-                let engine_id = conn.id();
-                let id: SessionId = if nsp.as_ref() == "/" {
-                    engine_id.clone()
-                } else {
-                    format!("{nsp}#{engine_id}").into()
-                };
-                (id, None)
-            }
             None => (
                 crate::hub::new_session_id(),
                 recovering.then(|| crate::hub::new_session_id().to_string()),
@@ -442,22 +431,10 @@ impl<A: SocketHandler> SocketIo<A> {
     fn drop_socket(
         &self,
         conn: &mut EngineConn<'_>,
-        socket_state: SocketState,
-        reason: CloseReason,
-    ) {
-        self.drop_socket_with(conn, socket_state, reason, None);
-    }
-
-    /// [`Self::drop_socket`], with the socket's rooms when the hub already gave them up (a v2
-    /// socket that is its connection's own entry, unregistered with it).
-    fn drop_socket_with(
-        &self,
-        conn: &mut EngineConn<'_>,
         mut socket_state: SocketState,
         reason: CloseReason,
-        rooms: Option<Vec<Room>>,
     ) {
-        let rooms = rooms.unwrap_or_else(|| conn.hub().unregister_member(&socket_state.id));
+        let rooms = conn.hub().unregister(&socket_state.id);
         Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
         let mut socket = Socket {
             state: &mut socket_state,
@@ -574,9 +551,8 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
     ) {
         let kicked = *reason == DisconnectReason::ServerDisconnect;
         let reason = CloseReason::of(reason);
-        // The connection's own hub entry holds rooms only when it is its own socket in `/` (a v2
-        // client): those rooms are that socket's, already out of the hub.
-        let mut own_rooms = Some(rooms);
+        // The connection's own hub session holds no rooms: every socket is a member of its own.
+        let _ = rooms;
         if kicked {
             // As Node's `disconnect(true)`: a DISCONNECT for every namespace before the close, so
             // the client knows not to reconnect ("io server disconnect").
@@ -587,10 +563,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         }
         let sockets: Vec<SocketState> = state.sockets.drain().collect();
         for socket_state in sockets {
-            let rooms = (socket_state.id == *conn.id())
-                .then(|| own_rooms.take())
-                .flatten();
-            self.drop_socket_with(conn, socket_state, reason, rooms);
+            self.drop_socket(conn, socket_state, reason);
         }
     }
 }
