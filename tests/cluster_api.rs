@@ -248,3 +248,37 @@ async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
     assert_eq!(fetched.len(), 2);
     assert_eq!(fetched.iter().filter(|s| s.local).count(), 1);
 }
+
+/// Redis frozen (SIGSTOP: its connections stay open and say nothing, as across a partition): the
+/// node notices within two keepalive periods, not when TCP gives up, and is back once Redis
+/// answers again.
+#[actix_web::test]
+async fn a_silent_redis_is_noticed_and_the_node_comes_back() {
+    let (redis, redis_url) = start_redis().await;
+    let server = start_cluster_node(&redis_url).await;
+    let hub = server.hub().clone();
+    let pid = redis.0.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    let cluster = |hub: &switchboard::Hub| hub.stats().cluster.unwrap();
+    signal("-STOP");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while cluster(&hub).connected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a frozen Redis went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal("-CONT");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !(cluster(&hub).connected && cluster(&hub).reconnects >= 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

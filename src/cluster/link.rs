@@ -20,6 +20,8 @@ use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the subscription is checked with a PING, and how long its answer may take.
+const KEEPALIVE: Duration = Duration::from_secs(5);
 /// How long acks are waited for when the sender gave no `timeout` flag (Node's requests timeout).
 const DEFAULT_ACK_TIMEOUT_MS: u64 = 5_000;
 /// Most queued messages sent in one pipeline.
@@ -79,8 +81,17 @@ impl Link {
             if hub.upgrade().is_none() {
                 return;
             }
-            match self.open_subscriptions(&client).await {
-                Ok(mut pubsub) => {
+            // Connecting to a Redis that accepts but never answers must not hang either.
+            let opened = tokio::time::timeout(KEEPALIVE, self.open_subscriptions(&client))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "no answer to SUBSCRIBE",
+                    )))
+                });
+            match opened {
+                Ok(pubsub) => {
                     if subscribed_before {
                         LinkCounters::add(&self.counters.reconnects, 1);
                         tracing::info!(node = %self.uid, "cluster: resubscribed to Redis");
@@ -90,16 +101,32 @@ impl Link {
                     subscribed_before = true;
                     backoff = MIN_BACKOFF;
                     self.counters.connected.store(true, Ordering::Relaxed);
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        let Some(hub) = hub.upgrade() else {
-                            return;
-                        };
-                        self.on_message(
-                            &hub,
-                            message.get_channel_name(),
-                            message.get_payload_bytes(),
-                        );
+                    let (mut sink, mut messages) = pubsub.split();
+                    let mut keepalive = tokio::time::interval(KEEPALIVE);
+                    keepalive.tick().await;
+                    loop {
+                        tokio::select! {
+                            message = messages.next() => {
+                                let Some(message) = message else { break };
+                                let Some(hub) = hub.upgrade() else {
+                                    return;
+                                };
+                                self.on_message(
+                                    &hub,
+                                    message.get_channel_name(),
+                                    message.get_payload_bytes(),
+                                );
+                            }
+                            _ = keepalive.tick() => {
+                                // A connection that died without a FIN (a partition) answers
+                                // nothing: without this it would be noticed only when TCP gives up.
+                                let pong = tokio::time::timeout(KEEPALIVE, sink.ping::<redis::Value>()).await;
+                                if !matches!(pong, Ok(Ok(_))) {
+                                    tracing::warn!(node = %self.uid, "cluster: Redis did not answer a PING on the subscription");
+                                    break;
+                                }
+                            }
+                        }
                     }
                     self.counters.connected.store(false, Ordering::Relaxed);
                     tracing::warn!(node = %self.uid, "cluster: lost the Redis subscription; local delivery goes on, reconnecting");

@@ -174,7 +174,7 @@ impl Hub {
     /// Whether other nodes may ask about this node's sockets (so their handshakes are worth
     /// keeping).
     pub(crate) fn in_cluster(&self) -> bool {
-        self.inner.adapter.stats().is_some()
+        self.inner.adapter.cluster().is_some()
     }
 
     /// Keeps a socket's handshake, as Node's `fetchSockets()` shows it (once).
