@@ -294,10 +294,15 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_REDIS_KEY_PREFIX", default_value = d::REDIS_KEY_PREFIX)]
     pub redis_key_prefix: String,
 
-    /// The Node adapter the cluster runs: `classic` (`createAdapter`, PUBLISH/PSUBSCRIBE). The
-    /// sharded adapter (`createShardedAdapter`) is not spoken yet.
+    /// The Node adapter the cluster runs: `classic` (`createAdapter`, PUBLISH/PSUBSCRIBE) or
+    /// `sharded` (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, Redis 7 or later).
     #[arg(long, env = "SWITCHBOARD_REDIS_ADAPTER", value_enum, default_value_t = RedisAdapterKind::Classic)]
     pub redis_adapter: RedisAdapterKind,
+
+    /// The sharded adapter's `subscriptionMode`: `dynamic` (a channel of its own for each room
+    /// this node has), `dynamic-private` (for each socket id too) or `static` (one channel).
+    #[arg(long, env = "SWITCHBOARD_REDIS_SUBSCRIPTION_MODE", value_enum, default_value_t = SubscriptionMode::Dynamic)]
+    pub redis_subscription_mode: SubscriptionMode,
 
     /// Messages waiting to be published to Redis; past it they are dropped and counted
     /// (`cluster.publish_dropped` in `/api/stats`), and local delivery goes on.
@@ -314,6 +319,20 @@ pub struct Config {
 pub enum RedisAdapterKind {
     /// `createAdapter`: PUBLISH/PSUBSCRIBE, msgpack broadcasts, `PUBSUB NUMSUB` server count.
     Classic,
+    /// `createShardedAdapter`: SPUBLISH/SSUBSCRIBE, JSON envelopes, `PUBSUB SHARDNUMSUB`.
+    Sharded,
+}
+
+/// Which channels a sharded-adapter node subscribes to (Node's `subscriptionMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SubscriptionMode {
+    /// The namespace's channel only: every broadcast reaches every node.
+    Static,
+    /// Also a channel for each room this node has members of (not for socket ids).
+    #[default]
+    Dynamic,
+    /// Also a channel for each room and each socket id of this node.
+    DynamicPrivate,
 }
 
 /// Checks a Redis URL when the configuration is read, so a typo stops the server at once.

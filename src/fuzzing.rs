@@ -208,13 +208,16 @@ pub fn relay(data: &[u8]) {
     let _ = crate::relay::envelope::decode(&String::from_utf8_lossy(data));
 }
 
-/// The Redis cluster's messages (classic `@socket.io/redis-adapter`): broadcasts and requests,
-/// msgpack or JSON. What msgpack reads as JSON writes back as the same JSON.
+/// The Redis cluster's messages (`@socket.io/redis-adapter`): classic broadcasts and requests,
+/// sharded envelopes, msgpack or JSON. What msgpack reads as JSON writes back as the same JSON.
 pub fn cluster(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    match selector % 3 {
+    match selector % 4 {
+        3 => {
+            let _ = crate::cluster::fuzz_decode_sharded(rest);
+        }
         0 => {
             let _ = crate::cluster::fuzz_decode_broadcast(rest);
         }

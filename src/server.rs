@@ -106,6 +106,8 @@ fn cluster_adapter(config: &Config) -> Arc<dyn Adapter> {
     let cluster = crate::cluster::ClusterConfig {
         url: url.clone(),
         prefix: config.redis_key_prefix.clone(),
+        adapter: config.redis_adapter,
+        subscription_mode: config.redis_subscription_mode,
         publish_queue: config.redis_publish_queue,
     };
     match crate::cluster::RedisAdapter::new(cluster) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use switchboard::config::RedisAdapterKind;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// A child process killed when the test ends, however it ends.
@@ -61,7 +62,7 @@ async fn start_redis() -> (Killed, String) {
 }
 
 /// The Node node of protocols/cluster, on a free port; its ready line says which.
-fn start_node_node(redis_url: &str) -> (Killed, u16) {
+fn start_node_node(redis_url: &str, adapter: RedisAdapterKind) -> (Killed, u16) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocols/cluster");
     assert!(
         dir.join("node_modules").is_dir(),
@@ -73,6 +74,7 @@ fn start_node_node(redis_url: &str) -> (Killed, u16) {
         .env("PORT", "0")
         .env("REDIS_URL", redis_url)
         .env("NODE_NAME", "N")
+        .env("ADAPTER", adapter_name(adapter))
         .stdout(Stdio::piped())
         .spawn()
         .expect("node runs");
@@ -126,10 +128,22 @@ async fn node_socket_in_room(port: u16, room: &str) -> (Ws, String) {
     (ws, sid)
 }
 
+/// The Node adapter's name for a protocol (lib/node-node.mjs's `ADAPTER`).
+fn adapter_name(adapter: RedisAdapterKind) -> &'static str {
+    match adapter {
+        RedisAdapterKind::Classic => "classic",
+        RedisAdapterKind::Sharded => "sharded",
+    }
+}
+
 /// A switchboard node in this process in cluster mode, once it holds its subscriptions.
-async fn start_cluster_node(redis_url: &str) -> switchboard::RunningServer {
+async fn start_cluster_node(
+    redis_url: &str,
+    adapter: RedisAdapterKind,
+) -> switchboard::RunningServer {
     let server = common::start(switchboard::Config {
         redis_url: Some(redis_url.to_string()),
+        redis_adapter: adapter,
         ..common::config()
     });
     let hub = server.hub().clone();
@@ -141,10 +155,19 @@ async fn start_cluster_node(redis_url: &str) -> switchboard::RunningServer {
 }
 
 #[actix_web::test]
-async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
+async fn fetch_sockets_and_server_side_emit_reach_a_classic_node_node() {
+    fetch_sockets_and_server_side_emit_reach_a_node_node(RedisAdapterKind::Classic).await;
+}
+
+#[actix_web::test]
+async fn fetch_sockets_and_server_side_emit_reach_a_sharded_node_node() {
+    fetch_sockets_and_server_side_emit_reach_a_node_node(RedisAdapterKind::Sharded).await;
+}
+
+async fn fetch_sockets_and_server_side_emit_reach_a_node_node(adapter: RedisAdapterKind) {
     let (_redis, redis_url) = start_redis().await;
-    let (_node, node_port) = start_node_node(&redis_url);
-    let server = start_cluster_node(&redis_url).await;
+    let (_node, node_port) = start_node_node(&redis_url, adapter);
+    let server = start_cluster_node(&redis_url, adapter).await;
     let hub = server.hub().clone();
     let (_node_client, node_sid) = node_socket_in_room(node_port, "r").await;
     let mut local = common::Client::connect(&server).await;
@@ -180,7 +203,7 @@ async fn fetch_sockets_and_server_side_emit_reach_a_node_node() {
 #[actix_web::test]
 async fn a_node_that_does_not_answer_times_out_as_node_does() {
     let (_redis, redis_url) = start_redis().await;
-    let server = start_cluster_node(&redis_url).await;
+    let server = start_cluster_node(&redis_url, RedisAdapterKind::Classic).await;
     let hub = server.hub().clone();
     // Alone, every request completes at once with no other answer.
     assert_eq!(hub.server_side_emit_with_ack("x", vec![]).await, Ok(vec![]));
@@ -204,11 +227,20 @@ async fn a_node_that_does_not_answer_times_out_as_node_does() {
 }
 
 #[actix_web::test]
-async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
+async fn two_classic_switchboard_nodes_share_rooms_and_answer_each_other() {
+    two_switchboard_nodes_share_rooms_and_answer_each_other(RedisAdapterKind::Classic).await;
+}
+
+#[actix_web::test]
+async fn two_sharded_switchboard_nodes_share_rooms_and_answer_each_other() {
+    two_switchboard_nodes_share_rooms_and_answer_each_other(RedisAdapterKind::Sharded).await;
+}
+
+async fn two_switchboard_nodes_share_rooms_and_answer_each_other(adapter: RedisAdapterKind) {
     let (_redis, redis_url) = start_redis().await;
     let (a, b) = (
-        start_cluster_node(&redis_url).await,
-        start_cluster_node(&redis_url).await,
+        start_cluster_node(&redis_url, adapter).await,
+        start_cluster_node(&redis_url, adapter).await,
     );
     b.hub().on_server_side_emit(|event, args| {
         Some(json!({"from": "B", "event": event, "args": args}))
@@ -230,6 +262,24 @@ async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
     );
     sender.join("r").await;
     member.join("r").await;
+    if adapter == RedisAdapterKind::Sharded {
+        // Subscribing to a room's channel is not awaited by a join (nor in Node): wait for it.
+        let client = redis::Client::open(redis_url.as_str()).unwrap();
+        let redis = client.get_multiplexed_async_connection().await.unwrap();
+        common::eventually_async("both nodes on r's shard channel", || {
+            let mut redis = redis.clone();
+            async move {
+                let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+                    .arg("SHARDNUMSUB")
+                    .arg("socket.io#/#r#")
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                counts.first().is_some_and(|(_, n)| *n == 2)
+            }
+        })
+        .await;
+    }
     let ack = sender
         .request(json!({"type": "publish", "room": "r", "event": "chat", "data": "hi"}))
         .await;
@@ -253,9 +303,18 @@ async fn two_switchboard_nodes_share_rooms_and_answer_each_other() {
 /// node notices within two keepalive periods, not when TCP gives up, and is back once Redis
 /// answers again.
 #[actix_web::test]
-async fn a_silent_redis_is_noticed_and_the_node_comes_back() {
+async fn a_silent_redis_is_noticed_and_a_classic_node_comes_back() {
+    a_silent_redis_is_noticed_and_the_node_comes_back(RedisAdapterKind::Classic).await;
+}
+
+#[actix_web::test]
+async fn a_silent_redis_is_noticed_and_a_sharded_node_comes_back() {
+    a_silent_redis_is_noticed_and_the_node_comes_back(RedisAdapterKind::Sharded).await;
+}
+
+async fn a_silent_redis_is_noticed_and_the_node_comes_back(adapter: RedisAdapterKind) {
     let (redis, redis_url) = start_redis().await;
-    let server = start_cluster_node(&redis_url).await;
+    let server = start_cluster_node(&redis_url, adapter).await;
     let hub = server.hub().clone();
     let pid = redis.0.id().to_string();
     let signal = |sig: &str| {

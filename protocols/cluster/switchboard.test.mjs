@@ -6,49 +6,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   Harness,
-  RelayClient,
   apiPublish,
+  arrives,
   fence,
+  fenceFromSwitchboard,
   record,
+  relayRecord,
   sioJoin,
   sioPublish,
   stats,
   until,
   untilServerCount,
   waitFor,
-  within,
 } from "./lib/cluster.mjs";
-
-let fenceSeq = 0;
-
-/**
- * Proves that everything switchboard node `server` published before has reached `clients`: a
- * `POST /api/publish` of `__fence` to `room` goes out on the same Redis connection, after them.
- */
-async function fenceFromSwitchboard(server, clients, room) {
-  const token = `sb-fence-${++fenceSeq}`;
-  const heard = clients.map((client) =>
-    client instanceof RelayClient
-      ? client.take((m) => m.type === "message" && m.event === "__fence" && m.data === token)
-      : waitFor(client, "__fence", { filter: ([t]) => t === token }),
-  );
-  await apiPublish(server, { room, event: "__fence", data: token });
-  await within(Promise.all(heard), `fence ${token}`);
-}
-
-/** Waits until a record() of a socket.io socket has had an entry whose first argument is `data`. */
-function arrives(recorded, data, what = JSON.stringify(data)) {
-  return until(() => recorded.entries.some(([first]) => JSON.stringify(first) === JSON.stringify(data)), what, 10_000);
-}
-
-/** Records the relay messages of `event` a RelayClient receives. */
-function relayRecord(client, event) {
-  const seen = [];
-  client.events.on("message", (m) => {
-    if (m.type === "message" && m.event === event) seen.push(m);
-  });
-  return seen;
-}
 
 test("a switchboard node in a classic Node cluster", async (t) => {
   const h = new Harness(t);

@@ -5,10 +5,11 @@
 use serde_json::{json, Value};
 
 use super::msgpack;
+use super::wire::{broadcast_from, event_and_args, names, read_body, rooms, selection, text};
+pub(crate) use super::wire::{Broadcast, Incoming, Malformed, Request, Selection};
 use crate::hub::Room;
 
-/// The namespace the cluster carries (relay mode's rooms are the rooms of `/`).
-const NAMESPACE: &str = "/";
+use super::wire::NAMESPACE;
 
 /// Request and response types (`ra:14-25`).
 mod kind {
@@ -79,147 +80,25 @@ impl Channels {
     }
 }
 
-/// Why a message from Redis was dropped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed cluster message: {0}")]
-pub(crate) struct Malformed(pub(crate) &'static str);
-
-/// Who a broadcast or an operation is for: Node's `{rooms, except}` (socket ids are rooms).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Selection {
-    /// Sockets in any of these rooms (every socket when empty).
-    pub(crate) rooms: Vec<Room>,
-    /// Less the sockets in any of these.
-    pub(crate) except: Vec<Room>,
-}
-
-/// A broadcast from another node or the emitter.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Broadcast {
-    /// The sender's uid (`"emitter"` for the emitter).
-    pub(crate) uid: String,
-    /// The event name.
-    pub(crate) event: String,
-    /// Its arguments.
-    pub(crate) args: Vec<Value>,
-    /// Who it is for.
-    pub(crate) to: Selection,
-    /// Node's `volatile` flag.
-    pub(crate) volatile: bool,
-    /// How long the sender waits for acks, in milliseconds (`flags.timeout`).
-    pub(crate) timeout_ms: Option<u64>,
-}
-
-/// A request on the requests channel.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Request {
-    /// `allRooms()`: answer with every local room.
-    AllRooms { uid: String, request_id: Value },
-    /// `fetchSockets()`: answer with the selected sockets.
-    Fetch {
-        uid: String,
-        request_id: Value,
-        to: Selection,
-    },
-    /// `socketsJoin(rooms)`.
-    Join { to: Selection, rooms: Vec<Room> },
-    /// `socketsLeave(rooms)`.
-    Leave { to: Selection, rooms: Vec<Room> },
-    /// `disconnectSockets(close)`.
-    Disconnect { to: Selection, close: bool },
-    /// `serverSideEmit(event, ...args)`, with an ack wanted when `request_id` is set.
-    ServerSideEmit {
-        uid: String,
-        request_id: Option<Value>,
-        event: String,
-        args: Vec<Value>,
-    },
-    /// A broadcast whose sender waits for acks (`io.timeout(t).emit(..., cb)`).
-    BroadcastWithAck {
-        request_id: Value,
-        broadcast: Broadcast,
-    },
-    /// A type this node does not act on (legacy `SOCKETS`, responses sent to the wrong channel).
-    Ignored(u64),
-}
-
-/// Reads a message body: JSON when it starts with `{` (or `[`), msgpack otherwise (`ra:257`).
-fn read_body(bytes: &[u8]) -> Result<Value, Malformed> {
-    match bytes.first() {
-        None => Err(Malformed("empty")),
-        Some(b'{' | b'[') => serde_json::from_slice(bytes).map_err(|_| Malformed("bad JSON")),
-        Some(_) => msgpack::decode(bytes)
-            .map(|value| msgpack::to_json(&value))
-            .ok_or(Malformed("bad msgpack")),
+/// Decodes a message that came on `channel`: a request, an answer to a request, or a broadcast
+/// (`Nothing` for this node's own broadcasts and other namespaces').
+pub(crate) fn decode(
+    channels: &Channels,
+    own_uid: &str,
+    channel: &str,
+    body: &[u8],
+) -> Result<Incoming, Malformed> {
+    if channel == channels.request() {
+        return decode_request(body).map(Incoming::Request);
     }
-}
-
-/// A room name: a string, or a number as its decimal text (a JS number passed to `join`).
-fn room_name(value: &Value) -> Option<Room> {
-    match value {
-        Value::String(s) => Some(Room::from(s.as_str())),
-        Value::Number(n) => Some(Room::from(n.to_string())),
-        _ => None,
+    if channel == channels.response() || channel == channels.own_response() {
+        let (request_id, answer) = decode_response(body)?;
+        return Ok(Incoming::Response { request_id, answer });
     }
-}
-
-fn rooms(value: Option<&Value>) -> Vec<Room> {
-    value
-        .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(room_name).collect())
-        .unwrap_or_default()
-}
-
-fn selection(opts: Option<&Value>) -> Selection {
-    Selection {
-        rooms: rooms(opts.and_then(|o| o.get("rooms"))),
-        except: rooms(opts.and_then(|o| o.get("except"))),
-    }
-}
-
-fn text(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(s)) => s.clone(),
-        Some(other @ Value::Number(_)) => other.to_string(),
-        _ => String::new(),
-    }
-}
-
-/// An event packet's `data`: `[event, ...args]`.
-fn event_and_args(data: Option<&Value>) -> Result<(String, Vec<Value>), Malformed> {
-    let items = data
-        .and_then(Value::as_array)
-        .ok_or(Malformed("no event data"))?;
-    let (event, args) = items.split_first().ok_or(Malformed("no event name"))?;
-    let event = room_name(event).ok_or(Malformed("event name not a string"))?;
-    Ok((event.to_string(), args.to_vec()))
-}
-
-/// `[uid, packet, opts]` (or the BROADCAST request's fields) as a broadcast for `/`; `None` when
-/// it is for another namespace.
-fn broadcast_from(
-    uid: String,
-    packet: &Value,
-    opts: Option<&Value>,
-) -> Result<Option<Broadcast>, Malformed> {
-    let nsp = packet.get("nsp").and_then(Value::as_str).unwrap_or("/");
-    if nsp != NAMESPACE {
-        return Ok(None);
-    }
-    if packet.get("type").and_then(Value::as_u64) != Some(2) {
-        return Err(Malformed("broadcast packet is not an EVENT"));
-    }
-    let (event, args) = event_and_args(packet.get("data"))?;
-    let flags = opts.and_then(|o| o.get("flags"));
-    let flag = |name: &str| flags.and_then(|f| f.get(name));
-    Ok(Some(Broadcast {
-        uid,
-        event,
-        args,
-        to: selection(opts),
-        volatile: flag("volatile").and_then(Value::as_bool).unwrap_or(false),
-        timeout_ms: flag("timeout").and_then(Value::as_u64),
-    }))
+    Ok(match decode_broadcast(body)? {
+        Some(broadcast) if broadcast.uid != own_uid => Incoming::Broadcast(broadcast),
+        _ => Incoming::Nothing,
+    })
 }
 
 /// Decodes a message of a broadcast channel: `Ok(None)` when it is for another namespace.
@@ -341,10 +220,6 @@ pub(crate) fn server_side_emit_request(
         body["requestId"] = Value::from(id);
     }
     body.to_string().into_bytes()
-}
-
-fn names(rooms: &[Room]) -> Vec<&str> {
-    rooms.iter().map(|r| r.as_ref()).collect()
 }
 
 /// This node's answer to a `serverSideEmitWithAck` (JSON, on the shared responses channel).

@@ -11,9 +11,16 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::classic::{self, Broadcast, Channels, Request};
+use std::collections::HashSet;
+
+use super::classic::Channels;
+use super::dialect::{Answer, Dialect};
 use super::requests::Requests;
-use super::{LinkCounters, Outgoing, ServerListener};
+use super::shard_connection::{self, Push, ShardError, ShardReader, ShardWriter};
+use super::sharded::ShardChannels;
+use super::wire::{Broadcast, Incoming, Request};
+use super::{LinkCounters, Outgoing, RoomWatch, ServerListener};
+use crate::config::SubscriptionMode;
 use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
@@ -31,7 +38,9 @@ const BATCH: usize = 256;
 pub(super) struct Link {
     pub(super) url: String,
     pub(super) uid: Arc<str>,
-    pub(super) channels: Channels,
+    pub(super) dialect: Arc<Dialect>,
+    /// The rooms whose channels a sharded node may have to join or leave.
+    pub(super) rooms: Arc<RoomWatch>,
     pub(super) counters: Arc<LinkCounters>,
     /// Where answers to requests are queued (the same queue as broadcasts).
     pub(super) replies: mpsc::Sender<Outgoing>,
@@ -39,6 +48,16 @@ pub(super) struct Link {
     pub(super) requests: Arc<Requests>,
     /// Who hears other nodes' `serverSideEmit` here.
     pub(super) listener: Arc<Mutex<Option<ServerListener>>>,
+}
+
+/// How holding the subscriptions ended.
+enum Held {
+    /// They were in place, then the connection was lost.
+    Lost,
+    /// They could not be put in place.
+    Failed(String),
+    /// The hub is gone: nothing to hold them for.
+    HubGone,
 }
 
 impl Link {
@@ -68,6 +87,7 @@ impl Link {
                 queue,
                 link.counters.clone(),
                 link.requests.clone(),
+                link.dialect.sharded(),
             ));
             link.subscribe(client, hub).await;
         });
@@ -81,57 +101,24 @@ impl Link {
             if hub.upgrade().is_none() {
                 return;
             }
-            // Connecting to a Redis that accepts but never answers must not hang either.
-            let opened = tokio::time::timeout(KEEPALIVE, self.open_subscriptions(&client))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(redis::RedisError::from((
-                        redis::ErrorKind::Io,
-                        "no answer to SUBSCRIBE",
-                    )))
-                });
-            match opened {
-                Ok(pubsub) => {
-                    if subscribed_before {
-                        LinkCounters::add(&self.counters.reconnects, 1);
-                        tracing::info!(node = %self.uid, "cluster: resubscribed to Redis");
-                    } else {
-                        tracing::info!(node = %self.uid, "cluster: subscribed to Redis");
-                    }
-                    subscribed_before = true;
+            let held = match &*self.dialect {
+                Dialect::Classic(channels) => {
+                    self.hold_classic(&client, &hub, channels, &mut subscribed_before)
+                        .await
+                }
+                Dialect::Sharded(channels) => {
+                    self.hold_sharded(&client, &hub, channels, &mut subscribed_before)
+                        .await
+                }
+            };
+            match held {
+                Held::HubGone => return,
+                Held::Lost => {
                     backoff = MIN_BACKOFF;
-                    self.counters.connected.store(true, Ordering::Relaxed);
-                    let (mut sink, mut messages) = pubsub.split();
-                    let mut keepalive = tokio::time::interval(KEEPALIVE);
-                    keepalive.tick().await;
-                    loop {
-                        tokio::select! {
-                            message = messages.next() => {
-                                let Some(message) = message else { break };
-                                let Some(hub) = hub.upgrade() else {
-                                    return;
-                                };
-                                self.on_message(
-                                    &hub,
-                                    message.get_channel_name(),
-                                    message.get_payload_bytes(),
-                                );
-                            }
-                            _ = keepalive.tick() => {
-                                // A connection that died without a FIN (a partition) answers
-                                // nothing: without this it would be noticed only when TCP gives up.
-                                let pong = tokio::time::timeout(KEEPALIVE, sink.ping::<redis::Value>()).await;
-                                if !matches!(pong, Ok(Ok(_))) {
-                                    tracing::warn!(node = %self.uid, "cluster: Redis did not answer a PING on the subscription");
-                                    break;
-                                }
-                            }
-                        }
-                    }
                     self.counters.connected.store(false, Ordering::Relaxed);
                     tracing::warn!(node = %self.uid, "cluster: lost the Redis subscription; local delivery goes on, reconnecting");
                 }
-                Err(error) => {
+                Held::Failed(error) => {
                     tracing::warn!(node = %self.uid, %error, retry_in_ms = backoff.as_millis() as u64, "cluster: cannot subscribe to Redis");
                 }
             }
@@ -140,35 +127,166 @@ impl Link {
         }
     }
 
-    async fn open_subscriptions(
+    /// The subscriptions are in place.
+    fn subscribed(&self, before: &mut bool) {
+        if *before {
+            LinkCounters::add(&self.counters.reconnects, 1);
+            tracing::info!(node = %self.uid, "cluster: resubscribed to Redis");
+        } else {
+            tracing::info!(node = %self.uid, "cluster: subscribed to Redis");
+        }
+        *before = true;
+        self.counters.connected.store(true, Ordering::Relaxed);
+    }
+
+    /// Classic: PSUBSCRIBE to the broadcast channels and SUBSCRIBE to the request and response
+    /// channels, then read them until the connection is lost.
+    async fn hold_classic(
         &self,
         client: &redis::Client,
-    ) -> redis::RedisResult<redis::aio::PubSub> {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.psubscribe(self.channels.broadcast_pattern()).await?;
-        pubsub
-            .subscribe(&[
-                self.channels.request(),
-                self.channels.response(),
-                self.channels.own_response(),
-            ])
-            .await?;
-        Ok(pubsub)
+        hub: &WeakHub,
+        channels: &Channels,
+        subscribed_before: &mut bool,
+    ) -> Held {
+        // Connecting to a Redis that accepts but never answers must not hang either.
+        let opened = tokio::time::timeout(KEEPALIVE, open_classic(client, channels)).await;
+        let pubsub = match opened {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(error)) => return Held::Failed(error.to_string()),
+            Err(_) => return Held::Failed("no answer to SUBSCRIBE".into()),
+        };
+        self.subscribed(subscribed_before);
+        let (mut sink, mut messages) = pubsub.split();
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { return Held::Lost };
+                    let Some(hub) = hub.upgrade() else { return Held::HubGone };
+                    self.on_message(&hub, message.get_channel_name(), message.get_payload_bytes());
+                }
+                _ = keepalive.tick() => {
+                    // A connection that died without a FIN (a partition) answers nothing:
+                    // without this it would be noticed only when TCP gives up.
+                    let pong = tokio::time::timeout(KEEPALIVE, sink.ping::<redis::Value>()).await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        tracing::warn!(node = %self.uid, "cluster: Redis did not answer a PING on the subscription");
+                        return Held::Lost;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sharded: SSUBSCRIBE to the namespace's channel and this node's response channel, and (in
+    /// the dynamic modes) to the channel of each room here, joining and leaving room channels
+    /// as rooms come and go, until the connection is lost.
+    async fn hold_sharded(
+        &self,
+        client: &redis::Client,
+        hub: &WeakHub,
+        channels: &ShardChannels,
+        subscribed_before: &mut bool,
+    ) -> Held {
+        let opened = tokio::time::timeout(KEEPALIVE, open_sharded(client, channels)).await;
+        let (mut reader, mut writer) = match opened {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => return Held::Failed(error.to_string()),
+            Err(_) => return Held::Failed("no answer to SSUBSCRIBE".into()),
+        };
+        self.subscribed(subscribed_before);
+        let mode = channels.mode();
+        let sockets = mode == SubscriptionMode::DynamicPrivate;
+        let mut joined: HashSet<Room> = HashSet::new();
+        if mode != SubscriptionMode::Static {
+            // What changes from here on is marked again: nothing is missed between the two.
+            self.rooms.take();
+            let Some(present) = hub.upgrade().map(|h| h.shard_rooms(sockets)) else {
+                return Held::HubGone;
+            };
+            let names: Vec<String> = present.iter().map(|r| channels.room(r)).collect();
+            if writer.subscribe(&names).await.is_err() {
+                return Held::Lost;
+            }
+            joined.extend(present);
+        }
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        let mut awaiting_pong = false;
+        loop {
+            tokio::select! {
+                push = reader.next() => match push {
+                    Ok(Push::Message { channel, payload }) => {
+                        let Some(hub) = hub.upgrade() else { return Held::HubGone };
+                        self.on_message(&hub, &channel, &payload);
+                    }
+                    Ok(Push::Pong) => awaiting_pong = false,
+                    Ok(Push::Confirmed) => {}
+                    Ok(Push::Refused(error)) => {
+                        tracing::warn!(node = %self.uid, %error, "cluster: Redis refused a subscription");
+                    }
+                    Err(error) => {
+                        tracing::warn!(node = %self.uid, %error, "cluster: the sharded subscription failed");
+                        return Held::Lost;
+                    }
+                },
+                _ = self.rooms.wake.notified() => {
+                    let Some(hub) = hub.upgrade() else { return Held::HubGone };
+                    let (mut join, mut leave) = (Vec::new(), Vec::new());
+                    for room in self.rooms.take() {
+                        let wanted = hub.has_shard_room(&room, sockets);
+                        if wanted && !joined.contains(&room) {
+                            join.push(channels.room(&room));
+                            joined.insert(room);
+                        } else if !wanted && joined.remove(&room) {
+                            leave.push(channels.room(&room));
+                        }
+                    }
+                    drop(hub);
+                    if writer.subscribe(&join).await.is_err() || writer.unsubscribe(&leave).await.is_err() {
+                        return Held::Lost;
+                    }
+                }
+                _ = keepalive.tick() => {
+                    if awaiting_pong {
+                        tracing::warn!(node = %self.uid, "cluster: Redis did not answer a PING on the subscription");
+                        return Held::Lost;
+                    }
+                    if writer.send(&redis::cmd("PING")).await.is_err() {
+                        return Held::Lost;
+                    }
+                    awaiting_pong = true;
+                }
+            }
+        }
     }
 
     fn on_message(&self, hub: &Hub, channel: &str, body: &[u8]) {
-        let handled = if channel == self.channels.request() {
-            self.on_request(hub, body)
-        } else if channel == self.channels.response() || channel == self.channels.own_response() {
-            // Answers to other nodes' requests are not for this node: dropped unread.
-            classic::decode_response(body).map(|(id, answer)| {
-                self.requests.answer(&id, answer);
-            })
-        } else {
-            self.on_broadcast(hub, channel, body)
-        };
-        match handled {
-            Ok(()) => LinkCounters::add(&self.counters.received, 1),
+        // A classic room's own channel with nobody of that room here: nothing to decode (as
+        // Node does; sharded nodes subscribe only to the rooms they have).
+        if let Dialect::Classic(channels) = &*self.dialect {
+            if channels
+                .room_of(channel)
+                .is_some_and(|room| !hub.has_room_or_socket(room))
+            {
+                LinkCounters::add(&self.counters.received, 1);
+                return;
+            }
+        }
+        match self.dialect.decode(&self.uid, channel, body) {
+            Ok(incoming) => {
+                LinkCounters::add(&self.counters.received, 1);
+                match incoming {
+                    Incoming::Broadcast(broadcast) => deliver(hub, &broadcast),
+                    Incoming::Request(request) => self.on_request(hub, request),
+                    // Answers to other nodes' requests are not awaited here: dropped.
+                    Incoming::Response { request_id, answer } => {
+                        self.requests.answer(&request_id, answer);
+                    }
+                    Incoming::Nothing => {}
+                }
+            }
             Err(error) => {
                 LinkCounters::add(&self.counters.malformed, 1);
                 tracing::warn!(node = %self.uid, channel, %error, bytes = body.len(), "cluster: message dropped");
@@ -176,33 +294,12 @@ impl Link {
         }
     }
 
-    fn on_broadcast(
-        &self,
-        hub: &Hub,
-        channel: &str,
-        body: &[u8],
-    ) -> Result<(), classic::Malformed> {
-        // A room's own channel with nobody of that room here: nothing to decode (as Node does).
-        if let Some(room) = self.channels.room_of(channel) {
-            if !hub.has_room_or_socket(room) {
-                return Ok(());
-            }
-        }
-        match classic::decode_broadcast(body)? {
-            Some(broadcast) if *broadcast.uid != *self.uid => {
-                deliver(hub, &broadcast);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn on_request(&self, hub: &Hub, body: &[u8]) -> Result<(), classic::Malformed> {
+    fn on_request(&self, hub: &Hub, request: Request) {
         let own = |uid: &str| *uid == *self.uid;
-        match classic::decode_request(body)? {
+        match request {
             Request::AllRooms { uid, request_id } if !own(&uid) => {
                 let rooms = hub.root_rooms();
-                self.reply(classic::all_rooms_response(&request_id, &rooms));
+                self.reply(&uid, &request_id, Answer::AllRooms(&rooms));
             }
             Request::Fetch {
                 uid,
@@ -214,9 +311,10 @@ impl Link {
                     .iter()
                     .map(|id| hub.socket_details(id))
                     .collect();
-                self.reply(classic::fetch_response(&request_id, sockets));
+                self.reply(&uid, &request_id, Answer::Sockets(sockets));
             }
-            // Applied whoever sent them: a classic node applies its own when they come back.
+            // Applied whoever sent them: a classic node applies its own when they come back (a
+            // sharded one never hears its own).
             Request::Join { to, rooms } => {
                 for id in hub.select_sockets(&to.rooms, &to.except) {
                     for room in &rooms {
@@ -248,7 +346,7 @@ impl Link {
                 let listener = self.listener.lock().ok().and_then(|l| l.clone());
                 let answer = listener.and_then(|listener| listener(&event, args));
                 if let (Some(id), Some(answer)) = (request_id, answer) {
-                    self.reply(classic::server_side_emit_response(&id, answer));
+                    self.reply(&uid, &id, Answer::Emitted(answer));
                 }
             }
             Request::BroadcastWithAck {
@@ -257,7 +355,6 @@ impl Link {
             } if !own(&broadcast.uid) => self.deliver_with_ack(hub, request_id, &broadcast),
             _ => {}
         }
-        Ok(())
     }
 
     /// A broadcast whose sender waits for acks: delivered like any other, the Socket.IO sockets
@@ -265,12 +362,15 @@ impl Link {
     /// the count goes back at once, then each ack as it comes (`ra:439-463`).
     fn deliver_with_ack(&self, hub: &Hub, request_id: Value, broadcast: &Broadcast) {
         let replies = self.replies.clone();
-        let channel = self.channels.response().to_string();
         let counters = self.counters.clone();
+        let dialect = self.dialect.clone();
+        let uid = self.uid.clone();
+        let requester = broadcast.uid.clone();
         let id = request_id.clone();
         let sink = move |args: Vec<Value>| {
-            let outgoing =
-                Outgoing::publish(channel.clone(), classic::broadcast_ack_response(&id, &args));
+            let Some(outgoing) = dialect.answer(&uid, &requester, &id, Answer::Ack(&args)) else {
+                return;
+            };
             if replies.try_send(outgoing).is_err() {
                 LinkCounters::add(&counters.publish_dropped, 1);
             }
@@ -288,18 +388,71 @@ impl Link {
         // The count is queued before any ack can be: the acks come from the sockets' actors,
         // after this returns.
         let delivered = hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
-        self.reply(classic::client_count_response(
+        self.reply(
+            &broadcast.uid,
             &request_id,
-            delivered.socketio,
-        ));
+            Answer::ClientCount(delivered.socketio),
+        );
     }
 
-    fn reply(&self, body: Vec<u8>) {
-        let outgoing = Outgoing::publish(self.channels.response().to_string(), body);
+    /// Queues this node's answer to a request of node `requester`.
+    fn reply(&self, requester: &str, request_id: &Value, answer: Answer<'_>) {
+        let Some(outgoing) = self
+            .dialect
+            .answer(&self.uid, requester, request_id, answer)
+        else {
+            return;
+        };
         if self.replies.try_send(outgoing).is_err() {
             LinkCounters::add(&self.counters.publish_dropped, 1);
         }
     }
+}
+
+/// Opens the classic subscriptions.
+async fn open_classic(
+    client: &redis::Client,
+    channels: &Channels,
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.psubscribe(channels.broadcast_pattern()).await?;
+    pubsub
+        .subscribe(&[
+            channels.request(),
+            channels.response(),
+            channels.own_response(),
+        ])
+        .await?;
+    Ok(pubsub)
+}
+
+/// Opens the sharded connection with its two fixed subscriptions confirmed.
+async fn open_sharded(
+    client: &redis::Client,
+    channels: &ShardChannels,
+) -> Result<(ShardReader, ShardWriter), ShardError> {
+    let (mut reader, mut writer) = shard_connection::connect(client.get_connection_info()).await?;
+    writer
+        .subscribe(&[
+            channels.main().to_string(),
+            channels.own_response().to_string(),
+        ])
+        .await?;
+    let mut confirmed = 0;
+    while confirmed < 2 {
+        match reader.next().await? {
+            Push::Confirmed => confirmed += 1,
+            Push::Refused(error) => {
+                return Err(ShardError::Protocol(format!(
+                    "SSUBSCRIBE refused ({error}); the sharded adapter needs Redis 7 or later"
+                )))
+            }
+            // Nothing else is sent before the confirmations; a message after one is not lost
+            // on a reconnect that a moment's loss would cause.
+            _ => {}
+        }
+    }
+    Ok((reader, writer))
 }
 
 /// The room a relay client is told a broadcast was for: its one room, if it had one.
@@ -322,13 +475,20 @@ fn deliver(hub: &Hub, broadcast: &Broadcast) {
 }
 
 /// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes. A
-/// request of this node goes with a `PUBSUB NUMSUB` of its channel: the nodes that hear it.
+/// request of this node goes with a `PUBSUB NUMSUB` (sharded: `SHARDNUMSUB`) of its channel:
+/// the nodes that hear it.
 async fn publish(
     client: redis::Client,
     mut queue: mpsc::Receiver<Outgoing>,
     counters: Arc<LinkCounters>,
     requests: Arc<Requests>,
+    sharded: bool,
 ) {
+    let (publish, count) = if sharded {
+        ("SPUBLISH", "SHARDNUMSUB")
+    } else {
+        ("PUBLISH", "NUMSUB")
+    };
     let mut backoff = MIN_BACKOFF;
     let mut connection = loop {
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -352,10 +512,10 @@ async fn publish(
         let mut asked = Vec::new();
         for message in &batch {
             if let Some(id) = &message.request {
-                pipe.cmd("PUBSUB").arg("NUMSUB").arg(&message.channel);
+                pipe.cmd("PUBSUB").arg(count).arg(&message.channel);
                 asked.push(id.clone());
             }
-            pipe.cmd("PUBLISH")
+            pipe.cmd(publish)
                 .arg(&message.channel)
                 .arg(&message.body)
                 .ignore();

@@ -1,26 +1,35 @@
 //! Cluster mode: this node joins a cluster of switchboard and Node socket.io nodes through Redis,
-//! speaking `@socket.io/redis-adapter`'s classic protocol (protocols/redis-adapter.md), so that a
-//! broadcast on any node reaches the members of its rooms on every node, whatever protocol they
-//! speak, and the emitter (`@socket.io/redis-emitter`) reaches them all.
+//! speaking `@socket.io/redis-adapter`'s classic or sharded protocol
+//! (protocols/redis-adapter.md), so that a broadcast on any node reaches the members of its rooms
+//! on every node, whatever protocol they speak, and the emitter (`@socket.io/redis-emitter`,
+//! classic) reaches them all.
 //!
 //! [`RedisAdapter`] is the hub's [`Adapter`]: a broadcast is encoded here once and queued (bounded,
 //! never blocking local delivery); a thread of its own ([`link`]) publishes the queue and reads the
 //! subscriptions, handing what other nodes send to the hub.
 
 mod classic;
+mod dialect;
 pub(crate) mod js_date;
 mod link;
 mod msgpack;
 mod requests;
+mod shard_connection;
+mod sharded;
+mod wire;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
-use crate::hub::{Adapter, ClusterStats, Hub, Message, Target};
+use crate::config::{RedisAdapterKind, SubscriptionMode};
+use crate::hub::{Adapter, ClusterStats, Hub, Message, Room, Target};
 use classic::Channels;
-pub(crate) use classic::Selection;
+use dialect::Dialect;
+use sharded::ShardChannels;
+pub(crate) use wire::Selection;
 
 /// Where and how a node joins its cluster.
 #[derive(Debug, Clone)]
@@ -29,6 +38,10 @@ pub(crate) struct ClusterConfig {
     pub(crate) url: String,
     /// The channel prefix (the Node adapter's `key`).
     pub(crate) prefix: String,
+    /// The protocol the cluster speaks.
+    pub(crate) adapter: RedisAdapterKind,
+    /// Which channels a sharded node subscribes to.
+    pub(crate) subscription_mode: SubscriptionMode,
     /// Messages that may wait to be published.
     pub(crate) publish_queue: usize,
 }
@@ -38,7 +51,8 @@ pub(crate) struct ClusterConfig {
 struct Outgoing {
     channel: String,
     body: Vec<u8>,
-    /// Set for a request of this node: the server count is taken with it (`PUBSUB NUMSUB`).
+    /// Set for a request of this node: the server count is taken with it (`PUBSUB NUMSUB`, or
+    /// `SHARDNUMSUB`).
     request: Option<String>,
 }
 
@@ -49,6 +63,42 @@ impl Outgoing {
             body,
             request: None,
         }
+    }
+
+    fn request(channel: String, body: Vec<u8>, id: &str) -> Outgoing {
+        Outgoing {
+            channel,
+            body,
+            request: Some(id.to_string()),
+        }
+    }
+}
+
+/// The rooms (and socket ids) whose presence here changed since a sharded node's subscriber last
+/// looked: it subscribes to or leaves their channels. A set, so a busy room costs one entry.
+#[derive(Debug, Default)]
+struct RoomWatch {
+    changed: Mutex<HashSet<Room>>,
+    wake: Notify,
+}
+
+impl RoomWatch {
+    fn mark(&self, room: &str) {
+        let fresh = self
+            .changed
+            .lock()
+            .map(|mut set| set.insert(Room::from(room)))
+            .unwrap_or(false);
+        if fresh {
+            self.wake.notify_one();
+        }
+    }
+
+    fn take(&self) -> HashSet<Room> {
+        self.changed
+            .lock()
+            .map(|mut set| std::mem::take(&mut *set))
+            .unwrap_or_default()
     }
 }
 
@@ -97,11 +147,12 @@ impl LinkCounters {
     }
 }
 
-/// The hub's adapter in cluster mode (classic `@socket.io/redis-adapter`).
+/// The hub's adapter in cluster mode (`@socket.io/redis-adapter`, classic or sharded).
 pub(crate) struct RedisAdapter {
     config: ClusterConfig,
     uid: Arc<str>,
-    channels: Channels,
+    dialect: Arc<Dialect>,
+    rooms: Arc<RoomWatch>,
     queue: mpsc::Sender<Outgoing>,
     /// The other end of `queue`, until the link thread takes it.
     pending: Mutex<Option<mpsc::Receiver<Outgoing>>>,
@@ -127,10 +178,23 @@ impl RedisAdapter {
                 reason: error.to_string(),
             });
         }
-        let uid: Arc<str> = node_uid().into();
+        let (uid, dialect) = match config.adapter {
+            RedisAdapterKind::Classic => {
+                let uid = node_uid();
+                let channels = Channels::new(&config.prefix, &uid);
+                (uid, Dialect::Classic(channels))
+            }
+            RedisAdapterKind::Sharded => {
+                let uid = sharded_uid();
+                let channels = ShardChannels::new(&config.prefix, &uid, config.subscription_mode);
+                (uid, Dialect::Sharded(channels))
+            }
+        };
+        let uid: Arc<str> = uid.into();
         let (queue, pending) = mpsc::channel(config.publish_queue.max(1));
         Ok(RedisAdapter {
-            channels: Channels::new(&config.prefix, &uid),
+            dialect: Arc::new(dialect),
+            rooms: Arc::default(),
             config,
             uid,
             queue,
@@ -151,15 +215,11 @@ impl RedisAdapter {
     /// Sends a request of this node and waits for every other node's answer (or the timeout).
     async fn request(
         &self,
-        body: impl FnOnce(&str) -> Vec<u8>,
+        outgoing: impl FnOnce(&str) -> Outgoing,
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
         let id = node_uid();
         let answers = self.requests.open(&id);
-        let outgoing = Outgoing {
-            channel: self.channels.request().to_string(),
-            body: body(&id),
-            request: Some(id.clone()),
-        };
+        let outgoing = outgoing(&id);
         if self.queue.try_send(outgoing).is_err() {
             self.requests.close(&id);
             LinkCounters::add(&self.counters.publish_dropped, 1);
@@ -184,9 +244,8 @@ impl RedisAdapter {
         &self,
         to: Selection,
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
-        let uid = self.uid.clone();
         let answers = self
-            .request(|id| classic::fetch_request(&uid, id, &to))
+            .request(|id| self.dialect.fetch_request(&self.uid, id, &to))
             .await?;
         Ok(answers
             .into_iter()
@@ -202,8 +261,7 @@ impl RedisAdapter {
 
     /// `serverSideEmit` to the other nodes, without an ack.
     pub(crate) fn server_side_emit(&self, event: &str, args: &[serde_json::Value]) {
-        let body = classic::server_side_emit_request(&self.uid, None, event, args);
-        self.enqueue(Outgoing::publish(self.channels.request().to_string(), body));
+        self.enqueue(self.dialect.server_side_emit(&self.uid, None, event, args));
     }
 
     /// `serverSideEmitWithAck`: each other node's answer (the first argument of its ack).
@@ -212,9 +270,11 @@ impl RedisAdapter {
         event: &str,
         args: &[serde_json::Value],
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
-        let uid = self.uid.clone();
         let answers = self
-            .request(|id| classic::server_side_emit_request(&uid, Some(id), event, args))
+            .request(|id| {
+                self.dialect
+                    .server_side_emit(&self.uid, Some(id), event, args)
+            })
             .await?;
         Ok(answers
             .into_iter()
@@ -251,14 +311,19 @@ impl Adapter for RedisAdapter {
         let link = link::Link {
             url: self.config.url.clone(),
             uid: self.uid.clone(),
-            channels: self.channels.clone(),
+            dialect: self.dialect.clone(),
+            rooms: self.rooms.clone(),
             counters: self.counters.clone(),
             replies: self.queue.clone(),
             requests: self.requests.clone(),
             listener: self.listener.clone(),
         };
         let weak = hub.downgrade();
-        tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, "cluster mode: joining through Redis (classic redis-adapter protocol)");
+        let protocol = match &*self.dialect {
+            Dialect::Classic(_) => "classic",
+            Dialect::Sharded(_) => "sharded",
+        };
+        tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, protocol, "cluster mode: joining through Redis (redis-adapter protocol)");
         let spawned = std::thread::Builder::new()
             .name("switchboard-redis".into())
             .spawn(move || link.run(weak, receiver));
@@ -276,11 +341,26 @@ impl Adapter for RedisAdapter {
             rooms: target.rooms.clone(),
             except: target.except.iter().map(|id| id.as_ref().into()).collect(),
         };
-        let body = classic::encode_broadcast(&self.uid, &message.event, &message.args, &to);
-        self.enqueue(Outgoing::publish(
-            self.channels.broadcast_to(&to.rooms),
-            body,
-        ));
+        let outgoing = self
+            .dialect
+            .broadcast(&self.uid, &message.event, &message.args, &to);
+        self.enqueue(outgoing);
+    }
+
+    fn room_changed(&self, room: &str) {
+        if let Dialect::Sharded(channels) = &*self.dialect {
+            if channels.mode() != SubscriptionMode::Static {
+                self.rooms.mark(room);
+            }
+        }
+    }
+
+    fn socket_changed(&self, id: &str) {
+        if let Dialect::Sharded(channels) = &*self.dialect {
+            if channels.mode() == SubscriptionMode::DynamicPrivate {
+                self.rooms.mark(id);
+            }
+        }
     }
 
     fn cluster(&self) -> Option<&RedisAdapter> {
@@ -315,6 +395,12 @@ pub(crate) fn fuzz_decode_request(bytes: &[u8]) -> bool {
     classic::decode_request(bytes).is_ok()
 }
 
+/// The sharded envelope decoder, for the fuzz target.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_decode_sharded(bytes: &[u8]) -> bool {
+    sharded::decode("0123456789abcdef", bytes, bytes.len().is_multiple_of(2)).is_ok()
+}
+
 /// msgpack read as JSON, written back and read again, must give the same JSON.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_msgpack_round_trip(bytes: &[u8]) {
@@ -327,6 +413,13 @@ pub(crate) fn fuzz_msgpack_round_trip(bytes: &[u8]) {
             rmpv::decode::read_value(&mut written.as_slice()).expect("what we write reads back");
         assert_eq!(msgpack::to_json(&again), json);
     }
+}
+
+/// A node uid as the sharded adapter makes one (`randomBytes(8)` in hex): 16 characters.
+fn sharded_uid() -> String {
+    (0..8)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
 }
 
 /// A node uid as the classic adapter makes one (`uid2(6)`): six characters of `A-Za-z0-9-_`.

@@ -21,6 +21,18 @@ pub(crate) trait Adapter: Send + Sync + 'static {
     /// Forwards a broadcast that originated on this node to the other nodes.
     fn forward(&self, target: &Target, message: &Arc<Message>);
 
+    /// A room of `/` got its first member on this node, or lost its last (a sharded cluster
+    /// subscribes to its channel, or leaves it).
+    fn room_changed(&self, room: &str) {
+        let _ = room;
+    }
+
+    /// A socket of `/` arrived on this node or left it (a sharded cluster in `dynamic-private`
+    /// mode subscribes to its id's channel).
+    fn socket_changed(&self, id: &str) {
+        let _ = id;
+    }
+
     /// The Redis cluster link, for requests to the other nodes (`None`: no cluster).
     fn cluster(&self) -> Option<&crate::cluster::RedisAdapter> {
         None

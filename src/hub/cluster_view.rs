@@ -73,7 +73,7 @@ impl Hub {
 
     /// Whether a member is a socket of namespace `/` as Node counts sockets: not an Engine.IO
     /// connection itself, not a Socket.IO socket of another namespace.
-    fn is_root_socket(member: &Member) -> bool {
+    pub(super) fn is_root_socket(member: &Member) -> bool {
         member.namespace.is_none() && !(member.protocol == Protocol::SocketIo && member.counted)
     }
 
@@ -149,6 +149,35 @@ impl Hub {
     /// socket's id).
     pub(crate) fn has_room_or_socket(&self, room: &str) -> bool {
         self.room_size(room) > 0 || self.contains(room)
+    }
+
+    /// The rooms of `/` that have a channel of their own in a sharded cluster: every room with
+    /// a member here, and with `sockets` the ids of the sockets of `/` too.
+    pub(crate) fn shard_rooms(&self, sockets: bool) -> Vec<Room> {
+        let mut rooms: Vec<Room> = self
+            .inner
+            .rooms
+            .iter()
+            .filter(|r| r.value().values().any(|m| m.namespace.is_none()))
+            .map(|r| r.key().clone())
+            .collect();
+        if sockets {
+            rooms.extend(
+                self.inner
+                    .sessions
+                    .iter()
+                    .filter(|m| Self::is_root_socket(m.value()))
+                    .map(|m| Room::from(m.key().as_ref())),
+            );
+        }
+        rooms
+    }
+
+    /// Whether `room` (or, with `sockets`, a socket of `/` by that id) is here: what
+    /// [`Hub::shard_rooms`] would list.
+    pub(crate) fn has_shard_room(&self, room: &str, sockets: bool) -> bool {
+        self.room_size(room) > 0
+            || (sockets && self.member(room).is_some_and(|m| Self::is_root_socket(&m)))
     }
 
     /// Every room of `/` with a socket in it, the sockets' own ids included (Node's

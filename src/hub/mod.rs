@@ -282,7 +282,11 @@ impl Hub {
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
         });
-        self.inner.sessions.insert(id, member);
+        let root = Self::is_root_socket(&member);
+        self.inner.sessions.insert(id.clone(), member);
+        if root {
+            self.inner.adapter.socket_changed(&id);
+        }
     }
 
     /// True when the node is at its session limit.
@@ -313,6 +317,9 @@ impl Hub {
         for room in &rooms {
             self.remove_from_room(room, id);
         }
+        if Self::is_root_socket(&member) {
+            self.inner.adapter.socket_changed(id);
+        }
         if member.counted {
             self.inner.live.fetch_sub(1, Ordering::Relaxed);
             Counters::add(&self.inner.counters.sessions_closed, 1);
@@ -341,11 +348,19 @@ impl Hub {
         }
         rooms.insert(room.clone());
         // Lock order is always: a member's rooms, then a room shard.
-        self.inner
-            .rooms
-            .entry(room)
-            .or_default()
-            .insert(member.id.clone(), member.clone());
+        let created = match self.inner.rooms.entry(room.clone()) {
+            dashmap::mapref::entry::Entry::Occupied(mut members) => {
+                members.get_mut().insert(member.id.clone(), member.clone());
+                false
+            }
+            dashmap::mapref::entry::Entry::Vacant(slot) => {
+                slot.insert(HashMap::from([(member.id.clone(), member.clone())]));
+                true
+            }
+        };
+        if created && member.namespace.is_none() {
+            self.inner.adapter.room_changed(&room);
+        }
         Ok(())
     }
 
@@ -614,10 +629,14 @@ impl Hub {
             }
             None => false,
         };
-        if now_empty {
-            self.inner
+        if now_empty
+            && self
+                .inner
                 .rooms
-                .remove_if(room, |_, members| members.is_empty());
+                .remove_if(room, |_, members| members.is_empty())
+                .is_some()
+        {
+            self.inner.adapter.room_changed(room);
         }
     }
 }

@@ -14,9 +14,9 @@ import SockJS from "sockjs-client";
 import WebSocket from "ws";
 import { freePort, publish as apiPublish, spawnUntilReady, within } from "../../interop/lib/server.mjs";
 import { createEmitter } from "./emitter.mjs";
-import { startRedis } from "./redis.mjs";
+import { connectRedisClient, shardSpy, startRedis } from "./redis.mjs";
 
-export { apiPublish, createEmitter, freePort, startRedis, within };
+export { apiPublish, connectRedisClient, createEmitter, freePort, shardSpy, startRedis, within };
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
 const clusterDir = path.resolve(libDir, "..");
@@ -75,13 +75,16 @@ export async function until(check, what, timeoutMs = WAIT) {
 // --- Node socket.io nodes ------------------------------------------------------------------------
 
 /**
- * Forks lib/node-node.mjs on a free port and resolves once it printed its ready line. Result:
- * `{kind: "node", name, port, url, wsUrl, uid, call(cmd, ...args), events, stop(), kill(), log()}`.
+ * Forks lib/node-node.mjs on a free port and resolves once it printed its ready line. `adapter` is
+ * "classic" or "sharded" (ADAPTER); `subscriptionMode`, sharded only, is "dynamic" (the adapter's
+ * default, also when not given), "static" or "dynamic-private" (SUBSCRIPTION_MODE). Result:
+ * `{kind: "node", name, port, url, wsUrl, uid, adapter, subscriptionMode, call(cmd, ...args),
+ * events, stop(), kill(), log()}`.
  * `call` resolves with the command's result, or rejects with its error (with `.responses`, the
  * partial answers of a request that timed out). `events` emits the node's notifications:
  * "serverSideEmit" ({event, args, withAck}) and "redis" ({role, event, readyCount}).
  */
-export async function startNodeNode({ redisUrl, adapter = "classic", key = "socket.io", name, env = {}, deadlineMs = 10_000 } = {}) {
+export async function startNodeNode({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", name, env = {}, deadlineMs = 10_000 } = {}) {
   const child = fork(path.join(libDir, "node-node.mjs"), [], {
     cwd: clusterDir,
     env: {
@@ -90,6 +93,7 @@ export async function startNodeNode({ redisUrl, adapter = "classic", key = "sock
       REDIS_URL: redisUrl,
       ADAPTER: adapter,
       KEY: key,
+      ...(subscriptionMode ? { SUBSCRIPTION_MODE: subscriptionMode } : {}),
       ...(name ? { NODE_NAME: name } : {}),
       ...env,
     },
@@ -172,6 +176,7 @@ export async function startNodeNode({ redisUrl, adapter = "classic", key = "sock
     kind: "node",
     name: info.name,
     adapter,
+    subscriptionMode: info.subscriptionMode,
     port: info.port,
     uid: info.uid,
     url: `http://127.0.0.1:${info.port}`,
@@ -192,15 +197,20 @@ export async function startNodeNode({ redisUrl, adapter = "classic", key = "sock
 
 /**
  * Spawns the switchboard binary on 127.0.0.1 and a free port, in cluster mode when `redisUrl` is
- * given (`--redis-url URL --redis-adapter ADAPTER --redis-key-prefix KEY`), plus `extraArgs`, and
- * waits until GET /healthz answers 200 (the interop tests' `spawnUntilReady`). Resolves with
- * `{kind: "switchboard", url, wsUrl, port, adapter, stop(), log()}`; `stop()` sends SIGTERM,
- * awaits the exit (SIGKILL after 5 s) and resolves with `{code, signal}`.
+ * given (`--redis-url URL --redis-adapter ADAPTER --redis-key-prefix KEY`, and
+ * `--redis-subscription-mode MODE` when `subscriptionMode` is given: sharded only, switchboard's
+ * default being Node's, dynamic), plus `extraArgs`, and waits until GET /healthz answers 200 (the
+ * interop tests' `spawnUntilReady`). Resolves with `{kind: "switchboard", url, wsUrl, port,
+ * adapter, subscriptionMode, stop(), log()}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL
+ * after 5 s) and resolves with `{code, signal}`.
  */
-export async function startSwitchboard({ redisUrl, adapter = "classic", key = "socket.io", extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
+export async function startSwitchboard({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
   const port = await freePort();
   const args = ["--listen", `127.0.0.1:${port}`];
-  if (redisUrl) args.push("--redis-url", redisUrl, "--redis-adapter", adapter, "--redis-key-prefix", key);
+  if (redisUrl) {
+    args.push("--redis-url", redisUrl, "--redis-adapter", adapter, "--redis-key-prefix", key);
+    if (subscriptionMode) args.push("--redis-subscription-mode", subscriptionMode);
+  }
   args.push(...extraArgs);
   const server = await spawnUntilReady(BIN, {
     port,
@@ -210,7 +220,7 @@ export async function startSwitchboard({ redisUrl, adapter = "classic", key = "s
     deadlineMs,
     ready: async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status === 200,
   });
-  return { kind: "switchboard", adapter, ...server };
+  return { kind: "switchboard", adapter, subscriptionMode: subscriptionMode ?? (adapter === "sharded" ? "dynamic" : undefined), ...server };
 }
 
 /** GET /api/stats of a switchboard node. */
@@ -220,9 +230,44 @@ export async function stats(server) {
   return response.json();
 }
 
-/** Resolves once `node` (a Node node) counts `count` servers in the cluster (PUBSUB NUMSUB). */
+/**
+ * Resolves once `node` (a Node node) counts `count` servers in the cluster: the adapter's own
+ * `serverCount()`, PUBSUB NUMSUB of the requests channel (classic) or PUBSUB SHARDNUMSUB of the
+ * namespace's channel `<key>#/#` (sharded).
+ */
 export function untilServerCount(node, count, timeoutMs = WAIT) {
   return until(async () => (await node.call("serverCount")) === count, `${node.name}: serverCount ${count}`, timeoutMs);
+}
+
+// --- the sharded adapter's channels ---------------------------------------------------------------
+
+/**
+ * A sharded-adapter channel of namespace "/": `<key>#/#` (the namespace's channel) without
+ * `room`, else `<key>#/#<room>#`, which is the channel of room `room` and also, for a node's uid,
+ * that node's response channel.
+ */
+export function shardChannel(room, { key = "socket.io" } = {}) {
+  return room === undefined || room === null ? `${key}#/#` : `${key}#/#${room}#`;
+}
+
+/**
+ * Resolves once the shard channel of `room` (see shardChannel) has exactly `count` subscribers by
+ * PUBSUB SHARDNUMSUB, asked through `redis` (from connectRedisClient / Harness.redisClient) every
+ * 25 ms. In dynamic modes a node subscribes a room's channel when its first local member joins
+ * and unsubscribes it when the last one leaves, without waiting for Redis before it acks the
+ * join: this is how a test knows the subscription is in place (or gone).
+ */
+export function untilShardSubscribers(redis, room, count, { key, timeoutMs = WAIT } = {}) {
+  const channel = shardChannel(room, { key });
+  return until(
+    async () => {
+      const now = await redis.shardNumSub(channel);
+      if (now !== count) throw new Error(`${now} subscribers`);
+      return true;
+    },
+    `${channel}: ${count} shard subscribers`,
+    timeoutMs,
+  );
 }
 
 // --- Socket.IO clients ---------------------------------------------------------------------------
@@ -471,6 +516,35 @@ export async function fence(source, clients, { room = null } = {}) {
   await within(Promise.all(heard), `fence ${token}`);
 }
 
+/** Waits until a record() of a socket.io socket has had an entry whose first argument is `data`. */
+export function arrives(recorded, data, what = JSON.stringify(data)) {
+  return until(() => recorded.entries.some(([first]) => JSON.stringify(first) === JSON.stringify(data)), what, 10_000);
+}
+
+/** Records the relay messages of `event` a RelayClient receives (an array, filled as they come). */
+export function relayRecord(client, event) {
+  const seen = [];
+  client.events.on("message", (m) => {
+    if (m.type === "message" && m.event === event) seen.push(m);
+  });
+  return seen;
+}
+
+/**
+ * Proves that everything switchboard node `server` published before has reached `clients`: a
+ * `POST /api/publish` of `__fence` to `room` goes out on the same Redis connection, after them.
+ */
+export async function fenceFromSwitchboard(server, clients, room) {
+  const token = `sb-fence-${process.pid}-${++fenceSeq}`;
+  const heard = clients.map((client) =>
+    client instanceof RelayClient
+      ? client.take((m) => m.type === "message" && m.event === "__fence" && m.data === token)
+      : waitFor(client, "__fence", { filter: ([t]) => t === token }),
+  );
+  await apiPublish(server, { room, event: "__fence", data: token });
+  await within(Promise.all(heard), `fence ${token}`);
+}
+
 // --- one test's parts, cleaned up together -------------------------------------------------------
 
 /**
@@ -502,6 +576,16 @@ export class Harness {
 
   async emitter(options) {
     return this.add(await createEmitter(options));
+  }
+
+  /** connectRedisClient: `shardNumSub`, `shardChannels` (for untilShardSubscribers). */
+  async redisClient(options) {
+    return this.add(await connectRedisClient(options));
+  }
+
+  /** shardSpy: SSUBSCRIBEs `channels` and keeps what arrives on them. */
+  async shardSpy(options) {
+    return this.add(await shardSpy(options));
   }
 
   async socketIo(server, options) {

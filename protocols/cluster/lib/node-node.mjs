@@ -10,7 +10,8 @@
 // NODE_NAME (shown in serverSideEmit answers and logs).
 //
 // Prints one JSON line on stdout once it listens and its Redis subscriptions are confirmed:
-//   {"ready":true,"port":N,"uid":"<adapter uid of />","adapter":"classic","key":"socket.io","name":...}
+//   {"ready":true,"port":N,"uid":"<adapter uid of />","adapter":"classic","subscriptionMode":null,
+//    "key":"socket.io","name":...}
 //
 // Started with child_process.fork (serialization "advanced", so Buffers stay binary) it takes
 // commands over IPC: {id, cmd, args} answered with {id, result} or {id, error, responses?}; and
@@ -37,6 +38,12 @@ if (!["classic", "sharded"].includes(ADAPTER)) {
   console.error(`ADAPTER must be classic or sharded, not ${JSON.stringify(ADAPTER)}`);
   process.exit(2);
 }
+if (!["dynamic", "static", "dynamic-private"].includes(SUBSCRIPTION_MODE)) {
+  console.error(`SUBSCRIPTION_MODE must be dynamic, static or dynamic-private, not ${JSON.stringify(SUBSCRIPTION_MODE)}`);
+  process.exit(2);
+}
+/** The sharded adapter's subscription mode, null with the classic adapter. */
+const MODE = ADAPTER === "sharded" ? SUBSCRIPTION_MODE : null;
 
 const log = (...parts) => console.error(`[${NAME}]`, ...parts);
 const notify = (message) => process.send?.({ notify: message.notify, ...message });
@@ -244,7 +251,7 @@ function broadcastWithAck(operator, event, args) {
 
 const COMMANDS = {
   /** This node's identity and Redis state. */
-  info: () => ({ name: NAME, pid: process.pid, port: httpServer.address().port, uid: nsp.adapter.uid, adapter: ADAPTER, key: KEY, redis: redisState }),
+  info: () => ({ name: NAME, pid: process.pid, port: httpServer.address().port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, redis: redisState }),
   /** Sockets of the whole cluster (or of `room`): [{id, rooms, handshake, data, local}]. */
   fetchSockets: async (room) => (await target(room).fetchSockets()).map(socketDetails),
   /** Sockets of this node only. */
@@ -264,6 +271,7 @@ const COMMANDS = {
     if (typeof nsp.adapter.allRooms !== "function") throw new Error(`allRooms is not supported by the ${ADAPTER} adapter`);
     return [...(await nsp.adapter.allRooms())].sort();
   },
+  /** classic: PUBSUB NUMSUB of the requests channel; sharded: PUBSUB SHARDNUMSUB of `<key>#/#`. */
   serverCount: () => nsp.adapter.serverCount(),
   /** io.to(room).emit(event, ...args); binary arguments stay binary. */
   broadcast: (room, event, ...args) => (target(room).emit(event, ...args), true),
@@ -356,4 +364,4 @@ await new Promise((resolve, reject) => {
 });
 await subscriptionBarrier(); // the adapter's subscriptions of "/" are in place
 const { port } = httpServer.address();
-process.stdout.write(`${JSON.stringify({ ready: true, port, uid: nsp.adapter.uid, adapter: ADAPTER, key: KEY, name: NAME, pid: process.pid })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, name: NAME, pid: process.pid })}\n`);

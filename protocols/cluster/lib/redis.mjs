@@ -1,11 +1,15 @@
 // A private redis-server for one test file: Debian's `redis-server` on 127.0.0.1 and a free port,
-// nothing saved to disk, ready once it answers PING.
+// nothing saved to disk, ready once it answers PING. Also the tests' own node-redis clients: one
+// that asks Redis about the sharded channels (PUBSUB SHARDNUMSUB / SHARDCHANNELS), and a spy that
+// SSUBSCRIBEs channels to see what nodes SPUBLISH on them.
 import { spawn, spawnSync } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { createClient } from "redis";
 
 /** The redis-server executable: $REDIS_SERVER, or `redis-server` on PATH. */
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? "redis-server";
@@ -138,4 +142,61 @@ export async function startRedis({ port } = {}) {
       return result;
     },
   };
+}
+
+// --- the tests' own clients ----------------------------------------------------------------------
+
+async function quit(client) {
+  if (client.isOpen) await client.quit().catch(() => client.disconnect().catch(() => {}));
+}
+
+/**
+ * A node-redis 4 client of `redisUrl` for the tests' questions about Redis itself. Resolves with
+ * `{client, shardNumSub(channel), shardChannels(pattern), close()}`. It reconnects by itself after
+ * a Redis restart; while Redis is down its commands fail at once (no offline queue), so a polled
+ * check (`until`) just tries again.
+ */
+export async function connectRedisClient({ redisUrl } = {}) {
+  const client = createClient({ url: redisUrl, disableOfflineQueue: true });
+  client.on("error", () => {}); // reconnection attempts while Redis is down: node-redis retries
+  await client.connect();
+  return {
+    client,
+    /** PUBSUB SHARDNUMSUB of one channel: how many connections hold an SSUBSCRIBE of it. */
+    async shardNumSub(channel) {
+      const [, count] = await client.sendCommand(["PUBSUB", "SHARDNUMSUB", channel]);
+      return Number(count);
+    },
+    /** PUBSUB SHARDCHANNELS `pattern`: the shard channels with a subscriber, sorted. */
+    async shardChannels(pattern = "*") {
+      const channels = await client.sendCommand(["PUBSUB", "SHARDCHANNELS", pattern]);
+      return channels.map(String).sort();
+    },
+    close: () => quit(client),
+  };
+}
+
+/**
+ * A client that SSUBSCRIBEs `channels` (confirmed by Redis before this resolves) and keeps what
+ * arrives: `messages` ([{channel, raw}], raw a Buffer, in arrival order), `events` ("message" per
+ * arrival), `close()`. While it is subscribed it counts in those channels' SHARDNUMSUB.
+ */
+export async function shardSpy({ redisUrl, channels } = {}) {
+  const client = createClient({ url: redisUrl });
+  client.on("error", () => {});
+  await client.connect();
+  const messages = [];
+  const events = new EventEmitter();
+  for (const channel of channels) {
+    await client.sSubscribe(
+      channel,
+      (raw, from) => {
+        const entry = { channel: String(from), raw };
+        messages.push(entry);
+        events.emit("message", entry);
+      },
+      true, // Buffers, as the sharded adapter reads them
+    );
+  }
+  return { client, messages, events, close: () => quit(client) };
 }

@@ -1,0 +1,142 @@
+//! The two protocols a cluster may speak behind one face: what this node publishes, on which
+//! channel, and what a message on one of its channels means.
+
+use serde_json::Value;
+
+use super::classic::{self, Channels};
+use super::sharded::{self, ShardChannels};
+use super::wire::{Incoming, Malformed, Selection};
+use super::Outgoing;
+use crate::hub::Room;
+
+/// The protocol of one cluster, with this node's channels.
+#[derive(Debug, Clone)]
+pub(super) enum Dialect {
+    /// `createAdapter`: PUBLISH/PSUBSCRIBE.
+    Classic(Channels),
+    /// `createShardedAdapter`: SPUBLISH/SSUBSCRIBE.
+    Sharded(ShardChannels),
+}
+
+/// An answer of this node to another node's request.
+pub(super) enum Answer<'a> {
+    /// `allRooms()`: the rooms here.
+    AllRooms(&'a [Room]),
+    /// `fetchSockets()`: the selected sockets' details.
+    Sockets(Vec<Value>),
+    /// `serverSideEmitWithAck`: the listener's answer.
+    Emitted(Value),
+    /// A broadcast with ack: how many clients here were asked.
+    ClientCount(usize),
+    /// A broadcast with ack: one client's acknowledgement (its arguments).
+    Ack(&'a [Value]),
+}
+
+impl Dialect {
+    /// Whether messages go out with SPUBLISH and the server count is `PUBSUB SHARDNUMSUB`.
+    pub(super) fn sharded(&self) -> bool {
+        matches!(self, Dialect::Sharded(_))
+    }
+
+    /// A broadcast of this node to the other nodes.
+    pub(super) fn broadcast(
+        &self,
+        uid: &str,
+        event: &str,
+        args: &[Value],
+        to: &Selection,
+    ) -> Outgoing {
+        match self {
+            Dialect::Classic(c) => Outgoing::publish(
+                c.broadcast_to(&to.rooms),
+                classic::encode_broadcast(uid, event, args, to),
+            ),
+            Dialect::Sharded(c) => Outgoing::publish(
+                c.broadcast_to(&to.rooms),
+                sharded::encode_broadcast(uid, event, args, to),
+            ),
+        }
+    }
+
+    /// This node's `fetchSockets()` request `id`.
+    pub(super) fn fetch_request(&self, uid: &str, id: &str, to: &Selection) -> Outgoing {
+        let (channel, body) = match self {
+            Dialect::Classic(c) => (c.request(), classic::fetch_request(uid, id, to)),
+            Dialect::Sharded(c) => (c.main(), sharded::fetch_request(uid, id, to)),
+        };
+        Outgoing::request(channel.to_string(), body, id)
+    }
+
+    /// This node's `serverSideEmit`, a request `id` when an answer is wanted.
+    pub(super) fn server_side_emit(
+        &self,
+        uid: &str,
+        id: Option<&str>,
+        event: &str,
+        args: &[Value],
+    ) -> Outgoing {
+        let (channel, body) = match self {
+            Dialect::Classic(c) => (
+                c.request(),
+                classic::server_side_emit_request(uid, id, event, args),
+            ),
+            Dialect::Sharded(c) => (
+                c.main(),
+                sharded::server_side_emit_request(uid, id, event, args),
+            ),
+        };
+        match id {
+            Some(id) => Outgoing::request(channel.to_string(), body, id),
+            None => Outgoing::publish(channel.to_string(), body),
+        }
+    }
+
+    /// What a message on `channel` asks of this node (`uid`).
+    pub(super) fn decode(
+        &self,
+        uid: &str,
+        channel: &str,
+        body: &[u8],
+    ) -> Result<Incoming, Malformed> {
+        match self {
+            Dialect::Classic(c) => classic::decode(c, uid, channel, body),
+            Dialect::Sharded(c) => sharded::decode(uid, body, channel == c.own_response()),
+        }
+    }
+
+    /// This node's (`uid`) answer to request `request_id` of node `requester`; `None` for an
+    /// answer this protocol has no form for.
+    pub(super) fn answer(
+        &self,
+        uid: &str,
+        requester: &str,
+        request_id: &Value,
+        answer: Answer<'_>,
+    ) -> Option<Outgoing> {
+        Some(match self {
+            Dialect::Classic(c) => {
+                let body = match answer {
+                    Answer::AllRooms(rooms) => classic::all_rooms_response(request_id, rooms),
+                    Answer::Sockets(sockets) => classic::fetch_response(request_id, sockets),
+                    Answer::Emitted(value) => classic::server_side_emit_response(request_id, value),
+                    Answer::ClientCount(n) => classic::client_count_response(request_id, n),
+                    Answer::Ack(args) => classic::broadcast_ack_response(request_id, args),
+                };
+                Outgoing::publish(c.response().to_string(), body)
+            }
+            Dialect::Sharded(c) => {
+                let body = match answer {
+                    // The sharded adapter's allRooms() is local: it never asks.
+                    Answer::AllRooms(_) => return None,
+                    Answer::Sockets(sockets) => sharded::fetch_response(uid, request_id, sockets),
+                    Answer::Emitted(value) => {
+                        sharded::server_side_emit_response(uid, request_id, value)
+                    }
+                    Answer::ClientCount(n) => sharded::client_count_response(uid, request_id, n),
+                    Answer::Ack(args) => sharded::broadcast_ack_response(uid, request_id, args),
+                };
+                Outgoing::publish(c.response_to(requester), body)
+            }
+        })
+    }
+}
