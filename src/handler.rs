@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::hub::{DisconnectReason, Hub, JoinError, Message, Protocol, Room, SessionId, Target};
@@ -64,6 +65,20 @@ impl SessionRef {
             .broadcast(&target, Message::new(Some(room), event, data))
     }
 
+    /// Publishes binary to a room's other members (`data` holds a placeholder for each of
+    /// `attachments`); returns local deliveries.
+    pub fn publish_binary_to_others(
+        &self,
+        room: Room,
+        event: &str,
+        data: Value,
+        attachments: Vec<Bytes>,
+    ) -> usize {
+        let target = Target::room(room.clone()).except(self.id.clone());
+        let message = Message::with_binary(None, Some(room), event, vec![data], attachments);
+        self.hub.broadcast(&target, message)
+    }
+
     /// Closes the session.
     pub fn disconnect(&self) {
         self.hub
@@ -114,6 +129,21 @@ pub trait Handler: Send + Sync + 'static {
         data: Value,
     ) -> Result<(), Refusal> {
         session.publish_to_others(room, event, data);
+        Ok(())
+    }
+
+    /// The client publishes binary (a Socket.IO client's Buffers: `data` holds a placeholder for
+    /// each of `attachments`); by default every other member receives it, Socket.IO clients as
+    /// binary and the others as Node's JSON of a Buffer.
+    fn on_publish_binary(
+        &self,
+        session: &SessionRef,
+        room: Room,
+        event: &str,
+        data: Value,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), Refusal> {
+        session.publish_binary_to_others(room, event, data, attachments);
         Ok(())
     }
 

@@ -95,6 +95,52 @@ async fn one_publish_reaches_websocket_socketio_and_sockjs_members() {
 }
 
 #[actix_web::test]
+async fn binary_reaches_socketio_as_attachments_and_json_protocols_as_a_buffers_json() {
+    let server = start(config());
+    let (mut plain, mut sio, mut sockjs) = members_of_every_protocol(&server, "lobby").await;
+    // What a cluster broadcast with a Buffer, or a Rust application, hands the hub.
+    let message = switchboard::Message::with_binary(
+        None,
+        Some("lobby".into()),
+        "file",
+        vec![json!({"name": "f", "bytes": {"_placeholder": true, "num": 0}})],
+        vec![bytes::Bytes::from_static(&[0, 1, 255])],
+    );
+    assert_eq!(
+        server
+            .hub()
+            .broadcast(&switchboard::Target::room("lobby"), message),
+        3
+    );
+    assert_eq!(
+        eio_text(&mut sio).await,
+        r#"451-["file",{"name":"f","bytes":{"_placeholder":true,"num":0}}]"#
+    );
+    assert_eq!(
+        common::eio_next(&mut sio).await,
+        Some(WsMessage::binary(vec![0u8, 1, 255]))
+    );
+    let envelope = json!({"type": "message", "room": "lobby", "event": "file",
+        "data": {"name": "f", "bytes": {"type": "Buffer", "data": [0, 1, 255]}}});
+    assert_eq!(plain.recv().await, envelope);
+    assert_eq!(sockjs_message(&eio_text(&mut sockjs).await), envelope);
+
+    // A Socket.IO client's binary publish: the others get it, the plain member as JSON.
+    sio.send(WsMessage::text(
+        r#"451-2["publish",{"room":"lobby","event":"up","data":{"_placeholder":true,"num":0}}]"#,
+    ))
+    .await
+    .unwrap();
+    sio.send(WsMessage::binary(vec![7u8, 7])).await.unwrap();
+    assert_eq!(eio_text(&mut sio).await, r#"432[{"ok":true}]"#);
+    assert_eq!(
+        plain.recv().await["data"],
+        json!({"type": "Buffer", "data": [7, 7]})
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
 async fn a_burst_larger_than_max_outbox_frames_reaches_fast_readers_of_every_protocol_whole() {
     // 1030 messages in one batch: more than --max-outbox (1024) frames once were, so fast readers
     // were closed with "outbox overflow" while the API said they got it. A burst is judged by

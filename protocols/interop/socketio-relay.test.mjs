@@ -147,6 +147,38 @@ for (const client of CLIENTS) {
     assert.deepEqual(await heard, [2]);
   });
 
+  test("a published Buffer reaches Socket.IO members of both versions as binary, a plain WebSocket one as a Buffer's JSON", async (t) => {
+    const server = await serverFor(t);
+    const sender = await connect(server);
+    const [v4, v2] = await Promise.all(
+      [ioV4, ioV2].map(async (other) => {
+        const socket = server.track(other(server.url, { forceNew: true, reconnection: false }));
+        await once(socket, "connect", undefined, { failOn: ["connect_error", "error"] });
+        return socket;
+      }),
+    );
+    const relay = await RelayClient.connect(server);
+    for (const socket of [sender, v4, v2]) assert.deepEqual(await emitWithAck(socket, "join", "lobby"), { ok: true });
+    await relay.join("lobby");
+    const heard = [once(v4, "file"), once(v2, "file")];
+    const data = { name: "f", bytes: Buffer.from([0, 1, 254, 255]) };
+    assert.deepEqual(await emitWithAck(sender, "publish", { room: "lobby", event: "file", data }), { ok: true });
+    for (const [got] of await Promise.all(heard)) {
+      assert.equal(got.name, "f");
+      const bytes = got.bytes instanceof ArrayBuffer ? new Uint8Array(got.bytes) : got.bytes;
+      assert.deepEqual([...bytes], [0, 1, 254, 255]);
+    }
+    assert.deepEqual(await relay.next(), {
+      type: "message",
+      room: "lobby",
+      event: "file",
+      data: { name: "f", bytes: { type: "Buffer", data: [0, 1, 254, 255] } },
+    });
+    // Binary goes with publish only.
+    const refused = await emitWithAck(sender, "join", Buffer.from([1]));
+    assert.equal(refused.ok, false);
+  });
+
   test("an unknown namespace is refused with \"Invalid namespace\"", async (t) => {
     const server = await serverFor(t);
     const socket = socketOn(server, { transports: ["websocket"] }, "/nope");

@@ -2,10 +2,14 @@
 //! namespace `/`: channel names, broadcasts, requests and the responses this node sends. Pure:
 //! bytes in, values out. See protocols/redis-adapter.md §2.
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::msgpack;
-use super::wire::{broadcast_from, event_and_args, names, read_body, rooms, selection, text};
+use super::wire::{
+    broadcast_from, event_and_args, names, read_body, read_body_with_attachments, rooms, selection,
+    text,
+};
 pub(crate) use super::wire::{Broadcast, Incoming, Malformed, Request, Selection};
 use crate::hub::Room;
 
@@ -103,15 +107,21 @@ pub(crate) fn decode(
 
 /// Decodes a message of a broadcast channel: `Ok(None)` when it is for another namespace.
 pub(crate) fn decode_broadcast(bytes: &[u8]) -> Result<Option<Broadcast>, Malformed> {
-    let body = read_body(bytes)?;
+    let (body, attachments) = read_body_with_attachments(bytes)?;
     let [uid, packet, opts] = body.as_array().map(Vec::as_slice).unwrap_or_default() else {
         return Err(Malformed("broadcast is not [uid, packet, opts]"));
     };
-    broadcast_from(text(Some(uid)), packet, Some(opts))
+    broadcast_from(text(Some(uid)), packet, Some(opts), attachments)
 }
 
 /// Encodes a broadcast of this node for the other nodes, as a Node node writes it.
-pub(crate) fn encode_broadcast(uid: &str, event: &str, args: &[Value], to: &Selection) -> Vec<u8> {
+pub(crate) fn encode_broadcast(
+    uid: &str,
+    event: &str,
+    args: &[Value],
+    attachments: &[Bytes],
+    to: &Selection,
+) -> Vec<u8> {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
     data.extend_from_slice(args);
@@ -122,12 +132,12 @@ pub(crate) fn encode_broadcast(uid: &str, event: &str, args: &[Value], to: &Sele
          "except": to.except.iter().map(|r| r.as_ref()).collect::<Vec<_>>(),
          "flags": {}}
     ]);
-    msgpack::encode(&msgpack::from_json(&body))
+    msgpack::encode(&msgpack::from_json_with_attachments(&body, attachments))
 }
 
 /// Decodes a message of the requests channel.
 pub(crate) fn decode_request(bytes: &[u8]) -> Result<Request, Malformed> {
-    let body = read_body(bytes)?;
+    let (body, attachments) = read_body_with_attachments(bytes)?;
     let kind = body
         .get("type")
         .and_then(Value::as_u64)
@@ -175,7 +185,7 @@ pub(crate) fn decode_request(bytes: &[u8]) -> Result<Request, Malformed> {
             let packet = body
                 .get("packet")
                 .ok_or(Malformed("BROADCAST without packet"))?;
-            match broadcast_from(uid, packet, opts)? {
+            match broadcast_from(uid, packet, opts, attachments)? {
                 Some(broadcast) => Request::BroadcastWithAck {
                     request_id: need_id()?,
                     broadcast,
@@ -317,12 +327,47 @@ mod tests {
                 json!(2.5),
                 json!({"a": true, "n": null}),
             ],
+            &[],
             &Selection::default(),
         );
         assert_eq!(bytes, hex("93a6784374644a6283a47479706502a46461746195a568656c6c6fa5776f726c6401cb400400000000000082a161c3a16ec0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380"));
         let back = decode_broadcast(&bytes).unwrap().unwrap();
         assert_eq!(back.event, "hello");
         assert_eq!(back.args.len(), 4);
+    }
+
+    #[test]
+    fn binary_arguments_are_attachments_both_ways() {
+        use crate::socketio::binary::placeholder;
+        // notepack.encode(["xCtdJb", {type: 2, data: ["bin", Buffer[1,2,3], {b: Buffer[ff]}],
+        // nsp: "/"}, {rooms: [], except: [], flags: {}}]): what a Node node publishes.
+        let node = hex("93a6784374644a6283a47479706502a46461746193a362696ec40301020381a162c401ffa36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380");
+        let b = decode_broadcast(&node).unwrap().unwrap();
+        assert_eq!(b.event, "bin");
+        assert_eq!(b.args, vec![placeholder(0), json!({"b": placeholder(1)})]);
+        assert_eq!(
+            b.attachments,
+            vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[255])]
+        );
+        let ours = encode_broadcast("xCtdJb", "bin", &b.args, &b.attachments, &b.to);
+        assert_eq!(ours, node);
+        // A placeholder past the attachments is refused: a Socket.IO client would choke on it.
+        let bad = msgpack::encode(&rmpv::Value::Array(vec![
+            "x".into(),
+            rmpv::Value::Map(vec![
+                ("type".into(), 2.into()),
+                (
+                    "data".into(),
+                    rmpv::Value::Array(vec![
+                        "e".into(),
+                        rmpv::Value::Binary(vec![1]),
+                        msgpack::from_json(&placeholder(7)),
+                    ]),
+                ),
+            ]),
+            msgpack::from_json(&json!({"rooms": [], "except": [], "flags": {}})),
+        ]));
+        assert!(decode_broadcast(&bad).is_err());
     }
 
     #[test]

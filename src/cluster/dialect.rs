@@ -1,6 +1,7 @@
 //! The two protocols a cluster may speak behind one face: what this node publishes, on which
 //! channel, and what a message on one of its channels means.
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::classic::{self, Channels};
@@ -44,16 +45,17 @@ impl Dialect {
         uid: &str,
         event: &str,
         args: &[Value],
+        attachments: &[Bytes],
         to: &Selection,
     ) -> Outgoing {
         match self {
             Dialect::Classic(c) => Outgoing::publish(
                 c.broadcast_to(&to.rooms),
-                classic::encode_broadcast(uid, event, args, to),
+                classic::encode_broadcast(uid, event, args, attachments, to),
             ),
             Dialect::Sharded(c) => Outgoing::publish(
                 c.broadcast_to(&to.rooms),
-                sharded::encode_broadcast(uid, event, args, to),
+                sharded::encode_broadcast(uid, event, args, attachments, to),
             ),
         }
     }

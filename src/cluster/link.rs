@@ -383,6 +383,7 @@ impl Link {
             single_room(broadcast),
             broadcast.event.clone(),
             broadcast.args.clone(),
+            broadcast.attachments.clone(),
             ack,
         );
         // The count is queued before any ack can be: the acks come from the sockets' actors,
@@ -465,11 +466,12 @@ fn single_room(broadcast: &Broadcast) -> Option<Room> {
 
 /// Hands a broadcast from another node to the local sockets it selects.
 fn deliver(hub: &Hub, broadcast: &Broadcast) {
-    let message = Message::with_args(
+    let message = Message::with_binary(
         None,
         single_room(broadcast),
         broadcast.event.clone(),
         broadcast.args.clone(),
+        broadcast.attachments.clone(),
     );
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
 }

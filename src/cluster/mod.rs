@@ -341,9 +341,13 @@ impl Adapter for RedisAdapter {
             rooms: target.rooms.clone(),
             except: target.except.iter().map(|id| id.as_ref().into()).collect(),
         };
-        let outgoing = self
-            .dialect
-            .broadcast(&self.uid, &message.event, &message.args, &to);
+        let outgoing = self.dialect.broadcast(
+            &self.uid,
+            &message.event,
+            &message.args,
+            &message.attachments,
+            &to,
+        );
         self.enqueue(outgoing);
     }
 

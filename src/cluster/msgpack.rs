@@ -1,12 +1,17 @@
 //! msgpack as the Node adapters write it (notepack.io), to and from JSON values.
 //!
 //! Reading: a timestamp (ext -1) becomes its ISO-8601 string, as a Node node's clients see a
-//! `Date`; binary becomes Node's JSON form of a Buffer, `{"type":"Buffer","data":[..]}` (the hub's
-//! messages carry JSON only); other extensions become `null`. Writing: a number with no fraction
+//! `Date`; binary becomes a Socket.IO attachment (a placeholder in the JSON) where a message's
+//! arguments are read, and Node's JSON form of a Buffer, `{"type":"Buffer","data":[..]}`,
+//! elsewhere; other extensions become `null`. Writing: a number with no fraction
 //! is an integer, as notepack writes a JS number, any other a float64.
 
+use bytes::Bytes;
 use rmpv::Value as Pack;
 use serde_json::{Map, Number, Value};
+
+use crate::hub::buffer_json;
+use crate::socketio::binary::{placeholder, placeholder_num};
 
 /// How deep a message may nest before it is refused (a hostile message must not exhaust the
 /// stack).
@@ -28,6 +33,19 @@ pub(crate) fn encode(value: &Pack) -> Vec<u8> {
 
 /// A msgpack value as the JSON a Node node's clients would receive.
 pub(crate) fn to_json(value: &Pack) -> Value {
+    convert(value, &mut |bytes| buffer_json(bytes))
+}
+
+/// A msgpack value as JSON with its binary values taken out: each becomes the placeholder of
+/// the attachment it is pushed as.
+pub(crate) fn to_json_with_attachments(value: &Pack, attachments: &mut Vec<Bytes>) -> Value {
+    convert(value, &mut |bytes| {
+        attachments.push(Bytes::copy_from_slice(bytes));
+        placeholder(attachments.len() - 1)
+    })
+}
+
+fn convert(value: &Pack, binary: &mut dyn FnMut(&[u8]) -> Value) -> Value {
     match value {
         Pack::Nil => Value::Null,
         Pack::Boolean(b) => Value::Bool(*b),
@@ -42,12 +60,12 @@ pub(crate) fn to_json(value: &Pack) -> Value {
             Some(text) => text.to_string(),
             None => String::from_utf8_lossy(s.as_bytes()).into_owned(),
         }),
-        Pack::Binary(bytes) => buffer_json(bytes),
-        Pack::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Pack::Binary(bytes) => binary(bytes),
+        Pack::Array(items) => Value::Array(items.iter().map(|v| convert(v, binary)).collect()),
         Pack::Map(entries) => {
             let mut object = Map::with_capacity(entries.len());
             for (key, value) in entries {
-                object.insert(key_string(key), to_json(value));
+                object.insert(key_string(key), convert(value, binary));
             }
             Value::Object(object)
         }
@@ -58,16 +76,37 @@ pub(crate) fn to_json(value: &Pack) -> Value {
 
 /// A JSON value as notepack writes the JS value it stands for.
 pub(crate) fn from_json(value: &Value) -> Pack {
+    from_json_with_attachments(value, &[])
+}
+
+/// A JSON value as notepack writes it, each placeholder of `attachments` as that binary.
+pub(crate) fn from_json_with_attachments(value: &Value, attachments: &[Bytes]) -> Pack {
+    if let Some(bytes) = placeholder_num(value)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| attachments.get(n))
+    {
+        return Pack::Binary(bytes.to_vec());
+    }
     match value {
         Value::Null => Pack::Nil,
         Value::Bool(b) => Pack::Boolean(*b),
         Value::Number(n) => number(n),
         Value::String(s) => Pack::from(s.as_str()),
-        Value::Array(items) => Pack::Array(items.iter().map(from_json).collect()),
+        Value::Array(items) => Pack::Array(
+            items
+                .iter()
+                .map(|v| from_json_with_attachments(v, attachments))
+                .collect(),
+        ),
         Value::Object(fields) => Pack::Map(
             fields
                 .iter()
-                .map(|(k, v)| (Pack::from(k.as_str()), from_json(v)))
+                .map(|(k, v)| {
+                    (
+                        Pack::from(k.as_str()),
+                        from_json_with_attachments(v, attachments),
+                    )
+                })
                 .collect(),
         ),
     }
@@ -120,16 +159,6 @@ fn number(n: &Number) -> Pack {
         return Pack::from(f as i64);
     }
     Pack::F64(f)
-}
-
-fn buffer_json(bytes: &[u8]) -> Value {
-    let mut object = Map::with_capacity(2);
-    object.insert("type".into(), Value::from("Buffer"));
-    object.insert(
-        "data".into(),
-        Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
-    );
-    Value::Object(object)
 }
 
 /// A msgpack timestamp (ext -1, 4, 8 or 12 bytes) as JavaScript's `Date.toISOString()` writes it.

@@ -3,11 +3,13 @@
 //! `{type, data, uid, nsp}` envelope of socket.io-adapter's cluster protocol (JSON, or msgpack
 //! when it carries binary). Pure: bytes in, values out. See protocols/redis-adapter.md §3.
 
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::msgpack;
 use super::wire::{
-    broadcast_from, event_and_args, names, read_body, rooms, selection, text, Incoming, Malformed,
-    Request, Selection, NAMESPACE,
+    broadcast_from, event_and_args, names, read_body, read_body_with_attachments, rooms, selection,
+    text, Incoming, Malformed, Request, Selection, NAMESPACE,
 };
 use crate::config::SubscriptionMode;
 use crate::hub::Room;
@@ -131,16 +133,22 @@ pub(crate) fn decode(
     bytes: &[u8],
     own_response: bool,
 ) -> Result<Incoming, Malformed> {
-    let body = read_body(bytes)?;
+    let (body, attachments) = read_body_with_attachments(bytes)?;
     let kind = body
         .get("type")
         .and_then(Value::as_u64)
         .ok_or(Malformed("message without a type"))?;
     let empty = Value::Null;
-    let data = body.get("data").unwrap_or(&empty);
     if own_response || is_response(kind) {
-        return response(kind, data);
+        // An answer's binary (in a socket's data, say) is read as JSON reads a Buffer.
+        let body = if attachments.is_empty() {
+            body
+        } else {
+            read_body(bytes)?
+        };
+        return response(kind, body.get("data").unwrap_or(&empty));
     }
+    let data = body.get("data").unwrap_or(&empty);
     let uid = text(body.get("uid"));
     let nsp = body.get("nsp").and_then(Value::as_str).unwrap_or(NAMESPACE);
     if uid == own_uid || nsp != NAMESPACE {
@@ -158,7 +166,7 @@ pub(crate) fn decode(
                 .get("packet")
                 .ok_or(Malformed("BROADCAST without packet"))?;
             let wants_ack = data.get("requestId").is_some();
-            match broadcast_from(uid, packet, opts)? {
+            match broadcast_from(uid, packet, opts, attachments)? {
                 Some(broadcast) if wants_ack => Incoming::Request(Request::BroadcastWithAck {
                     request_id: need_id()?,
                     broadcast,
@@ -202,14 +210,24 @@ pub(crate) fn decode(
     })
 }
 
-/// The envelope Node writes (JSON: nothing this node sends carries binary yet).
-fn envelope(uid: &str, kind: u64, data: Value) -> Vec<u8> {
+/// The envelope Node writes: JSON, or msgpack when it carries binary (`attachments`, each a
+/// placeholder in `data`).
+fn envelope_with(uid: &str, kind: u64, data: Value, attachments: &[Bytes]) -> Vec<u8> {
     let mut body = Map::new();
     body.insert("type".into(), kind.into());
     body.insert("data".into(), data);
     body.insert("uid".into(), uid.into());
     body.insert("nsp".into(), NAMESPACE.into());
-    Value::Object(body).to_string().into_bytes()
+    let body = Value::Object(body);
+    if attachments.is_empty() {
+        body.to_string().into_bytes()
+    } else {
+        msgpack::encode(&msgpack::from_json_with_attachments(&body, attachments))
+    }
+}
+
+fn envelope(uid: &str, kind: u64, data: Value) -> Vec<u8> {
+    envelope_with(uid, kind, data, &[])
 }
 
 fn opts(to: &Selection) -> Value {
@@ -224,13 +242,16 @@ fn event_packet(event: &str, args: &[Value]) -> Vec<Value> {
 }
 
 /// A broadcast of this node, as a Node node writes it.
-pub(crate) fn encode_broadcast(uid: &str, event: &str, args: &[Value], to: &Selection) -> Vec<u8> {
+pub(crate) fn encode_broadcast(
+    uid: &str,
+    event: &str,
+    args: &[Value],
+    attachments: &[Bytes],
+    to: &Selection,
+) -> Vec<u8> {
     let packet = json!({"type": 2, "data": event_packet(event, args)});
-    envelope(
-        uid,
-        kind::BROADCAST,
-        json!({"packet": packet, "opts": opts(to)}),
-    )
+    let data = json!({"packet": packet, "opts": opts(to)});
+    envelope_with(uid, kind::BROADCAST, data, attachments)
 }
 
 /// This node's `fetchSockets()` request.
@@ -345,7 +366,7 @@ mod tests {
             rooms: vec!["room1".into()],
             except: vec!["aaaaaaaaaaaaaaaaaaaa".into()],
         };
-        let bytes = encode_broadcast(US, "ev", &[json!(1)], &to);
+        let bytes = encode_broadcast(US, "ev", &[json!(1)], &[], &to);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ev",1]},"opts":{"rooms":["room1"],"except":["aaaaaaaaaaaaaaaaaaaa"],"flags":{}}},"uid":"0123456789abcdef","nsp":"/"}"#
@@ -378,12 +399,44 @@ mod tests {
             panic!("a broadcast")
         };
         assert_eq!(b.event, "b");
-        assert_eq!(b.args, vec![json!({"type": "Buffer", "data": [1, 2]})]);
+        assert_eq!(b.args, vec![crate::socketio::binary::placeholder(0)]);
+        assert_eq!(b.attachments, vec![Bytes::from_static(&[1, 2])]);
+    }
+
+    #[test]
+    fn a_broadcast_with_binary_goes_as_msgpack_as_node_writes_it() {
+        let to = Selection {
+            rooms: vec!["r".into()],
+            except: vec![],
+        };
+        let attachments = [Bytes::from_static(&[1, 2, 3])];
+        let placeholder = crate::socketio::binary::placeholder(0);
+        let ours = encode_broadcast(
+            US,
+            "bin",
+            std::slice::from_ref(&placeholder),
+            &attachments,
+            &to,
+        );
+        // notepack.encode of the same envelope, from Node.
+        assert_eq!(
+            ours,
+            hex(concat!(
+            "84a47479706503a46461746182a67061636b657482a47479706502a46461746192a362696ec403010203",
+            "a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677380a3756964b0303132333435",
+            "36373839616263646566a36e7370a12f"
+        ))
+        );
+        let Incoming::Broadcast(back) = decode("fedcba9876543210", &ours, false).unwrap() else {
+            panic!("a broadcast")
+        };
+        assert_eq!(back.args, vec![placeholder]);
+        assert_eq!(back.attachments, attachments.to_vec());
     }
 
     #[test]
     fn our_own_and_other_namespaces_messages_are_not_for_us() {
-        let ours = encode_broadcast(US, "ev", &[], &Selection::default());
+        let ours = encode_broadcast(US, "ev", &[], &[], &Selection::default());
         assert_eq!(decode(US, &ours, false).unwrap(), Incoming::Nothing);
         let elsewhere = br#"{"type":3,"data":{"packet":{"type":2,"data":["ev"]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"x","nsp":"/chat"}"#;
         assert_eq!(decode(US, elsewhere, false).unwrap(), Incoming::Nothing);

@@ -1,6 +1,7 @@
 //! What both Redis adapter protocols share: who a message is for, a broadcast, a request of
 //! another node, and how their JSON (or msgpack read as JSON) is read. Pure.
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::msgpack;
@@ -38,6 +39,8 @@ pub(crate) struct Broadcast {
     pub(crate) volatile: bool,
     /// How long the sender waits for acks, in milliseconds (`flags.timeout`).
     pub(crate) timeout_ms: Option<u64>,
+    /// Its binary arguments, each a placeholder in `args`.
+    pub(crate) attachments: Vec<Bytes>,
 }
 
 /// A request on the requests channel.
@@ -98,6 +101,23 @@ pub(crate) fn read_body(bytes: &[u8]) -> Result<Value, Malformed> {
     }
 }
 
+/// Reads a message body whose binary values are arguments: each becomes an attachment and a
+/// placeholder where it was (JSON bodies have none).
+pub(crate) fn read_body_with_attachments(bytes: &[u8]) -> Result<(Value, Vec<Bytes>), Malformed> {
+    match bytes.first() {
+        None => Err(Malformed("empty")),
+        Some(b'{' | b'[') => serde_json::from_slice(bytes)
+            .map(|value| (value, Vec::new()))
+            .map_err(|_| Malformed("bad JSON")),
+        Some(_) => {
+            let value = msgpack::decode(bytes).ok_or(Malformed("bad msgpack"))?;
+            let mut attachments = Vec::new();
+            let json = msgpack::to_json_with_attachments(&value, &mut attachments);
+            Ok((json, attachments))
+        }
+    }
+}
+
 /// A room name: a string, or a number as its decimal text (a JS number passed to `join`).
 pub(crate) fn room_name(value: &Value) -> Option<Room> {
     match value {
@@ -148,6 +168,7 @@ pub(crate) fn broadcast_from(
     uid: String,
     packet: &Value,
     opts: Option<&Value>,
+    attachments: Vec<Bytes>,
 ) -> Result<Option<Broadcast>, Malformed> {
     let nsp = packet.get("nsp").and_then(Value::as_str).unwrap_or("/");
     if nsp != NAMESPACE {
@@ -157,6 +178,13 @@ pub(crate) fn broadcast_from(
         return Err(Malformed("broadcast packet is not an EVENT"));
     }
     let (event, args) = event_and_args(packet.get("data"))?;
+    // Placeholders a Socket.IO client would choke on (an index past the attachments) are refused.
+    if !attachments.is_empty() {
+        for arg in &args {
+            crate::socketio::binary::validate_placeholders(arg, attachments.len())
+                .map_err(|_| Malformed("placeholder without its attachment"))?;
+        }
+    }
     let flags = opts.and_then(|o| o.get("flags"));
     let flag = |name: &str| flags.and_then(|f| f.get(name));
     Ok(Some(Broadcast {
@@ -166,6 +194,7 @@ pub(crate) fn broadcast_from(
         to: selection(opts),
         volatile: flag("volatile").and_then(Value::as_bool).unwrap_or(false),
         timeout_ms: flag("timeout").and_then(Value::as_u64),
+        attachments,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Protocol-neutral messages and their encode-once cache.
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -68,6 +69,11 @@ pub struct Message {
     pub event: String,
     /// The arguments (relay messages have exactly one, `data`).
     pub args: Vec<Value>,
+    /// Binary arguments: each stands in `args` as a Socket.IO placeholder
+    /// `{"_placeholder":true,"num":N}` for `attachments[N]`. Socket.IO clients receive them as
+    /// binary; relay clients of the JSON protocols as Node's JSON of a Buffer
+    /// (`{"type":"Buffer","data":[..]}`).
+    pub attachments: Vec<Bytes>,
     /// The first encoding of each format, with the encoder that made it.
     encoded: [OnceLock<(TypeId, Frame)>; FORMATS],
     /// Encodings of a format by another encoder (two applications on one hub that encode the
@@ -112,11 +118,24 @@ impl Message {
         event: impl Into<String>,
         args: Vec<Value>,
     ) -> Arc<Message> {
+        Message::with_binary(namespace, room, event, args, Vec::new())
+    }
+
+    /// A new message with binary arguments: `args` hold a placeholder for each of
+    /// `attachments` (see [`Message::attachments`]).
+    pub fn with_binary(
+        namespace: Option<Arc<str>>,
+        room: Option<Room>,
+        event: impl Into<String>,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+    ) -> Arc<Message> {
         Arc::new(Message {
             namespace: namespace.filter(|n| n.as_ref() != "/"),
             room,
             event: event.into(),
             args,
+            attachments,
             encoded: Default::default(),
             others: Mutex::new(Vec::new()),
             offset: OnceLock::new(),
@@ -130,9 +149,10 @@ impl Message {
         room: Option<Room>,
         event: impl Into<String>,
         args: Vec<Value>,
+        attachments: Vec<Bytes>,
         ack: BroadcastAck,
     ) -> Arc<Message> {
-        let mut message = Message::with_args(None, room, event, args);
+        let mut message = Message::with_binary(None, room, event, args, attachments);
         Arc::get_mut(&mut message).expect("just made").ack = Some(ack);
         message
     }
@@ -156,12 +176,26 @@ impl Message {
         self.args.first().unwrap_or(&NULL)
     }
 
-    /// About how many bytes the message holds (its JSON size, without encoding it): what a log
-    /// that keeps it is charged.
+    /// The first argument as JSON protocols carry it: `data`, with each binary attachment in
+    /// Node's JSON form of a Buffer.
+    pub fn json_data(&self) -> Cow<'_, Value> {
+        if self.attachments.is_empty() {
+            Cow::Borrowed(self.data())
+        } else {
+            Cow::Owned(with_buffers(self.data(), &self.attachments))
+        }
+    }
+
+    /// About how many bytes the message holds (its JSON size, without encoding it, and its
+    /// attachments): what a log that keeps it is charged.
     pub fn size(&self) -> usize {
         let room = self.room.as_ref().map_or(0, |r| r.len());
         let namespace = self.namespace.as_ref().map_or(0, |n| n.len());
-        room + namespace + self.event.len() + self.args.iter().map(json_size).sum::<usize>()
+        let binary: usize = self.attachments.iter().map(Bytes::len).sum();
+        room + namespace
+            + self.event.len()
+            + self.args.iter().map(json_size).sum::<usize>()
+            + binary
     }
 
     /// This message in `format` as encoder `E` writes it (`encode`, called the first time it is
@@ -186,6 +220,43 @@ impl Message {
         let frame = (encode.take().expect("not called yet"))(self);
         others.push((format, by, frame.clone()));
         frame
+    }
+}
+
+/// Node's JSON form of a Buffer (`buffer.toJSON()`): `{"type":"Buffer","data":[..bytes]}`.
+pub(crate) fn buffer_json(bytes: &[u8]) -> Value {
+    let mut object = serde_json::Map::with_capacity(2);
+    object.insert("type".into(), Value::from("Buffer"));
+    object.insert(
+        "data".into(),
+        Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
+    );
+    Value::Object(object)
+}
+
+/// `value` with each placeholder of `attachments` replaced by the Buffer's JSON (a placeholder
+/// past the attachments stays as it is).
+fn with_buffers(value: &Value, attachments: &[Bytes]) -> Value {
+    if let Some(bytes) = crate::socketio::binary::placeholder_num(value)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| attachments.get(n))
+    {
+        return buffer_json(bytes);
+    }
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| with_buffers(item, attachments))
+                .collect(),
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), with_buffers(v, attachments)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

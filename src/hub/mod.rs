@@ -27,6 +27,7 @@ pub(crate) use adapter::{Adapter, LocalAdapter};
 pub use cluster_view::SocketInfo;
 pub(crate) use cluster_view::WeakHub;
 pub(crate) use inbox::{Inbox, InboxFull};
+pub(crate) use message::buffer_json;
 pub(crate) use message::BroadcastAck;
 pub use message::{Frame, Message, Room, WireFormat};
 pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};

@@ -28,6 +28,9 @@ pub(crate) enum Command {
         event: String,
         /// The payload (`null` when absent).
         data: Value,
+        /// Binary attachments `data` refers to by placeholder (a Socket.IO client's Buffers;
+        /// the JSON envelope has none).
+        attachments: Vec<bytes::Bytes>,
     },
     /// Take back a dropped session: its rooms and the messages it missed.
     Resume {
@@ -147,6 +150,7 @@ pub(crate) fn decode(text: &str) -> Result<Request, EnvelopeError> {
             room: string_field(&fields, "room").map_err(fail)?,
             event: string_field(&fields, "event").map_err(fail)?,
             data: fields.remove("data").unwrap_or(Value::Null),
+            attachments: Vec::new(),
         },
         "resume" => Command::Resume {
             token: string_field(&fields, "token").map_err(fail)?,
@@ -218,7 +222,7 @@ pub(crate) fn encode_message(message: &Message) -> String {
         out.insert("room".into(), Value::String(room.to_string()));
     }
     out.insert("event".into(), Value::String(message.event.clone()));
-    out.insert("data".into(), message.data().clone());
+    out.insert("data".into(), message.json_data().into_owned());
     if let Some(offset) = message.offset() {
         out.insert("offset".into(), Value::String(offset.to_string()));
     }
@@ -300,7 +304,8 @@ mod tests {
             Command::Publish {
                 room: "r".into(),
                 event: "chat".into(),
-                data: json!({"a":[1]})
+                data: json!({"a":[1]}),
+                attachments: Vec::new(),
             }
         );
         assert_eq!(

@@ -3,6 +3,7 @@
 
 pub(crate) mod envelope;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::handler::{Handler, Refusal, SessionRef};
@@ -29,6 +30,21 @@ impl Handler for RelayHandler {
             return Err("publishing is reserved to the server".into());
         }
         session.publish_to_others(room, event, data);
+        Ok(())
+    }
+
+    fn on_publish_binary(
+        &self,
+        session: &SessionRef,
+        room: Room,
+        event: &str,
+        data: Value,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), Refusal> {
+        if self.server_only_publish {
+            return Err("publishing is reserved to the server".into());
+        }
+        session.publish_binary_to_others(room, event, data, attachments);
         Ok(())
     }
 }
@@ -82,9 +98,20 @@ pub(crate) fn execute(
             .room_name(room)
             .and_then(|room| handler.on_leave(session, room))
             .map(|()| None),
-        Command::Publish { room, event, data } => limits
+        Command::Publish {
+            room,
+            event,
+            data,
+            attachments,
+        } => limits
             .room_name(room)
-            .and_then(|room| handler.on_publish(session, room, &event, data))
+            .and_then(|room| {
+                if attachments.is_empty() {
+                    handler.on_publish(session, room, &event, data)
+                } else {
+                    handler.on_publish_binary(session, room, &event, data, attachments)
+                }
+            })
             .map(|()| None),
         Command::Emit { event, data } => handler.on_event(session, &event, data).map(Some),
         Command::Resume { .. } => {

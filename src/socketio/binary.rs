@@ -10,7 +10,6 @@
 //! whose `_placeholder` member is exactly `true` is a placeholder (extra
 //! members are ignored and its contents are not searched further).
 
-#[cfg(test)]
 use serde_json::Map;
 use serde_json::Value;
 
@@ -24,7 +23,6 @@ pub(crate) const NUM_KEY: &str = "num";
 
 /// Builds the placeholder object for attachment number `num`:
 /// `{"_placeholder":true,"num":num}`.
-#[cfg(test)]
 pub(crate) fn placeholder(num: usize) -> Value {
     let mut map = Map::with_capacity(2);
     map.insert(PLACEHOLDER_KEY.to_owned(), Value::Bool(true));

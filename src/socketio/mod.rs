@@ -200,6 +200,20 @@ pub(crate) fn query_object(query: &str) -> Value {
 }
 
 impl<A: SocketHandler> SocketIo<A> {
+    /// Sends a hub message to this connection: its encoding for the connection's wire format
+    /// (shared with every other recipient), then its binary attachments.
+    fn send_message(&self, conn: &mut EngineConn<'_>, message: &Message) {
+        let format = crate::engineio::wire_format(conn.version());
+        conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
+        let version = conn.version();
+        for attachment in &message.attachments {
+            conn.send_frame(crate::engineio::message_frame_binary(
+                version,
+                attachment.clone(),
+            ));
+        }
+    }
+
     fn on_packet(&self, state: &mut SocketIoConn, conn: &mut EngineConn<'_>, packet: Packet) {
         if !client_may_send(packet.kind) {
             return conn.close(DisconnectReason::ParseError("unexpected packet".into()));
@@ -336,9 +350,8 @@ impl<A: SocketHandler> SocketIo<A> {
             }
             let missed = hub.recovery().map(|r| r.missed(&kept, offset));
             if let Some(Ok((missed, through))) = missed {
-                let format = crate::engineio::wire_format(conn.version());
                 for message in &missed {
-                    conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
+                    self.send_message(conn, message);
                 }
                 conn.set_replayed_through(&id, through);
                 tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
@@ -500,7 +513,8 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
         if let Some(offset) = message.offset() {
             args.push(Value::String(offset.to_string()));
         }
-        let packet = Packet::event(nsp, socket::event_data(&message.event, args), None);
+        let packet = Packet::event(nsp, socket::event_data(&message.event, args), None)
+            .with_attachments(message.attachments.clone());
         let (text, _) = encode(&packet);
         message_frame_text(&text)
     }
@@ -520,10 +534,7 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
             return;
         }
         match message.ack() {
-            None => {
-                let format = crate::engineio::wire_format(conn.version());
-                conn.send_frame(message.encoded::<Self>(format, |m| Self::encode(format, m)));
-            }
+            None => self.send_message(conn, &message),
             Some(ack) => {
                 let Some(socket) = state.sockets.get_mut(wanted) else {
                     return;
@@ -531,7 +542,9 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
                 // Each socket's packet has its own ack id: encoded for it alone.
                 let (id, reply) = socket.expect_ack();
                 let data = socket::event_data(&message.event, message.args.clone());
-                packet_frames(conn, &Packet::event(wanted, data, Some(id)));
+                let packet = Packet::event(wanted, data, Some(id))
+                    .with_attachments(message.attachments.clone());
+                packet_frames(conn, &packet);
                 let ack = ack.clone();
                 actix::spawn(async move {
                     if let Ok(Ok(reply)) = tokio::time::timeout(ack.timeout, reply).await {

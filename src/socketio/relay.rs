@@ -52,6 +52,7 @@ fn command(event: &str, mut args: Vec<Value>) -> Result<Command, String> {
                 room: text(&fields, "room")?,
                 event: text(&fields, "event")?,
                 data: fields.remove("data").unwrap_or(Value::Null),
+                attachments: Vec::new(),
             })
         }
         _ => Ok(Command::Emit {
@@ -62,6 +63,22 @@ fn command(event: &str, mut args: Vec<Value>) -> Result<Command, String> {
                 Value::Array(args)
             },
         }),
+    }
+}
+
+/// A command with the packet's binary attachments: only a `publish` carries them on.
+fn with_attachments(command: Command, attachments: Vec<Bytes>) -> Result<Command, String> {
+    match command {
+        command if attachments.is_empty() => Ok(command),
+        Command::Publish {
+            room, event, data, ..
+        } => Ok(Command::Publish {
+            room,
+            event,
+            data,
+            attachments,
+        }),
+        _ => Err("binary payloads are relayed by publish only".into()),
     }
 }
 
@@ -80,11 +97,9 @@ impl SocketHandler for RelaySockets {
     ) {
         let session = socket.session();
         crate::hub::Counters::add(&session.hub().counters().messages_in, 1);
-        let outcome = if attachments.is_empty() {
-            command(event, args).and_then(|c| execute(c, &session, &*self.handler, &self.limits))
-        } else {
-            Err("binary payloads are not relayed: send JSON".into())
-        };
+        let outcome = command(event, args)
+            .and_then(|c| with_attachments(c, attachments))
+            .and_then(|c| execute(c, &session, &*self.handler, &self.limits));
         let reply = match outcome {
             Ok(None) => json!({"ok": true}),
             Ok(Some(data)) => json!({"ok": true, "data": data}),
@@ -134,7 +149,8 @@ mod tests {
             Ok(Command::Publish {
                 room: "r".into(),
                 event: "chat".into(),
-                data: json!([1])
+                data: json!([1]),
+                attachments: Vec::new(),
             })
         );
         assert_eq!(
