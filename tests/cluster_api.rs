@@ -341,3 +341,62 @@ async fn a_silent_redis_is_noticed_and_the_node_comes_back(adapter: RedisAdapter
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Answers the next event the socket gets, which must ask for an ack, with `answer`.
+async fn answer_next_event(ws: &mut Ws, event: &str, answer: Value) {
+    let packet = next_packet(ws).await;
+    let rest = packet.strip_prefix("42").expect("an EVENT");
+    let id_len = rest.find('[').expect("a payload");
+    let (id, payload) = rest.split_at(id_len);
+    assert!(!id.is_empty(), "the event asks for an ack: {packet}");
+    let payload: Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(payload[0], event, "{packet}");
+    ws.send(WsMessage::Text(format!("43{id}{}", json!([answer])).into()))
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn broadcast_with_ack_from_rust_collects_every_classic_nodes_acks() {
+    broadcast_with_ack_from_rust_collects_every_nodes_acks(RedisAdapterKind::Classic).await;
+}
+
+#[actix_web::test]
+async fn broadcast_with_ack_from_rust_collects_every_sharded_nodes_acks() {
+    broadcast_with_ack_from_rust_collects_every_nodes_acks(RedisAdapterKind::Sharded).await;
+}
+
+async fn broadcast_with_ack_from_rust_collects_every_nodes_acks(adapter: RedisAdapterKind) {
+    let (_redis, redis_url) = start_redis().await;
+    let (_node, node_port) = start_node_node(&redis_url, adapter);
+    let server = start_cluster_node(&redis_url, adapter).await;
+    let (mut remote, _) = node_socket_in_room(node_port, "r").await;
+    let (mut local, _) = node_socket_in_room(server.addr().port(), "r").await;
+    // A relay client of another protocol in r gets the event, and is not waited for.
+    let mut plain = common::Client::connect(&server).await;
+    plain.join("r").await;
+
+    let ask = |hub: switchboard::Hub, timeout: Duration| async move {
+        hub.broadcast_with_ack(
+            &switchboard::Target::room("r"),
+            "ask",
+            vec![json!("x")],
+            timeout,
+        )
+        .await
+    };
+    let asked = actix_web::rt::spawn(ask(server.hub().clone(), Duration::from_secs(5)));
+    answer_next_event(&mut remote, "ask", json!("from node")).await;
+    answer_next_event(&mut local, "ask", json!("from switchboard")).await;
+    let mut acks = asked.await.unwrap().expect("every socket answers in time");
+    acks.sort_by_key(|v| v.to_string());
+    assert_eq!(acks, vec![json!("from node"), json!("from switchboard")]);
+    assert_eq!(plain.recv().await["event"], "ask");
+
+    // One socket silent: Node's error, with the ack that came.
+    let asked = actix_web::rt::spawn(ask(server.hub().clone(), Duration::from_millis(500)));
+    answer_next_event(&mut remote, "ask", json!("again")).await;
+    let error = asked.await.unwrap().unwrap_err();
+    assert_eq!(error.to_string(), "operation has timed out");
+    assert_eq!(error.acks, vec![json!("again")]);
+}

@@ -141,6 +141,36 @@ async fn binary_reaches_socketio_as_attachments_and_json_protocols_as_a_buffers_
 }
 
 #[actix_web::test]
+async fn a_broadcast_with_ack_on_one_node_waits_for_its_socketio_members_only() {
+    let server = start(config());
+    let (mut plain, mut sio, mut sockjs) = members_of_every_protocol(&server, "lobby").await;
+    let hub = server.hub().clone();
+    let asked = actix_web::rt::spawn(async move {
+        hub.broadcast_with_ack(
+            &switchboard::Target::room("lobby"),
+            "ask",
+            vec![json!(1)],
+            std::time::Duration::from_secs(5),
+        )
+        .await
+    });
+    // Each Socket.IO socket is asked with an ack id of its own; the others just get the event.
+    let packet = eio_text(&mut sio).await;
+    let id = packet
+        .strip_prefix("42")
+        .and_then(|rest| rest.strip_suffix(r#"["ask",1]"#))
+        .expect("an event with an ack id");
+    assert!(!id.is_empty(), "{packet}");
+    sio.send(WsMessage::text(format!(r#"43{id}["yes"]"#)))
+        .await
+        .unwrap();
+    assert_eq!(asked.await.unwrap(), Ok(vec![json!("yes")]));
+    assert_eq!(plain.recv().await["event"], "ask");
+    assert_eq!(sockjs_message(&eio_text(&mut sockjs).await)["event"], "ask");
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
 async fn a_burst_larger_than_max_outbox_frames_reaches_fast_readers_of_every_protocol_whole() {
     // 1030 messages in one batch: more than --max-outbox (1024) frames once were, so fast readers
     // were closed with "outbox overflow" while the API said they got it. A burst is judged by

@@ -96,8 +96,25 @@ pub(crate) fn decode(
         return decode_request(body).map(Incoming::Request);
     }
     if channel == channels.response() || channel == channels.own_response() {
-        let (request_id, answer) = decode_response(body)?;
-        return Ok(Incoming::Response { request_id, answer });
+        let (request_id, mut answer) = decode_response(body)?;
+        return Ok(match answer.get("type").and_then(Value::as_u64) {
+            Some(kind::BROADCAST_CLIENT_COUNT) => Incoming::ClientCount {
+                request_id,
+                count: answer
+                    .get("clientCount")
+                    .and_then(Value::as_u64)
+                    .ok_or(Malformed("client count without clientCount"))?
+                    as usize,
+            },
+            Some(kind::BROADCAST_ACK) => Incoming::Ack {
+                request_id,
+                value: answer
+                    .get_mut("packet")
+                    .map(Value::take)
+                    .unwrap_or_default(),
+            },
+            _ => Incoming::Response { request_id, answer },
+        });
     }
     Ok(match decode_broadcast(body)? {
         Some(broadcast) if broadcast.uid != own_uid => Incoming::Broadcast(broadcast),
@@ -214,6 +231,31 @@ pub(crate) fn fetch_request(uid: &str, request_id: &str, to: &Selection) -> Vec<
            "opts": {"rooms": names(&to.rooms), "except": names(&to.except)}})
     .to_string()
     .into_bytes()
+}
+
+/// This node's broadcast with ack (msgpack, as Node sends it): the receivers wait
+/// `timeout_ms` for their clients' acks.
+pub(crate) fn broadcast_with_ack_request(
+    uid: &str,
+    request_id: &str,
+    event: &str,
+    args: &[Value],
+    attachments: &[Bytes],
+    to: &Selection,
+    timeout_ms: u64,
+) -> Vec<u8> {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(Value::from(event));
+    data.extend_from_slice(args);
+    let body = json!({
+        "uid": uid,
+        "requestId": request_id,
+        "type": kind::BROADCAST,
+        "packet": {"type": 2, "data": data, "nsp": NAMESPACE},
+        "opts": {"rooms": names(&to.rooms), "except": names(&to.except),
+                 "flags": {"timeout": timeout_ms}},
+    });
+    msgpack::encode(&msgpack::from_json_with_attachments(&body, attachments))
 }
 
 /// This node's `serverSideEmit(event, ...args)`, with an ack wanted when `request_id` is set.

@@ -60,6 +60,45 @@ impl Dialect {
         }
     }
 
+    /// This node's broadcast with ack, request `id`.
+    pub(super) fn broadcast_with_ack(
+        &self,
+        uid: &str,
+        id: &str,
+        message: &crate::hub::Message,
+        to: &Selection,
+        timeout_ms: u64,
+    ) -> Outgoing {
+        let (event, args, attachments) = (&message.event, &message.args, &message.attachments);
+        let (channel, body) = match self {
+            Dialect::Classic(c) => (
+                c.request(),
+                classic::broadcast_with_ack_request(
+                    uid,
+                    id,
+                    event,
+                    args,
+                    attachments,
+                    to,
+                    timeout_ms,
+                ),
+            ),
+            Dialect::Sharded(c) => (
+                c.main(),
+                sharded::broadcast_with_ack_request(
+                    uid,
+                    id,
+                    event,
+                    args,
+                    attachments,
+                    to,
+                    timeout_ms,
+                ),
+            ),
+        };
+        Outgoing::request(channel.to_string(), body, id)
+    }
+
     /// This node's `fetchSockets()` request `id`.
     pub(super) fn fetch_request(&self, uid: &str, id: &str, to: &Selection) -> Outgoing {
         let (channel, body) = match self {

@@ -284,6 +284,12 @@ impl Link {
                     Incoming::Response { request_id, answer } => {
                         self.requests.answer(&request_id, answer);
                     }
+                    Incoming::ClientCount { request_id, count } => {
+                        self.requests.client_count(&request_id, count);
+                    }
+                    Incoming::Ack { request_id, value } => {
+                        self.requests.broadcast_ack(&request_id, value);
+                    }
                     Incoming::Nothing => {}
                 }
             }

@@ -259,6 +259,33 @@ impl RedisAdapter {
             .collect())
     }
 
+    /// Sends this node's broadcast with ack to the other nodes: their counts and acks go to
+    /// `collector`. Returns the request's id (for [`RedisAdapter::forget_broadcast`]).
+    pub(crate) fn broadcast_with_ack(
+        &self,
+        collector: &Arc<crate::hub::AckCollector>,
+        message: &Message,
+        to: &Selection,
+        timeout: std::time::Duration,
+    ) -> String {
+        let id = node_uid();
+        self.requests.open_broadcast(&id, collector.clone());
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let outgoing = self
+            .dialect
+            .broadcast_with_ack(&self.uid, &id, message, to, timeout_ms);
+        if self.queue.try_send(outgoing).is_err() {
+            LinkCounters::add(&self.counters.publish_dropped, 1);
+            self.requests.close(&id);
+        }
+        id
+    }
+
+    /// Stops collecting for a broadcast with ack (done or timed out).
+    pub(crate) fn forget_broadcast(&self, id: &str) {
+        self.requests.close(id);
+    }
+
     /// `serverSideEmit` to the other nodes, without an ack.
     pub(crate) fn server_side_emit(&self, event: &str, args: &[serde_json::Value]) {
         self.enqueue(self.dialect.server_side_emit(&self.uid, None, event, args));

@@ -5,8 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio::sync::oneshot;
+
+use crate::hub::AckCollector;
 
 /// One request waiting for answers.
 struct Pending {
@@ -30,6 +34,8 @@ impl Pending {
 #[derive(Default)]
 pub(crate) struct Requests {
     pending: Mutex<HashMap<String, Pending>>,
+    /// Broadcasts with ack of this node: their counts and acks go to their collectors.
+    broadcasts: Mutex<HashMap<String, Arc<AckCollector>>>,
 }
 
 impl Requests {
@@ -51,8 +57,38 @@ impl Requests {
         answers
     }
 
+    fn broadcast(&self, id: &str) -> Option<Arc<AckCollector>> {
+        self.broadcasts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Starts collecting the counts and acks of broadcast with ack `id`.
+    pub(crate) fn open_broadcast(&self, id: &str, collector: Arc<AckCollector>) {
+        self.broadcasts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), collector);
+    }
+
+    /// Another node's client count for broadcast `id`; false when it is not this node's.
+    pub(crate) fn client_count(&self, id: &str, clients: usize) -> bool {
+        self.broadcast(id).map(|c| c.node_count(clients)).is_some()
+    }
+
+    /// A client's ack (on another node) of broadcast `id`; false when it is not this node's.
+    pub(crate) fn broadcast_ack(&self, id: &str, ack: Value) -> bool {
+        self.broadcast(id).map(|c| c.ack(ack)).is_some()
+    }
+
     /// The request went out and `servers` nodes (this one included) heard it.
     pub(crate) fn expect(&self, id: &str, servers: usize) {
+        if let Some(collector) = self.broadcast(id) {
+            collector.other_nodes(servers.saturating_sub(1));
+            return;
+        }
         let mut pending = self.lock();
         if let Some(request) = pending.get_mut(id) {
             request.expected = Some(servers.saturating_sub(1));
@@ -73,8 +109,18 @@ impl Requests {
         true
     }
 
-    /// Stops waiting (answered, timed out or failed); what had come so far.
+    /// Stops waiting (answered, timed out or failed); what had come so far. A broadcast with
+    /// ack stops waiting for other nodes.
     pub(crate) fn close(&self, id: &str) -> Vec<Value> {
+        let broadcast = self
+            .broadcasts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(collector) = broadcast {
+            collector.other_nodes(0);
+            return Vec::new();
+        }
         self.lock()
             .remove(id)
             .map(|request| request.answers)

@@ -103,17 +103,32 @@ fn request_id(data: &Value) -> Option<String> {
 /// An answer's request id and what the requester reads of it.
 fn response(kind: u64, data: &Value) -> Result<Incoming, Malformed> {
     let request_id = request_id(data).ok_or(Malformed("answer without a requestId"))?;
-    let answer = match kind {
-        kind::FETCH_SOCKETS_RESPONSE => {
-            json!({"sockets": data.get("sockets").cloned().unwrap_or_default()})
-        }
-        kind::SERVER_SIDE_EMIT_RESPONSE => {
-            json!({"data": data.get("packet").cloned().unwrap_or_default()})
-        }
-        // Counts and acks of broadcasts with ack: this node sends none yet, so none is awaited.
-        _ => data.clone(),
-    };
-    Ok(Incoming::Response { request_id, answer })
+    let field = |name: &str| data.get(name).cloned().unwrap_or_default();
+    Ok(match kind {
+        kind::FETCH_SOCKETS_RESPONSE => Incoming::Response {
+            request_id,
+            answer: json!({"sockets": field("sockets")}),
+        },
+        kind::SERVER_SIDE_EMIT_RESPONSE => Incoming::Response {
+            request_id,
+            answer: json!({"data": field("packet")}),
+        },
+        kind::BROADCAST_CLIENT_COUNT => Incoming::ClientCount {
+            request_id,
+            count: data
+                .get("clientCount")
+                .and_then(Value::as_u64)
+                .ok_or(Malformed("client count without clientCount"))? as usize,
+        },
+        kind::BROADCAST_ACK => Incoming::Ack {
+            request_id,
+            value: field("packet"),
+        },
+        _ => Incoming::Response {
+            request_id,
+            answer: data.clone(),
+        },
+    })
 }
 
 fn is_response(kind: u64) -> bool {
@@ -261,6 +276,24 @@ pub(crate) fn fetch_request(uid: &str, request_id: &str, to: &Selection) -> Vec<
         kind::FETCH_SOCKETS,
         json!({"opts": opts(to), "requestId": request_id}),
     )
+}
+
+/// This node's broadcast with ack: always on the namespace's channel (the server count is
+/// taken there); the receivers wait `timeout_ms` for their clients' acks.
+pub(crate) fn broadcast_with_ack_request(
+    uid: &str,
+    request_id: &str,
+    event: &str,
+    args: &[Value],
+    attachments: &[Bytes],
+    to: &Selection,
+    timeout_ms: u64,
+) -> Vec<u8> {
+    let packet = json!({"type": 2, "data": event_packet(event, args)});
+    let opts = json!({"rooms": names(&to.rooms), "except": names(&to.except),
+                      "flags": {"timeout": timeout_ms}});
+    let data = json!({"packet": packet, "requestId": request_id, "opts": opts});
+    envelope_with(uid, kind::BROADCAST, data, attachments)
 }
 
 /// This node's `serverSideEmit(event, ...args)`, with an ack wanted when `request_id` is set.

@@ -86,6 +86,11 @@ pub(crate) enum Incoming {
     /// An answer to one of this node's requests: its id, and `{sockets}` or `{data}` as the
     /// classic answers read.
     Response { request_id: String, answer: Value },
+    /// Another node's count of the clients it asked to acknowledge this node's broadcast.
+    ClientCount { request_id: String, count: usize },
+    /// A client's acknowledgement (its first argument) of this node's broadcast, from another
+    /// node.
+    Ack { request_id: String, value: Value },
     /// Not for this node: its own, another namespace's, or a type it does not act on.
     Nothing,
 }

@@ -7,6 +7,7 @@
 //! actor address (`SessionCommand`). No hub lock is held while sending.
 
 mod adapter;
+mod broadcast_ack;
 mod cluster_view;
 mod inbox;
 mod message;
@@ -24,6 +25,8 @@ use dashmap::DashMap;
 
 pub use crate::cluster::ClusterError;
 pub(crate) use adapter::{Adapter, LocalAdapter};
+pub(crate) use broadcast_ack::AckCollector;
+pub use broadcast_ack::BroadcastAckTimeout;
 pub use cluster_view::SocketInfo;
 pub(crate) use cluster_view::WeakHub;
 pub(crate) use inbox::{Inbox, InboxFull};
