@@ -294,6 +294,20 @@ async fn two_switchboard_nodes_share_rooms_and_answer_each_other(adapter: RedisA
         (Some("message"), Some("r"), Some("hi"))
     );
     sender.assert_nothing_pending().await;
+
+    // Node's `local`: A's own members only. The next broadcast fences it: B gets that one first.
+    let local = switchboard::Target::room("r").local();
+    a.hub().broadcast(
+        &local,
+        switchboard::Message::new(Some("r".into()), "chat", json!("here only")),
+    );
+    a.hub().broadcast(
+        &switchboard::Target::room("r"),
+        switchboard::Message::new(Some("r".into()), "chat", json!("everywhere")),
+    );
+    assert_eq!(member.recv().await["data"], "everywhere");
+    assert_eq!(sender.recv().await["data"], "here only");
+    assert_eq!(sender.recv().await["data"], "everywhere");
     let fetched = a.hub().fetch_sockets(&["r".into()]).await.unwrap();
     assert_eq!(fetched.len(), 2);
     assert_eq!(fetched.iter().filter(|s| s.local).count(), 1);

@@ -171,6 +171,52 @@ async fn a_broadcast_with_ack_on_one_node_waits_for_its_socketio_members_only() 
 }
 
 #[actix_web::test]
+async fn a_volatile_broadcast_skips_a_client_that_is_not_ready_to_write() {
+    let server = start(config());
+    let mut plain = Client::connect(&server).await;
+    plain.join("lobby").await;
+    // A Socket.IO polling client in the lobby, with no request open afterwards.
+    let http = awc::Client::default();
+    let base = format!(
+        "http://{}/socket.io/?EIO=4&transport=polling",
+        server.addr()
+    );
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let body = http.get(&url).send().await.unwrap().body().await.unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    let open: Value = serde_json::from_str(&get(base.clone()).await[1..]).unwrap();
+    let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
+    http.post(&url).send_body("40").await.unwrap();
+    assert!(get(url.clone()).await.starts_with("40{"));
+    http.post(&url)
+        .send_body(r#"421["join","lobby"]"#)
+        .await
+        .unwrap();
+    assert_eq!(get(url.clone()).await, r#"431[{"ok":true}]"#);
+
+    let hub = server.hub();
+    let volatile = switchboard::Target::room("lobby").volatile();
+    hub.broadcast(
+        &volatile,
+        switchboard::Message::new(Some("lobby".into()), "v", json!(1)),
+    );
+    hub.broadcast(
+        &switchboard::Target::room("lobby"),
+        switchboard::Message::new(Some("lobby".into()), "n", json!(2)),
+    );
+    // The polling client had no request open: only the plain message waited for it.
+    assert_eq!(get(url.clone()).await, r#"42["n",2]"#);
+    // The idle WebSocket member was ready for both.
+    assert_eq!(plain.recv().await["event"], "v");
+    assert_eq!(plain.recv().await["event"], "n");
+    server.shutdown().await.unwrap();
+}
+
+#[actix_web::test]
 async fn a_burst_larger_than_max_outbox_frames_reaches_fast_readers_of_every_protocol_whole() {
     // 1030 messages in one batch: more than --max-outbox (1024) frames once were, so fast readers
     // were closed with "outbox overflow" while the API said they got it. A burst is judged by

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::msgpack;
 use super::wire::{
-    broadcast_from, event_and_args, names, read_body, read_body_with_attachments, rooms, selection,
-    text,
+    broadcast_flags, broadcast_from, event_and_args, names, read_body, read_body_with_attachments,
+    rooms, selection, text,
 };
 pub(crate) use super::wire::{Broadcast, Incoming, Malformed, Request, Selection};
 use crate::hub::Room;
@@ -138,6 +138,7 @@ pub(crate) fn encode_broadcast(
     args: &[Value],
     attachments: &[Bytes],
     to: &Selection,
+    volatile: bool,
 ) -> Vec<u8> {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
@@ -147,7 +148,7 @@ pub(crate) fn encode_broadcast(
         {"type": 2, "data": data, "nsp": NAMESPACE},
         {"rooms": to.rooms.iter().map(|r| r.as_ref()).collect::<Vec<_>>(),
          "except": to.except.iter().map(|r| r.as_ref()).collect::<Vec<_>>(),
-         "flags": {}}
+         "flags": broadcast_flags(volatile)}
     ]);
     msgpack::encode(&msgpack::from_json_with_attachments(&body, attachments))
 }
@@ -371,6 +372,7 @@ mod tests {
             ],
             &[],
             &Selection::default(),
+            false,
         );
         assert_eq!(bytes, hex("93a6784374644a6283a47479706502a46461746195a568656c6c6fa5776f726c6401cb400400000000000082a161c3a16ec0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380"));
         let back = decode_broadcast(&bytes).unwrap().unwrap();
@@ -391,7 +393,7 @@ mod tests {
             b.attachments,
             vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[255])]
         );
-        let ours = encode_broadcast("xCtdJb", "bin", &b.args, &b.attachments, &b.to);
+        let ours = encode_broadcast("xCtdJb", "bin", &b.args, &b.attachments, &b.to, false);
         assert_eq!(ours, node);
         // A placeholder past the attachments is refused: a Socket.IO client would choke on it.
         let bad = msgpack::encode(&rmpv::Value::Array(vec![

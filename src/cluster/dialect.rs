@@ -47,15 +47,16 @@ impl Dialect {
         args: &[Value],
         attachments: &[Bytes],
         to: &Selection,
+        volatile: bool,
     ) -> Outgoing {
         match self {
             Dialect::Classic(c) => Outgoing::publish(
                 c.broadcast_to(&to.rooms),
-                classic::encode_broadcast(uid, event, args, attachments, to),
+                classic::encode_broadcast(uid, event, args, attachments, to, volatile),
             ),
             Dialect::Sharded(c) => Outgoing::publish(
                 c.broadcast_to(&to.rooms),
-                sharded::encode_broadcast(uid, event, args, attachments, to),
+                sharded::encode_broadcast(uid, event, args, attachments, to, volatile),
             ),
         }
     }

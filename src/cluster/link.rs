@@ -479,6 +479,9 @@ fn deliver(hub: &Hub, broadcast: &Broadcast) {
         broadcast.args.clone(),
         broadcast.attachments.clone(),
     );
+    if broadcast.volatile {
+        message.mark_volatile();
+    }
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
 }
 

@@ -374,6 +374,7 @@ impl Adapter for RedisAdapter {
             &message.args,
             &message.attachments,
             &to,
+            message.is_volatile(),
         );
         self.enqueue(outgoing);
     }

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use super::msgpack;
 use super::wire::{
-    broadcast_from, event_and_args, names, read_body, read_body_with_attachments, rooms, selection,
-    text, Incoming, Malformed, Request, Selection, NAMESPACE,
+    broadcast_flags, broadcast_from, event_and_args, names, read_body, read_body_with_attachments,
+    rooms, selection, text, Incoming, Malformed, Request, Selection, NAMESPACE,
 };
 use crate::config::SubscriptionMode;
 use crate::hub::Room;
@@ -263,9 +263,12 @@ pub(crate) fn encode_broadcast(
     args: &[Value],
     attachments: &[Bytes],
     to: &Selection,
+    volatile: bool,
 ) -> Vec<u8> {
     let packet = json!({"type": 2, "data": event_packet(event, args)});
-    let data = json!({"packet": packet, "opts": opts(to)});
+    let opts = json!({"rooms": names(&to.rooms), "except": names(&to.except),
+                      "flags": broadcast_flags(volatile)});
+    let data = json!({"packet": packet, "opts": opts});
     envelope_with(uid, kind::BROADCAST, data, attachments)
 }
 
@@ -399,11 +402,23 @@ mod tests {
             rooms: vec!["room1".into()],
             except: vec!["aaaaaaaaaaaaaaaaaaaa".into()],
         };
-        let bytes = encode_broadcast(US, "ev", &[json!(1)], &[], &to);
+        let bytes = encode_broadcast(US, "ev", &[json!(1)], &[], &to, false);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ev",1]},"opts":{"rooms":["room1"],"except":["aaaaaaaaaaaaaaaaaaaa"],"flags":{}}},"uid":"0123456789abcdef","nsp":"/"}"#
         );
+    }
+
+    #[test]
+    fn a_volatile_broadcast_says_so_as_node_does() {
+        let bytes = encode_broadcast(US, "ev", &[], &[], &Selection::default(), true);
+        let Incoming::Broadcast(back) = decode("fedcba9876543210", &bytes, false).unwrap() else {
+            panic!("a broadcast")
+        };
+        assert!(back.volatile);
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .contains(r#""flags":{"volatile":true}"#));
     }
 
     #[test]
@@ -450,6 +465,7 @@ mod tests {
             std::slice::from_ref(&placeholder),
             &attachments,
             &to,
+            false,
         );
         // notepack.encode of the same envelope, from Node.
         assert_eq!(
@@ -469,7 +485,7 @@ mod tests {
 
     #[test]
     fn our_own_and_other_namespaces_messages_are_not_for_us() {
-        let ours = encode_broadcast(US, "ev", &[], &[], &Selection::default());
+        let ours = encode_broadcast(US, "ev", &[], &[], &Selection::default(), false);
         assert_eq!(decode(US, &ours, false).unwrap(), Incoming::Nothing);
         let elsewhere = br#"{"type":3,"data":{"packet":{"type":2,"data":["ev"]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"x","nsp":"/chat"}"#;
         assert_eq!(decode(US, elsewhere, false).unwrap(), Incoming::Nothing);

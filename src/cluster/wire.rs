@@ -203,6 +203,15 @@ pub(crate) fn broadcast_from(
     }))
 }
 
+/// A broadcast's `flags` as Node writes them: `{}`, or `{"volatile": true}`.
+pub(crate) fn broadcast_flags(volatile: bool) -> Value {
+    if volatile {
+        serde_json::json!({"volatile": true})
+    } else {
+        serde_json::json!({})
+    }
+}
+
 /// Room names as text, for JSON.
 pub(crate) fn names(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| r.as_ref()).collect()

@@ -2,6 +2,7 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -80,6 +81,9 @@ pub struct Message {
     /// same format their own way): rare, so a short list behind a lock.
     others: Mutex<Vec<(WireFormat, TypeId, Frame)>>,
     offset: OnceLock<u64>,
+    /// Node's `volatile`: a recipient that is not ready to write (something still waits to go
+    /// out to it, or a polling client has no request open) goes without.
+    volatile: AtomicBool,
     /// Set when the sender waits for each recipient's acknowledgement (a cluster broadcast with
     /// ack): recipients that can answer (Socket.IO sockets) are asked to.
     ack: Option<BroadcastAck>,
@@ -139,6 +143,7 @@ impl Message {
             encoded: Default::default(),
             others: Mutex::new(Vec::new()),
             offset: OnceLock::new(),
+            volatile: AtomicBool::new(false),
             ack: None,
         })
     }
@@ -169,6 +174,16 @@ impl Message {
 
     pub(super) fn set_offset(&self, offset: u64) {
         let _ = self.offset.set(offset);
+    }
+
+    /// Whether recipients that are not ready to write go without it (Node's `volatile`).
+    pub fn is_volatile(&self) -> bool {
+        self.volatile.load(Ordering::Relaxed)
+    }
+
+    /// Makes it volatile (before it is delivered).
+    pub(crate) fn mark_volatile(&self) {
+        self.volatile.store(true, Ordering::Relaxed);
     }
 
     /// The first argument (`null` when there is none): what relay clients receive as `data`.

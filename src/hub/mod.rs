@@ -80,6 +80,11 @@ pub struct Target {
     pub rooms: Vec<Room>,
     /// Sessions left out, typically the sender.
     pub except: Vec<SessionId>,
+    /// Node's `volatile`: a session that is not ready to write goes without (and it is not kept
+    /// for recovery).
+    pub volatile: bool,
+    /// Node's `local`: this node's sessions only, not the other nodes of the cluster.
+    pub local: bool,
 }
 
 impl Target {
@@ -92,7 +97,7 @@ impl Target {
     pub fn room(room: impl Into<Room>) -> Target {
         Target {
             rooms: vec![room.into()],
-            except: Vec::new(),
+            ..Target::default()
         }
     }
 
@@ -100,13 +105,25 @@ impl Target {
     pub fn rooms<I: IntoIterator<Item = R>, R: Into<Room>>(rooms: I) -> Target {
         Target {
             rooms: rooms.into_iter().map(Into::into).collect(),
-            except: Vec::new(),
+            ..Target::default()
         }
     }
 
     /// The same target, leaving out `id`.
     pub fn except(mut self, id: SessionId) -> Target {
         self.except.push(id);
+        self
+    }
+
+    /// The same target, volatile: sessions not ready to write go without (Node's `volatile`).
+    pub fn volatile(mut self) -> Target {
+        self.volatile = true;
+        self
+    }
+
+    /// The same target on this node only (Node's `local`).
+    pub fn local(mut self) -> Target {
+        self.local = true;
         self
     }
 }
@@ -431,12 +448,28 @@ impl Hub {
     /// Sends a message to every session of `target`, here and on other nodes; returns how many
     /// local sessions accepted it.
     pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
-        if let Some(recovery) = &self.inner.recovery {
-            recovery.record(target, &message);
-        }
+        self.record(target, &message);
         let delivered = self.deliver_local(target, &message);
-        self.inner.adapter.forward(target, &message);
+        if !target.local {
+            self.inner.adapter.forward(target, &message);
+        }
         delivered
+    }
+
+    /// Applies a target's flags to its message, and keeps it for recovery unless volatile (as
+    /// Node keeps only plain events).
+    fn record(&self, target: &Target, message: &Arc<Message>) {
+        if target.volatile {
+            message.mark_volatile();
+        }
+        if let Some(recovery) = self
+            .inner
+            .recovery
+            .as_ref()
+            .filter(|_| !message.is_volatile())
+        {
+            recovery.record(target, message);
+        }
     }
 
     /// Broadcasts several messages in order, each to its target; returns how many sessions took
@@ -445,9 +478,7 @@ impl Hub {
     pub(crate) fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
         let mut shares: HashMap<SessionId, Share> = HashMap::new();
         for (i, (target, message)) in batch.iter().enumerate() {
-            if let Some(recovery) = &self.inner.recovery {
-                recovery.record(target, message);
-            }
+            self.record(target, message);
             for member in self.recipients(target) {
                 if target.except.iter().any(|e| **e == *member.id) {
                     continue;
@@ -460,7 +491,9 @@ impl Hub {
                 share.places.push(i);
                 share.messages.push(message.clone());
             }
-            self.inner.adapter.forward(target, message);
+            if !target.local {
+                self.inner.adapter.forward(target, message);
+            }
         }
         let mut delivered = vec![0; batch.len()];
         for share in shares.into_values() {

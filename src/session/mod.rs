@@ -231,6 +231,17 @@ impl SessionCore {
         self.puller.is_some()
     }
 
+    /// Whether a frame would go out at once (Node's `transport.writable`): nothing queued, and a
+    /// request held open or a WebSocket with nothing waiting.
+    pub(crate) fn writable(&self) -> bool {
+        self.outbox.is_empty()
+            && match &self.puller {
+                Some(Puller::Once(_)) => true,
+                Some(Puller::Socket(output)) => output.is_idle(),
+                None => false,
+            }
+    }
+
     /// True when the waiting transport's request (or WebSocket) has gone away.
     pub(crate) fn puller_abandoned(&self) -> bool {
         match &self.puller {
@@ -682,7 +693,9 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
                         (Some(offset), Some(through)) => offset <= *through,
                         _ => false,
                     };
-                    if self.core.closing.is_none() && !replayed {
+                    // A volatile message skips a recipient that is not ready to write.
+                    let skipped = message.is_volatile() && !self.core.writable();
+                    if self.core.closing.is_none() && !replayed && !skipped {
                         self.logic.on_deliver(&to, message, &mut self.core);
                     }
                 }

@@ -126,6 +126,11 @@ impl WsOutput {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether nothing waits for the connection to take it.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.lock().buf.is_empty()
+    }
+
     /// Sets the most bytes that may wait for the connection.
     pub(crate) fn set_limit(&self, limit: usize) {
         self.lock().limit = limit.max(1);
