@@ -1,6 +1,7 @@
 // The relay app on Node socket.io 4.8: join/leave/publish events acked {ok:true}, room messages
 // delivered as socket.on(event, data), POST /api/publish for server-side bursts. With REDIS_URL,
-// a node of a cluster through @socket.io/redis-adapter (classic).
+// a node of a cluster through @socket.io/redis-adapter (classic; REDIS_ADAPTER=sharded for
+// createShardedAdapter, dynamic subscriptions).
 "use strict";
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -41,15 +42,16 @@ io.on("connection", (socket) => {
     reply(ack, { ok: true });
   });
 });
-// Cluster mode (benches/cluster): the classic Redis adapter, as a Node cluster runs it.
+// Cluster mode (benches/cluster): the Redis adapter, as a Node cluster runs it.
 async function listen() {
   if (process.env.REDIS_URL) {
-    const { createAdapter } = require("@socket.io/redis-adapter");
+    const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
     const { createClient } = require("redis");
     const pub = createClient({ url: process.env.REDIS_URL });
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
-    io.adapter(createAdapter(pub, sub));
+    const sharded = process.env.REDIS_ADAPTER === "sharded";
+    io.adapter(sharded ? createShardedAdapter(pub, sub) : createAdapter(pub, sub));
   }
   server.listen(port(), "127.0.0.1");
 }

@@ -131,7 +131,7 @@ pub fn payload(ts: u64, size: usize) -> String {
     let pad = size.saturating_sub(head.len() + 2);
     let mut s = String::with_capacity(size.max(head.len() + 2));
     s.push_str(&head);
-    s.extend(std::iter::repeat('x').take(pad));
+    s.extend(std::iter::repeat_n('x', pad));
     s.push_str("\"}");
     s
 }
@@ -517,7 +517,7 @@ fn spawn_sio_polling(
                 body.push('\u{1e}');
                 body.push_str(&more);
             }
-            if post.as_ref().map_or(true, |h| h.closed) {
+            if post.as_ref().is_none_or(|h| h.closed) {
                 match Http::open(server, source).await {
                     Ok(h) => post = Some(h),
                     Err(e) => return shared.error(format!("polling POST connect: {e}")),
@@ -662,6 +662,15 @@ impl Client {
         let _ = self.out.send(text);
     }
 
+    /// The next answer to one of this client's requests: its id and whether it was an ack.
+    pub async fn next_ack(&mut self, timeout: Duration) -> io::Result<(u64, bool)> {
+        match tokio::time::timeout(timeout, self.ctl.recv()).await {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(err("connection ended before an ack")),
+            Err(_) => Err(err("no ack in time")),
+        }
+    }
+
     /// Joins `room` and waits for the ack.
     pub async fn join(&mut self, room: &str, timeout: Duration) -> io::Result<()> {
         self.send(join_msg(self.proto, room, 1));
@@ -731,7 +740,7 @@ async fn spawn_sockjs_xhr(
                 body.push(',');
                 body.push_str(&more[1..]);
             }
-            if post.as_ref().map_or(true, |h| h.closed) {
+            if post.as_ref().is_none_or(|h| h.closed) {
                 match Http::open(server, source).await {
                     Ok(h) => post = Some(h),
                     Err(e) => return shared.error(format!("xhr_send connect: {e}")),

@@ -53,6 +53,10 @@ enum Scenario {
     Paced,
     /// Publish-with-ack round trips at a fixed total --rate (open loop) for --duration.
     Echo,
+    /// Client-publisher fan-out: one client (on --publish-addr, default --addr) publishes
+    /// --messages to the room, each with an ack id, --window of them in flight; the room's
+    /// members are on --addr. What an app whose clients publish does.
+    Publisher,
 }
 
 #[derive(Parser, Clone, Debug)]
@@ -95,6 +99,9 @@ struct RunArgs {
     /// HTTP connections used to publish.
     #[arg(long, default_value_t = 4)]
     publishers: usize,
+    /// Publishes waiting for their ack at once (publisher).
+    #[arg(long, default_value_t = 100)]
+    window: usize,
     /// Source addresses 127.0.0.2 .. 127.0.0.(1+N), to spread ephemeral ports.
     #[arg(long, default_value_t = 8)]
     sources: u8,
@@ -278,7 +285,7 @@ async fn post_publish(
     body: &str,
 ) -> Result<Value, String> {
     for attempt in 0..2 {
-        if conn.as_ref().map_or(true, |c| c.closed) {
+        if conn.as_ref().is_none_or(|c| c.closed) {
             *conn = Some(
                 http::Http::open(target.server, target.source(attempt))
                     .await
@@ -337,7 +344,7 @@ impl Meter {
         let client_util = client_cpu / wall;
         let server_util = server_cpu.map(|c| c / wall);
         // The client was the limit if it was busy nearly all the time while the server was not.
-        let limited = client_util > 0.85 && server_util.map_or(true, |s| s < client_util);
+        let limited = client_util > 0.85 && server_util.is_none_or(|s| s < client_util);
         let server = json!({
             "cpu_s": server_cpu, "util": server_util,
             "cpu_us_per_op": server_cpu.filter(|_| ops > 0).map(|c| c * 1e6 / ops as f64),
@@ -361,6 +368,7 @@ async fn run(args: &RunArgs) -> Value {
         Scenario::Burst => fanout(args, &shared, false).await,
         Scenario::Paced => fanout(args, &shared, true).await,
         Scenario::Echo => echo(args, &shared).await,
+        Scenario::Publisher => client_publisher(args, &shared).await,
     };
     let mut checks: Vec<String> = Vec::new();
     match outcome {
@@ -649,6 +657,69 @@ async fn echo(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value, String> {
     Ok(
         json!({"expected": total, "delivered": acks, "secs": secs, "rate": secs.map(|s| acks as f64 / s),
               "unit": "acks/s", "latency_us": pct(&hist), "server": server, "client": client}),
+    )
+}
+
+/// One client publishes to the room, a window of publishes with ack in flight; every member
+/// counts its deliveries and their latency from the time in the payload.
+async fn client_publisher(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value, String> {
+    let target = target(args);
+    let n = args.clients[0].max(1);
+    let (members, _) = open_clients(args, &target, shared, 0, n, |_| Some("bench")).await?;
+    let publish_target = Target {
+        server: args.publish_addr.unwrap_or(args.addr),
+        ..target.clone()
+    };
+    let (mut publishers, _) = open_clients(args, &publish_target, shared, n, 1, |_| None).await?;
+    let publisher = &mut publishers[0];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shared.hist.lock().unwrap().reset();
+    let messages = args.messages;
+    let expected = n as u64 * messages as u64;
+    let window = args.window.max(1);
+    let stall = Duration::from_secs_f64(args.stall_secs);
+    let meter = Meter::start(args.server_pid);
+    let start = Instant::now();
+    let mut in_flight = 0;
+    let mut refused = 0;
+    for i in 0..messages {
+        if in_flight >= window {
+            let (_, ok) = publisher
+                .next_ack(stall)
+                .await
+                .map_err(|e| format!("publisher: {e}"))?;
+            refused += usize::from(!ok);
+            in_flight -= 1;
+        }
+        let data = payload(client::now_ns(), args.payload);
+        // Ids from 2: 1 was the (unused) join's.
+        publisher.send(publish_msg(publisher.proto, "bench", "bench", &data, 2 + i as u64));
+        in_flight += 1;
+    }
+    for _ in 0..in_flight {
+        let (_, ok) = publisher
+            .next_ack(stall)
+            .await
+            .map_err(|e| format!("publisher: {e}"))?;
+        refused += usize::from(!ok);
+    }
+    let published_secs = start.elapsed().as_secs_f64();
+    let done = wait_for(|| shared.delivered.load(Relaxed), expected, stall).await;
+    let delivered = shared.delivered.load(Relaxed);
+    let (server, client) = meter.stop(delivered);
+    let secs = done.map(|d| d.duration_since(start).as_secs_f64());
+    // A little longer, so that late or misrouted messages would show.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let hist = shared.hist.lock().unwrap().clone();
+    drop(members);
+    if refused > 0 {
+        shared.error(format!("{refused} publishes refused"));
+    }
+    let rate = secs.map(|s| delivered as f64 / s);
+    Ok(
+        json!({"members": n, "messages": messages, "window": window, "expected": expected,
+              "delivered": delivered, "published_secs": published_secs, "secs": secs,
+              "rate": rate, "unit": "deliveries/s", "latency_us": pct(&hist), "server": server, "client": client}),
     )
 }
 
