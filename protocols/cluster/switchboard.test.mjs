@@ -111,6 +111,16 @@ test("a switchboard node in a classic Node cluster", async (t) => {
     assert.ok(Math.abs(sio.handshake.issued - Date.now()) < 60_000, String(sio.handshake.issued));
     assert.match(sio.handshake.time, /^\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT\+0000/);
     assert.match(sio.handshake.url, /^\/socket\.io\/\?.*EIO=4/);
+    // So do relay sessions of the other protocols: their upgrade or first receiving request.
+    const wsSocket = inR.find((s) => s.id === ws.session);
+    assert.equal(wsSocket.handshake.headers.host, `127.0.0.1:${sb.port}`);
+    assert.equal(wsSocket.handshake.address, "127.0.0.1");
+    assert.equal(wsSocket.handshake.url, "/ws");
+    assert.deepEqual(wsSocket.handshake.auth, {});
+    const sockjsSocket = inR.find((s) => s.id === sockjs.session);
+    assert.match(sockjsSocket.handshake.url, /^\/sockjs\/\d{3}\/[^/]+\/\w+/);
+    assert.equal(sockjsSocket.handshake.headers.host, `127.0.0.1:${sb.port}`);
+    assert.ok(Math.abs(sockjsSocket.handshake.issued - Date.now()) < 60_000);
   });
 
   await t.test("emitWithAck from Node collects the acks of switchboard's Socket.IO clients", async () => {

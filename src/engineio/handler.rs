@@ -24,6 +24,70 @@ pub struct Handshake {
     pub path: String,
 }
 
+impl Handshake {
+    /// The handshake of an HTTP request (its query parsed as `query`).
+    pub(crate) fn of_request(req: &actix_web::HttpRequest, query: Pairs) -> Handshake {
+        Handshake {
+            query,
+            headers: req
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+                .collect(),
+            address: req.peer_addr().map(|a| a.ip().to_string()),
+            path: req.path().to_string(),
+        }
+    }
+
+    /// The handshake as Node's `socket.handshake` shows it (what `fetchSockets()` lists):
+    /// headers, time, address, xdomain, secure, issued, url, query, and `auth`.
+    pub(crate) fn node_json(&self, auth: &serde_json::Value) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+            .collect();
+        let query: serde_json::Map<String, serde_json::Value> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+            .collect();
+        let url = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.query.iter())
+            .finish();
+        let now = std::time::SystemTime::now();
+        serde_json::json!({
+            "headers": headers,
+            "time": crate::cluster::js_date::to_js_string(now),
+            "address": self.address.clone().unwrap_or_default(),
+            "xdomain": self.headers.get("origin").is_some(),
+            "secure": false,
+            "issued": crate::cluster::js_date::epoch_millis(now),
+            "url": if url.is_empty() { self.path.clone() } else { format!("{}?{url}", self.path) },
+            "query": query,
+            "auth": auth,
+        })
+    }
+}
+
+/// A request's handshake as Node shows a socket's (`auth` empty), when other nodes may ask for
+/// it (cluster mode): what the relay sessions of `/ws` and SockJS keep.
+pub(crate) fn cluster_handshake(
+    hub: &crate::hub::Hub,
+    req: &actix_web::HttpRequest,
+) -> Option<serde_json::Value> {
+    hub.in_cluster().then(|| {
+        let query = form_urlencoded::parse(req.query_string().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect::<Vec<_>>();
+        let query = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Handshake::of_request(req, query).node_json(&serde_json::json!({}))
+    })
+}
+
 /// A data message from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineMessage {

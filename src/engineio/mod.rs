@@ -34,6 +34,7 @@ use crate::session::{SessionActor, SessionOptions, WsLimits};
 #[cfg(feature = "conformance")]
 pub use echo::Echo;
 pub use error::EngineError;
+pub(crate) use handler::cluster_handshake;
 pub use handler::{
     message_frame_binary, message_frame_text, wire_format, EngineConn, EngineHandler,
     EngineMessage, Handshake,

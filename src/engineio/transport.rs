@@ -186,16 +186,7 @@ async fn route<H: EngineHandler>(
     if engine.hub.refuses_new_session() {
         return Err(EngineError::SessionLimit);
     }
-    let handshake = Arc::new(Handshake {
-        query,
-        headers: req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect(),
-        address: req.peer_addr().map(|a| a.ip().to_string()),
-        path: req.path().to_string(),
-    });
+    let handshake = Arc::new(Handshake::of_request(req, query));
     match transport {
         TransportName::Polling => {
             let (sid, addr) = open_session(engine, version, handshake, Transport::Polling)?;
@@ -283,6 +274,8 @@ fn open_session<H: EngineHandler>(
         transport,
         logic,
         &engine.session_options,
+        // A Socket.IO socket keeps the handshake Node shows once it connects (with its auth).
+        None,
     )
     .map_err(|_| EngineError::SessionLimit)?;
     engine.sessions.insert(sid.to_string(), addr.clone());

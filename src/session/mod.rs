@@ -400,6 +400,7 @@ impl<L: SessionLogic> SessionActor<L> {
         transport: Transport,
         logic: L,
         options: &SessionOptions,
+        handshake: Option<serde_json::Value>,
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
         let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
@@ -415,8 +416,13 @@ impl<L: SessionLogic> SessionActor<L> {
                 addr: ctx.address().recipient(),
                 inbox: Arc::new(Inbox::new(inbox_limit)),
             };
-            if let Err(e) = hub.register(id.clone(), protocol, transport, mailbox.clone()) {
-                refused = Some(e);
+            match hub.register(id.clone(), protocol, transport, mailbox.clone()) {
+                Ok(()) => {
+                    if let Some(handshake) = handshake {
+                        hub.set_handshake(&id, handshake);
+                    }
+                }
+                Err(e) => refused = Some(e),
             }
             SessionActor {
                 core: SessionCore {

@@ -151,37 +151,6 @@ impl Namespaces {
     }
 }
 
-/// A socket's handshake as Node's `socket.handshake` (what `fetchSockets()` on another node
-/// shows): headers, time, address, xdomain, secure, issued, url, query, auth.
-fn node_handshake(conn: &EngineConn<'_>, auth: &Value) -> Value {
-    let handshake = conn.handshake();
-    let headers: serde_json::Map<String, Value> = handshake
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::from(v)))
-        .collect();
-    let query: serde_json::Map<String, Value> = handshake
-        .query
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::from(v)))
-        .collect();
-    let url = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(handshake.query.iter())
-        .finish();
-    let now = std::time::SystemTime::now();
-    json!({
-        "headers": headers,
-        "time": crate::cluster::js_date::to_js_string(now),
-        "address": handshake.address.clone().unwrap_or_default(),
-        "xdomain": handshake.headers.get("origin").is_some(),
-        "secure": false,
-        "issued": crate::cluster::js_date::epoch_millis(now),
-        "url": format!("{}?{url}", handshake.path),
-        "query": query,
-        "auth": auth,
-    })
-}
-
 /// A query string as a JSON object of strings, as Node's `querystring.parse` builds it (a repeated
 /// key becomes an array of its values).
 pub(crate) fn query_object(query: &str) -> Value {
@@ -330,7 +299,7 @@ impl<A: SocketHandler> SocketIo<A> {
             &nsp,
         );
         if hub.in_cluster() {
-            hub.set_handshake(&id, node_handshake(conn, &socket_state.auth));
+            hub.set_handshake(&id, conn.handshake().node_json(&socket_state.auth));
         }
         let reply = match (version, &pid) {
             (ProtocolVersion::V5, Some(pid)) => Packet::connect(

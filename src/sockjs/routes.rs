@@ -201,12 +201,14 @@ fn websocket<A: SockJsApp>(
         None => Receiver::RawWebSocket,
     };
     let logic = SockJsLogic::new(service.clone(), None, receiver);
+    let handshake = ReceiverRequest::of(service, req).handshake;
     let Ok(addr) = SessionActor::start(
         service.hub.clone(),
         Protocol::SockJs,
         Transport::WebSocket,
         logic,
         &service.session_options,
+        handshake,
     ) else {
         return HttpResponse::ServiceUnavailable().body(SESSION_LIMIT_REACHED);
     };
@@ -265,7 +267,7 @@ async fn session_request<A: SockJsApp>(
                 Transport::Polling,
                 Wrap::Xhr,
                 res,
-                PeerWatch::of(req),
+                ReceiverRequest::of(&service, req),
             )
             .await
         }
@@ -275,6 +277,7 @@ async fn session_request<A: SockJsApp>(
             headers::xhr_cors(req, &mut res);
             res.content_type(frame::CONTENT_TYPE_JAVASCRIPT);
             let prelude = frame::XHR_STREAMING_PRELUDE.to_string();
+            let client = ReceiverRequest::of(&service, req);
             streaming(
                 service,
                 sid,
@@ -282,7 +285,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::Xhr,
                 prelude,
                 res,
-                PeerWatch::of(req),
+                client,
             )
         }
         ("eventsource", Method::GET) => {
@@ -291,6 +294,7 @@ async fn session_request<A: SockJsApp>(
             headers::eventsource_cors(req, &mut res);
             res.content_type(frame::CONTENT_TYPE_EVENT_STREAM);
             let prelude = frame::EVENTSOURCE_PRELUDE.to_string();
+            let client = ReceiverRequest::of(&service, req);
             streaming(
                 service,
                 sid,
@@ -298,7 +302,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::EventSource,
                 prelude,
                 res,
-                PeerWatch::of(req),
+                client,
             )
         }
         ("htmlfile", Method::GET) => {
@@ -313,6 +317,7 @@ async fn session_request<A: SockJsApp>(
             };
             res.content_type(frame::CONTENT_TYPE_HTML);
             let prelude = frame::htmlfile_prelude(&callback);
+            let client = ReceiverRequest::of(&service, req);
             streaming(
                 service,
                 sid,
@@ -320,7 +325,7 @@ async fn session_request<A: SockJsApp>(
                 Wrap::HtmlFile,
                 prelude,
                 res,
-                PeerWatch::of(req),
+                client,
             )
         }
         ("jsonp", Method::GET) => {
@@ -341,7 +346,7 @@ async fn session_request<A: SockJsApp>(
                 Transport::Jsonp,
                 Wrap::Jsonp(callback),
                 res,
-                PeerWatch::of(req),
+                ReceiverRequest::of(&service, req),
             )
             .await
         }
@@ -466,6 +471,7 @@ fn session_for<A: SockJsApp>(
     service: &Arc<SockJsShared<A>>,
     sid: &str,
     transport: Transport,
+    handshake: Option<serde_json::Value>,
 ) -> Result<SessionAddr<A>, String> {
     let entry = service
         .sessions
@@ -478,6 +484,7 @@ fn session_for<A: SockJsApp>(
                 transport,
                 logic,
                 &service.session_options,
+                handshake,
             )
             .map(Entry::Live)
             .map_err(|_| frame::encode_close(1013, SESSION_LIMIT_REACHED))
@@ -522,6 +529,22 @@ fn sockjs_frames(pulled: Pulled) -> Got {
     Got { frames, ended }
 }
 
+/// What a receiving request brings of its client: a watch on its connection, and (in cluster
+/// mode) the handshake a session it creates keeps for other nodes' `fetchSockets()`.
+struct ReceiverRequest {
+    peer: Option<PeerWatch>,
+    handshake: Option<serde_json::Value>,
+}
+
+impl ReceiverRequest {
+    fn of<A: SockJsApp>(service: &SockJsShared<A>, req: &HttpRequest) -> ReceiverRequest {
+        ReceiverRequest {
+            peer: PeerWatch::of(req),
+            handshake: crate::engineio::cluster_handshake(&service.hub, req),
+        }
+    }
+}
+
 /// Attaches a receiver to a session and waits for its next frames.
 async fn pull<A: SockJsApp>(
     service: &Arc<SockJsShared<A>>,
@@ -530,12 +553,13 @@ async fn pull<A: SockJsApp>(
     kind: Receiver,
     peer: Option<&PeerWatch>,
     request: u64,
+    handshake: Option<serde_json::Value>,
 ) -> (Got, Option<SessionAddr<A>>) {
     let closed = |frame: String| Got {
         frames: vec![frame],
         ended: true,
     };
-    let addr = match session_for(service, sid, transport) {
+    let addr = match session_for(service, sid, transport, handshake) {
         Ok(addr) => addr,
         Err(close) => return (closed(close), None),
     };
@@ -589,8 +613,9 @@ async fn polling<A: SockJsApp>(
     transport: Transport,
     wrap: Wrap,
     mut res: HttpResponseBuilder,
-    peer: Option<PeerWatch>,
+    client: ReceiverRequest,
 ) -> HttpResponse {
+    let ReceiverRequest { peer, handshake } = client;
     let (got, _) = pull(
         service,
         &sid,
@@ -598,6 +623,7 @@ async fn polling<A: SockJsApp>(
         Receiver::Polling,
         peer.as_ref(),
         next_request(),
+        handshake,
     )
     .await;
     // One frame per poll: a close that came with other frames waits for the next poll (closed
@@ -645,10 +671,13 @@ fn streaming<A: SockJsApp>(
     wrap: Wrap,
     prelude: String,
     mut res: HttpResponseBuilder,
-    peer: Option<PeerWatch>,
+    client: ReceiverRequest,
 ) -> HttpResponse {
+    let ReceiverRequest { peer, handshake } = client;
     struct State<A: SockJsApp> {
         service: Arc<SockJsShared<A>>,
+        /// The handshake a new session keeps (taken by the first pull).
+        handshake: Option<serde_json::Value>,
         peer: Option<PeerWatch>,
         sid: String,
         transport: Transport,
@@ -661,6 +690,7 @@ fn streaming<A: SockJsApp>(
     }
     let state = State {
         service,
+        handshake,
         peer,
         sid,
         transport,
@@ -689,6 +719,7 @@ fn streaming<A: SockJsApp>(
                 Receiver::Streaming,
                 state.peer.as_ref(),
                 state.request,
+                state.handshake.take(),
             )
             .await;
             if let (None, Some(addr)) = (&state.release, addr) {

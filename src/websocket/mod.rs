@@ -150,6 +150,7 @@ pub(crate) async fn websocket_route(
         Transport::WebSocket,
         logic,
         &state.session_options(),
+        crate::engineio::cluster_handshake(&state.hub, &req),
     ) else {
         // Filled up since the check above.
         return Ok(session_limit_reached());

@@ -693,7 +693,13 @@ async fn client_publisher(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value,
         }
         let data = payload(client::now_ns(), args.payload);
         // Ids from 2: 1 was the (unused) join's.
-        publisher.send(publish_msg(publisher.proto, "bench", "bench", &data, 2 + i as u64));
+        publisher.send(publish_msg(
+            publisher.proto,
+            "bench",
+            "bench",
+            &data,
+            2 + i as u64,
+        ));
         in_flight += 1;
     }
     for _ in 0..in_flight {
