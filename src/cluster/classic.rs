@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::msgpack;
 use super::wire::{
-    broadcast_flags, broadcast_from, event_and_args, names, read_body, read_body_with_attachments,
-    rooms, selection, text,
+    broadcast_flags, broadcast_from, event_and_args, event_packet, names, read_body,
+    read_body_with_attachments, rooms, selection, text,
 };
 pub(crate) use super::wire::{Broadcast, Incoming, Malformed, Request, Selection};
 use crate::hub::Room;
@@ -140,9 +140,7 @@ pub(crate) fn encode_broadcast(
     to: &Selection,
     volatile: bool,
 ) -> Vec<u8> {
-    let mut data = Vec::with_capacity(args.len() + 1);
-    data.push(Value::from(event));
-    data.extend_from_slice(args);
+    let data = event_packet(event, args);
     let body = json!([
         uid,
         {"type": 2, "data": data, "nsp": NAMESPACE},
@@ -245,9 +243,7 @@ pub(crate) fn broadcast_with_ack_request(
     to: &Selection,
     timeout_ms: u64,
 ) -> Vec<u8> {
-    let mut data = Vec::with_capacity(args.len() + 1);
-    data.push(Value::from(event));
-    data.extend_from_slice(args);
+    let data = event_packet(event, args);
     let body = json!({
         "uid": uid,
         "requestId": request_id,
@@ -266,8 +262,7 @@ pub(crate) fn server_side_emit_request(
     event: &str,
     args: &[Value],
 ) -> Vec<u8> {
-    let mut data = vec![Value::from(event)];
-    data.extend_from_slice(args);
+    let data = event_packet(event, args);
     let mut body = json!({"uid": uid, "type": kind::SERVER_SIDE_EMIT, "data": data});
     if let Some(id) = request_id {
         body["requestId"] = Value::from(id);

@@ -70,33 +70,20 @@ impl Dialect {
         to: &Selection,
         timeout_ms: u64,
     ) -> Outgoing {
-        let (event, args, attachments) = (&message.event, &message.args, &message.attachments);
-        let (channel, body) = match self {
-            Dialect::Classic(c) => (
-                c.request(),
-                classic::broadcast_with_ack_request(
-                    uid,
-                    id,
-                    event,
-                    args,
-                    attachments,
-                    to,
-                    timeout_ms,
-                ),
-            ),
-            Dialect::Sharded(c) => (
-                c.main(),
-                sharded::broadcast_with_ack_request(
-                    uid,
-                    id,
-                    event,
-                    args,
-                    attachments,
-                    to,
-                    timeout_ms,
-                ),
-            ),
+        type Encode = fn(&str, &str, &str, &[Value], &[Bytes], &Selection, u64) -> Vec<u8>;
+        let (channel, encode): (&str, Encode) = match self {
+            Dialect::Classic(c) => (c.request(), classic::broadcast_with_ack_request),
+            Dialect::Sharded(c) => (c.main(), sharded::broadcast_with_ack_request),
         };
+        let body = encode(
+            uid,
+            id,
+            &message.event,
+            &message.args,
+            &message.attachments,
+            to,
+            timeout_ms,
+        );
         Outgoing::request(channel.to_string(), body, id)
     }
 

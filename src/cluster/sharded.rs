@@ -8,8 +8,9 @@ use serde_json::{json, Map, Value};
 
 use super::msgpack;
 use super::wire::{
-    broadcast_flags, broadcast_from, event_and_args, names, read_body, read_body_with_attachments,
-    rooms, selection, text, Incoming, Malformed, Request, Selection, NAMESPACE,
+    broadcast_flags, broadcast_from, event_and_args, event_packet, names, read_body,
+    read_body_with_attachments, rooms, selection, text, Incoming, Malformed, Request, Selection,
+    NAMESPACE,
 };
 use crate::config::SubscriptionMode;
 use crate::hub::Room;
@@ -247,13 +248,6 @@ fn envelope(uid: &str, kind: u64, data: Value) -> Vec<u8> {
 
 fn opts(to: &Selection) -> Value {
     json!({"rooms": names(&to.rooms), "except": names(&to.except), "flags": {}})
-}
-
-fn event_packet(event: &str, args: &[Value]) -> Vec<Value> {
-    let mut data = Vec::with_capacity(args.len() + 1);
-    data.push(Value::from(event));
-    data.extend_from_slice(args);
-    data
 }
 
 /// A broadcast of this node, as a Node node writes it.

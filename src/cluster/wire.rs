@@ -212,6 +212,14 @@ pub(crate) fn broadcast_flags(volatile: bool) -> Value {
     }
 }
 
+/// An event packet's `data`, `[event, ...args]`.
+pub(crate) fn event_packet(event: &str, args: &[Value]) -> Vec<Value> {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(Value::from(event));
+    data.extend_from_slice(args);
+    data
+}
+
 /// Room names as text, for JSON.
 pub(crate) fn names(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| r.as_ref()).collect()

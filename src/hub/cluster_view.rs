@@ -154,21 +154,9 @@ impl Hub {
     /// The rooms of `/` that have a channel of their own in a sharded cluster: every room with
     /// a member here, and with `sockets` the ids of the sockets of `/` too.
     pub(crate) fn shard_rooms(&self, sockets: bool) -> Vec<Room> {
-        let mut rooms: Vec<Room> = self
-            .inner
-            .rooms
-            .iter()
-            .filter(|r| r.value().values().any(|m| m.namespace.is_none()))
-            .map(|r| r.key().clone())
-            .collect();
+        let mut rooms = self.rooms_with(|m| m.namespace.is_none());
         if sockets {
-            rooms.extend(
-                self.inner
-                    .sessions
-                    .iter()
-                    .filter(|m| Self::is_root_socket(m.value()))
-                    .map(|m| Room::from(m.key().as_ref())),
-            );
+            rooms.extend(self.root_socket_ids());
         }
         rooms
     }
@@ -183,21 +171,28 @@ impl Hub {
     /// Every room of `/` with a socket in it, the sockets' own ids included (Node's
     /// `adapter.rooms.keys()`).
     pub(crate) fn root_rooms(&self) -> Vec<Room> {
-        let mut rooms: Vec<Room> = self
-            .inner
+        let mut rooms = self.rooms_with(Self::is_root_socket);
+        rooms.extend(self.root_socket_ids());
+        rooms
+    }
+
+    /// The rooms with a member that `keep` says yes to.
+    fn rooms_with(&self, keep: impl Fn(&Member) -> bool) -> Vec<Room> {
+        self.inner
             .rooms
             .iter()
-            .filter(|r| r.value().values().any(|m| Self::is_root_socket(m)))
+            .filter(|r| r.value().values().any(|m| keep(m.as_ref())))
             .map(|r| r.key().clone())
-            .collect();
-        rooms.extend(
-            self.inner
-                .sessions
-                .iter()
-                .filter(|m| Self::is_root_socket(m.value()))
-                .map(|m| Room::from(m.key().as_ref())),
-        );
-        rooms
+            .collect()
+    }
+
+    /// The ids of the sockets of `/` (each is a room holding that socket).
+    fn root_socket_ids(&self) -> impl Iterator<Item = Room> + '_ {
+        self.inner
+            .sessions
+            .iter()
+            .filter(|m| Self::is_root_socket(m.value()))
+            .map(|m| Room::from(m.key().as_ref()))
     }
 
     /// Whether other nodes may ask about this node's sockets (so their handshakes are worth
