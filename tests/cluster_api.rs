@@ -215,14 +215,23 @@ async fn a_node_that_does_not_answer_times_out_as_node_does() {
     silent.subscribe("socket.io-request#/#").await.unwrap();
     let started = std::time::Instant::now();
     let error = hub.fetch_sockets(&[]).await.unwrap_err();
+    // Node's classic adapter's words for each.
     assert_eq!(
         error.to_string(),
-        "timeout reached: only 0 responses received out of 1"
+        "timeout reached while waiting for fetchSockets response"
     );
     assert!(
         started.elapsed() >= Duration::from_secs(5),
         "{:?}",
         started.elapsed()
+    );
+    let error = hub
+        .server_side_emit_with_ack("x", vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "timeout reached: only 0 responses received out of 1"
     );
 }
 

@@ -106,8 +106,12 @@ impl RoomWatch {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError {
     /// Some nodes did not answer in time (Node's requests timeout, 5 s); what came is kept.
-    #[error("timeout reached: only {received} responses received out of {expected}")]
+    /// `message` is Node's text for that request.
+    #[error("{message}")]
     Timeout {
+        /// What Node's error says (`timeout reached: only 1 responses received out of 2`, or
+        /// the classic adapter's `timeout reached while waiting for fetchSockets response`).
+        message: String,
         /// Answers received.
         received: usize,
         /// Answers expected (the other nodes).
@@ -213,9 +217,11 @@ impl RedisAdapter {
     }
 
     /// Sends a request of this node and waits for every other node's answer (or the timeout).
+    /// `named`: the request the timeout error names, where Node's names one.
     async fn request(
         &self,
         outgoing: impl FnOnce(&str) -> Outgoing,
+        named: Option<&'static str>,
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
         let id = node_uid();
         let answers = self.requests.open(&id);
@@ -231,11 +237,20 @@ impl RedisAdapter {
         match result {
             Ok(Ok(answers)) => Ok(answers),
             Ok(Err(_)) => Err(ClusterError::Unreachable),
-            Err(_) => Err(ClusterError::Timeout {
-                received: partial.len(),
-                expected: expected.unwrap_or(0),
-                partial,
-            }),
+            Err(_) => {
+                let (received, expected) = (partial.len(), expected.unwrap_or(0));
+                Err(ClusterError::Timeout {
+                    message: match named {
+                        Some(name) => format!("timeout reached while waiting for {name} response"),
+                        None => format!(
+                            "timeout reached: only {received} responses received out of {expected}"
+                        ),
+                    },
+                    received,
+                    expected,
+                    partial,
+                })
+            }
         }
     }
 
@@ -244,8 +259,10 @@ impl RedisAdapter {
         &self,
         to: Selection,
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
+        // The classic adapter names the request; the sharded one counts, as for the others.
+        let named = matches!(*self.dialect, Dialect::Classic(_)).then_some("fetchSockets");
         let answers = self
-            .request(|id| self.dialect.fetch_request(&self.uid, id, &to))
+            .request(|id| self.dialect.fetch_request(&self.uid, id, &to), named)
             .await?;
         Ok(answers
             .into_iter()
@@ -298,10 +315,13 @@ impl RedisAdapter {
         args: &[serde_json::Value],
     ) -> Result<Vec<serde_json::Value>, ClusterError> {
         let answers = self
-            .request(|id| {
-                self.dialect
-                    .server_side_emit(&self.uid, Some(id), event, args)
-            })
+            .request(
+                |id| {
+                    self.dialect
+                        .server_side_emit(&self.uid, Some(id), event, args)
+                },
+                None,
+            )
             .await?;
         Ok(answers
             .into_iter()
