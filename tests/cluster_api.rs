@@ -416,6 +416,21 @@ async fn broadcast_with_ack_from_rust_collects_every_nodes_acks(adapter: RedisAd
     assert_eq!(acks, vec![json!("from node"), json!("from switchboard")]);
     assert_eq!(plain.recv().await["event"], "ask");
 
+    // `local`: only this node's socket is asked, and it alone is waited for.
+    let hub = server.hub().clone();
+    let asked = actix_web::rt::spawn(async move {
+        hub.broadcast_with_ack(
+            &switchboard::Target::room("r").local(),
+            "ask",
+            vec![json!("x")],
+            Duration::from_secs(5),
+        )
+        .await
+    });
+    answer_next_event(&mut local, "ask", json!("local only")).await;
+    assert_eq!(asked.await.unwrap(), Ok(vec![json!("local only")]));
+    assert_eq!(plain.recv().await["event"], "ask");
+
     // One socket silent: Node's error, with the ack that came.
     let asked = actix_web::rt::spawn(ask(server.hub().clone(), Duration::from_millis(500)));
     answer_next_event(&mut remote, "ask", json!("again")).await;

@@ -99,8 +99,8 @@ impl AckCollector {
 
 impl Hub {
     /// Node's `io.to(rooms).except(rooms).timeout(t).emit(event, ...args, callback)`: every
-    /// Socket.IO socket of `/` that `target` selects, here and on the other nodes of the
-    /// cluster, is asked to acknowledge; the answer is each acknowledgement's first argument.
+    /// Socket.IO socket of `/` that `target` selects, here and (unless `target.local`) on the
+    /// other nodes of the cluster, is asked to acknowledge; the answer is each acknowledgement's first argument.
     /// Relay clients of the other protocols get the event but cannot acknowledge, and are not
     /// waited for. Fails like Node's (`operation has timed out`), with what came, when some
     /// socket or node has not answered within `timeout`.
@@ -132,9 +132,14 @@ impl Hub {
                 timeout,
             },
         );
+        if target.volatile {
+            message.mark_volatile();
+        }
         let delivered = self.deliver_selected(&target.rooms, &except, &message);
         collector.local_count(delivered.socketio);
-        let request = match self.inner.adapter.cluster() {
+        // `local`: this node's sockets only, as Node's `io.local.timeout(t).emit(...)`.
+        let cluster = self.inner.adapter.cluster().filter(|_| !target.local);
+        let request = match cluster {
             Some(cluster) => {
                 let to = crate::cluster::Selection {
                     rooms: target.rooms.clone(),
@@ -148,7 +153,7 @@ impl Hub {
             }
         };
         let outcome = tokio::time::timeout(timeout, finished).await;
-        if let (Some(id), Some(cluster)) = (request, self.inner.adapter.cluster()) {
+        if let (Some(id), Some(cluster)) = (request, cluster) {
             cluster.forget_broadcast(&id);
         }
         let acks = collector.acks();
