@@ -294,8 +294,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_REDIS_KEY_PREFIX", default_value = d::REDIS_KEY_PREFIX)]
     pub redis_key_prefix: String,
 
-    /// The Node adapter the cluster runs: `classic` (`createAdapter`, PUBLISH/PSUBSCRIBE) or
-    /// `sharded` (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, Redis 7 or later).
+    /// The Node adapter the cluster runs: `classic` (`createAdapter`, PUBLISH/PSUBSCRIBE),
+    /// `sharded` (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, Redis 7 or later) or `streams`
+    /// (`@socket.io/redis-streams-adapter`: with `--connection-state-recovery`, clients recover
+    /// on any node).
     #[arg(long, env = "SWITCHBOARD_REDIS_ADAPTER", value_enum, default_value_t = RedisAdapterKind::Classic)]
     pub redis_adapter: RedisAdapterKind,
 
@@ -321,6 +323,10 @@ pub enum RedisAdapterKind {
     Classic,
     /// `createShardedAdapter`: SPUBLISH/SSUBSCRIBE, JSON envelopes, `PUBSUB SHARDNUMSUB`.
     Sharded,
+    /// `@socket.io/redis-streams-adapter` 0.3: broadcasts in a Redis stream (whose entry ids are
+    /// the offsets clients recover from on any node), requests over Pub/Sub, dropped sessions
+    /// in Redis.
+    Streams,
 }
 
 /// Which channels a sharded-adapter node subscribes to (Node's `subscriptionMode`).

@@ -109,6 +109,7 @@ fn cluster_adapter(config: &Config) -> Arc<dyn Adapter> {
         adapter: config.redis_adapter,
         subscription_mode: config.redis_subscription_mode,
         publish_queue: config.redis_publish_queue,
+        session_ttl: config.recovery().map(|r| r.max_disconnection),
     };
     match crate::cluster::RedisAdapter::new(cluster) {
         Ok(adapter) => Arc::new(adapter),

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::classic::{self, Channels};
 use super::sharded::{self, ShardChannels};
+use super::streams::{self, StreamChannels};
 use super::wire::{Incoming, Malformed, Selection};
 use super::Outgoing;
 use crate::hub::Room;
@@ -17,6 +18,8 @@ pub(super) enum Dialect {
     Classic(Channels),
     /// `createShardedAdapter`: SPUBLISH/SSUBSCRIBE.
     Sharded(ShardChannels),
+    /// `@socket.io/redis-streams-adapter`: a stream for broadcasts, Pub/Sub for requests.
+    Streams(StreamChannels),
 }
 
 /// An answer of this node to another node's request.
@@ -39,6 +42,15 @@ impl Dialect {
         matches!(self, Dialect::Sharded(_))
     }
 
+    /// The name logs give the protocol.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Dialect::Classic(_) => "classic",
+            Dialect::Sharded(_) => "sharded",
+            Dialect::Streams(_) => "streams",
+        }
+    }
+
     /// A broadcast of this node to the other nodes.
     pub(super) fn broadcast(
         &self,
@@ -58,6 +70,11 @@ impl Dialect {
                 c.broadcast_to(&to.rooms),
                 sharded::encode_broadcast(uid, event, args, attachments, to, volatile),
             ),
+            Dialect::Streams(c) => Outgoing::Append {
+                stream: c.stream().to_string(),
+                fields: streams::broadcast_entry(uid, event, args, attachments, to, volatile),
+                then: None,
+            },
         }
     }
 
@@ -74,6 +91,7 @@ impl Dialect {
         let (channel, encode): (&str, Encode) = match self {
             Dialect::Classic(c) => (c.request(), classic::broadcast_with_ack_request),
             Dialect::Sharded(c) => (c.main(), sharded::broadcast_with_ack_request),
+            Dialect::Streams(c) => (c.public(), sharded::broadcast_with_ack_request),
         };
         let body = encode(
             uid,
@@ -84,7 +102,15 @@ impl Dialect {
             to,
             timeout_ms,
         );
-        Outgoing::request(channel.to_string(), body, id)
+        Outgoing::request(channel.to_string(), self.packed(body), id)
+    }
+
+    /// A body as this protocol publishes it (the streams adapter's Pub/Sub is msgpack only).
+    fn packed(&self, body: Vec<u8>) -> Vec<u8> {
+        match self {
+            Dialect::Streams(_) => streams::as_msgpack(body),
+            _ => body,
+        }
     }
 
     /// This node's `fetchSockets()` request `id`.
@@ -92,8 +118,9 @@ impl Dialect {
         let (channel, body) = match self {
             Dialect::Classic(c) => (c.request(), classic::fetch_request(uid, id, to)),
             Dialect::Sharded(c) => (c.main(), sharded::fetch_request(uid, id, to)),
+            Dialect::Streams(c) => (c.public(), sharded::fetch_request(uid, id, to)),
         };
-        Outgoing::request(channel.to_string(), body, id)
+        Outgoing::request(channel.to_string(), self.packed(body), id)
     }
 
     /// This node's `serverSideEmit`, a request `id` when an answer is wanted.
@@ -113,7 +140,12 @@ impl Dialect {
                 c.main(),
                 sharded::server_side_emit_request(uid, id, event, args),
             ),
+            Dialect::Streams(c) => (
+                c.public(),
+                sharded::server_side_emit_request(uid, id, event, args),
+            ),
         };
+        let body = self.packed(body);
         match id {
             Some(id) => Outgoing::request(channel.to_string(), body, id),
             None => Outgoing::publish(channel.to_string(), body),
@@ -130,6 +162,7 @@ impl Dialect {
         match self {
             Dialect::Classic(c) => classic::decode(c, uid, channel, body),
             Dialect::Sharded(c) => sharded::decode(uid, body, channel == c.own_response()),
+            Dialect::Streams(c) => sharded::decode(uid, body, channel == c.private()),
         }
     }
 
@@ -153,19 +186,26 @@ impl Dialect {
                 };
                 Outgoing::publish(c.response().to_string(), body)
             }
-            Dialect::Sharded(c) => {
-                let body = match answer {
-                    // The sharded adapter's allRooms() is local: it never asks.
-                    Answer::AllRooms(_) => return None,
-                    Answer::Sockets(sockets) => sharded::fetch_response(uid, request_id, sockets),
-                    Answer::Emitted(value) => {
-                        sharded::server_side_emit_response(uid, request_id, value)
-                    }
-                    Answer::ClientCount(n) => sharded::client_count_response(uid, request_id, n),
-                    Answer::Ack(args) => sharded::broadcast_ack_response(uid, request_id, args),
-                };
-                Outgoing::publish(c.response_to(requester), body)
-            }
+            Dialect::Sharded(c) => Outgoing::publish(
+                c.response_to(requester),
+                envelope_answer(uid, request_id, answer)?,
+            ),
+            Dialect::Streams(c) => Outgoing::publish(
+                c.response_to(requester),
+                streams::as_msgpack(envelope_answer(uid, request_id, answer)?),
+            ),
         })
     }
+}
+
+/// An answer in the cluster adapter's envelope (sharded and streams); `None` for `allRooms()`,
+/// which neither protocol asks other nodes (it is local there).
+fn envelope_answer(uid: &str, request_id: &Value, answer: Answer<'_>) -> Option<Vec<u8>> {
+    Some(match answer {
+        Answer::AllRooms(_) => return None,
+        Answer::Sockets(sockets) => sharded::fetch_response(uid, request_id, sockets),
+        Answer::Emitted(value) => sharded::server_side_emit_response(uid, request_id, value),
+        Answer::ClientCount(n) => sharded::client_count_response(uid, request_id, n),
+        Answer::Ack(args) => sharded::broadcast_ack_response(uid, request_id, args),
+    })
 }

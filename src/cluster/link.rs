@@ -13,20 +13,19 @@ use tokio::sync::mpsc;
 
 use std::collections::HashSet;
 
-use super::classic::Channels;
 use super::dialect::{Answer, Dialect};
 use super::requests::Requests;
 use super::shard_connection::{self, Push, ShardError, ShardReader, ShardWriter};
 use super::sharded::ShardChannels;
 use super::wire::{Broadcast, Incoming, Request};
-use super::{LinkCounters, Outgoing, RoomWatch, ServerListener};
+use super::{stream_log, LinkCounters, Outgoing, RestoreJob, RoomWatch, ServerListener};
 use crate::config::SubscriptionMode;
-use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Room, WeakHub};
+use crate::hub::{BroadcastAck, DisconnectReason, Hub, Message, Offset, Room, Target, WeakHub};
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts to reach Redis.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the subscription is checked with a PING, and how long its answer may take.
 const KEEPALIVE: Duration = Duration::from_secs(5);
 /// How long acks are waited for when the sender gave no `timeout` flag (Node's requests timeout).
@@ -48,6 +47,10 @@ pub(super) struct Link {
     pub(super) requests: Arc<Requests>,
     /// Who hears other nodes' `serverSideEmit` here.
     pub(super) listener: Arc<Mutex<Option<ServerListener>>>,
+    /// The newest stream id seen (streams).
+    pub(super) head: Arc<Mutex<Offset>>,
+    /// Recovery is on: broadcasts from the stream carry their entry id as offset.
+    pub(super) recovery: bool,
 }
 
 /// How holding the subscriptions ended.
@@ -62,7 +65,12 @@ enum Held {
 
 impl Link {
     /// Runs until the hub is gone.
-    pub(super) fn run(self, hub: WeakHub, queue: mpsc::Receiver<Outgoing>) {
+    pub(super) fn run(
+        self,
+        hub: WeakHub,
+        queue: mpsc::Receiver<Outgoing>,
+        restores: Option<mpsc::Receiver<RestoreJob>>,
+    ) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -82,13 +90,23 @@ impl Link {
         };
         let link = Arc::new(self);
         runtime.block_on(async move {
-            tokio::spawn(publish(
-                client.clone(),
-                queue,
-                link.counters.clone(),
-                link.requests.clone(),
-                link.dialect.sharded(),
-            ));
+            if let Dialect::Streams(channels) = &*link.dialect {
+                tokio::spawn(stream_log::read(
+                    link.clone(),
+                    client.clone(),
+                    hub.clone(),
+                    channels.clone(),
+                ));
+                if let Some(restores) = restores {
+                    tokio::spawn(stream_log::serve_restores(
+                        link.clone(),
+                        client.clone(),
+                        channels.clone(),
+                        restores,
+                    ));
+                }
+            }
+            tokio::spawn(publish(client.clone(), queue, link.clone(), hub.clone()));
             link.subscribe(client, hub).await;
         });
     }
@@ -103,7 +121,26 @@ impl Link {
             }
             let held = match &*self.dialect {
                 Dialect::Classic(channels) => {
-                    self.hold_classic(&client, &hub, channels, &mut subscribed_before)
+                    let subscription = Subscription {
+                        pattern: Some(channels.broadcast_pattern()),
+                        channels: vec![
+                            channels.request().to_string(),
+                            channels.response().to_string(),
+                            channels.own_response().to_string(),
+                        ],
+                    };
+                    self.hold_pubsub(&client, &hub, &subscription, &mut subscribed_before)
+                        .await
+                }
+                Dialect::Streams(channels) => {
+                    let subscription = Subscription {
+                        pattern: None,
+                        channels: vec![
+                            channels.public().to_string(),
+                            channels.private().to_string(),
+                        ],
+                    };
+                    self.hold_pubsub(&client, &hub, &subscription, &mut subscribed_before)
                         .await
                 }
                 Dialect::Sharded(channels) => {
@@ -139,17 +176,17 @@ impl Link {
         self.counters.connected.store(true, Ordering::Relaxed);
     }
 
-    /// Classic: PSUBSCRIBE to the broadcast channels and SUBSCRIBE to the request and response
-    /// channels, then read them until the connection is lost.
-    async fn hold_classic(
+    /// Classic and streams: SUBSCRIBE (and for classic PSUBSCRIBE to the broadcast channels),
+    /// then read them until the connection is lost.
+    async fn hold_pubsub(
         &self,
         client: &redis::Client,
         hub: &WeakHub,
-        channels: &Channels,
+        subscription: &Subscription,
         subscribed_before: &mut bool,
     ) -> Held {
         // Connecting to a Redis that accepts but never answers must not hang either.
-        let opened = tokio::time::timeout(KEEPALIVE, open_classic(client, channels)).await;
+        let opened = tokio::time::timeout(KEEPALIVE, open_pubsub(client, subscription)).await;
         let pubsub = match opened {
             Ok(Ok(pubsub)) => pubsub,
             Ok(Err(error)) => return Held::Failed(error.to_string()),
@@ -300,7 +337,7 @@ impl Link {
         }
     }
 
-    fn on_request(&self, hub: &Hub, request: Request) {
+    pub(super) fn on_request(&self, hub: &Hub, request: Request) {
         let own = |uid: &str| *uid == *self.uid;
         match request {
             Request::AllRooms { uid, request_id } if !own(&uid) => {
@@ -416,20 +453,24 @@ impl Link {
     }
 }
 
-/// Opens the classic subscriptions.
-async fn open_classic(
+/// The Pub/Sub subscriptions of a classic or streams node.
+struct Subscription {
+    /// PSUBSCRIBEd (classic: the broadcast channels).
+    pattern: Option<String>,
+    /// SUBSCRIBEd.
+    channels: Vec<String>,
+}
+
+/// Opens the Pub/Sub subscriptions.
+async fn open_pubsub(
     client: &redis::Client,
-    channels: &Channels,
+    subscription: &Subscription,
 ) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.psubscribe(channels.broadcast_pattern()).await?;
-    pubsub
-        .subscribe(&[
-            channels.request(),
-            channels.response(),
-            channels.own_response(),
-        ])
-        .await?;
+    if let Some(pattern) = &subscription.pattern {
+        pubsub.psubscribe(pattern).await?;
+    }
+    pubsub.subscribe(&subscription.channels).await?;
     Ok(pubsub)
 }
 
@@ -470,8 +511,9 @@ fn single_room(broadcast: &Broadcast) -> Option<Room> {
     }
 }
 
-/// Hands a broadcast from another node to the local sockets it selects.
-fn deliver(hub: &Hub, broadcast: &Broadcast) {
+/// A broadcast from another node as the hub's message; `offsets`: recovery is on, so a stream
+/// entry's id is its offset (not for volatile ones, as Node adds none to them).
+pub(super) fn broadcast_message(broadcast: &Broadcast, offsets: bool) -> Arc<Message> {
     let message = Message::with_binary(
         None,
         single_room(broadcast),
@@ -481,25 +523,42 @@ fn deliver(hub: &Hub, broadcast: &Broadcast) {
     );
     if broadcast.volatile {
         message.mark_volatile();
+    } else if let (Some(offset), true) = (broadcast.offset, offsets) {
+        message.set_offset(offset);
     }
+    message
+}
+
+/// Hands a broadcast from another node to the local sockets it selects.
+fn deliver(hub: &Hub, broadcast: &Broadcast) {
+    let message = broadcast_message(broadcast, false);
     hub.deliver_selected(&broadcast.to.rooms, &broadcast.to.except, &message);
+}
+
+/// What a reply in a publishing pipeline is for.
+enum Awaited {
+    /// The server count for request `id`.
+    Count(String),
+    /// The stream id of this broadcast, delivered here once it has it.
+    Added(Target, Arc<Message>),
 }
 
 /// Publishes what is queued, a pipeline of what is waiting at a time, until the queue closes. A
 /// request of this node goes with a `PUBSUB NUMSUB` (sharded: `SHARDNUMSUB`) of its channel:
-/// the nodes that hear it.
+/// the nodes that hear it. A broadcast waiting for its stream id is delivered here once XADD
+/// answers (without an offset if it fails, as Node does).
 async fn publish(
     client: redis::Client,
     mut queue: mpsc::Receiver<Outgoing>,
-    counters: Arc<LinkCounters>,
-    requests: Arc<Requests>,
-    sharded: bool,
+    link: Arc<Link>,
+    hub: WeakHub,
 ) {
-    let (publish, count) = if sharded {
+    let (publish, count) = if link.dialect.sharded() {
         ("SPUBLISH", "SHARDNUMSUB")
     } else {
         ("PUBLISH", "NUMSUB")
     };
+    let counters = &link.counters;
     let mut backoff = MIN_BACKOFF;
     let mut connection = loop {
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -520,36 +579,97 @@ async fn publish(
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let mut pipe = redis::pipe();
-        let mut asked = Vec::new();
-        for message in &batch {
-            if let Some(id) = &message.request {
-                pipe.cmd("PUBSUB").arg(count).arg(&message.channel);
-                asked.push(id.clone());
-            }
-            pipe.cmd(publish)
-                .arg(&message.channel)
-                .arg(&message.body)
-                .ignore();
-        }
+        let mut awaited = Vec::new();
         let n = batch.len() as u64;
-        match pipe
-            .query_async::<Vec<std::collections::HashMap<String, usize>>>(&mut connection)
-            .await
-        {
-            Ok(counts) => {
+        for message in batch.drain(..) {
+            match message {
+                Outgoing::Publish { channel, body } => {
+                    pipe.cmd(publish).arg(channel).arg(body).ignore();
+                }
+                Outgoing::Request { channel, body, id } => {
+                    pipe.cmd("PUBSUB").arg(count).arg(&channel);
+                    awaited.push(Awaited::Count(id));
+                    pipe.cmd(publish).arg(channel).arg(body).ignore();
+                }
+                Outgoing::Append {
+                    stream,
+                    fields,
+                    then,
+                } => {
+                    let xadd = pipe
+                        .cmd("XADD")
+                        .arg(stream)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(super::streams::MAX_LEN)
+                        .arg("*");
+                    for (name, value) in fields {
+                        xadd.arg(name).arg(value);
+                    }
+                    match then {
+                        Some((target, message)) => awaited.push(Awaited::Added(target, message)),
+                        None => {
+                            xadd.ignore();
+                        }
+                    }
+                }
+                Outgoing::Persist { key, value, ttl } => {
+                    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms)
+                        .ignore();
+                }
+            }
+        }
+        let replies = pipe.query_async::<Vec<redis::Value>>(&mut connection).await;
+        let hub = hub.upgrade();
+        match replies {
+            Ok(replies) => {
                 LinkCounters::add(&counters.published, n);
-                for (id, count) in asked.iter().zip(counts) {
-                    requests.expect(id, count.into_values().next().unwrap_or(0));
+                for (awaited, reply) in awaited.into_iter().zip(replies) {
+                    match awaited {
+                        Awaited::Count(id) => {
+                            let counted = redis::from_redis_value::<
+                                std::collections::HashMap<String, usize>,
+                            >(reply)
+                            .ok()
+                            .and_then(|c| c.into_values().next());
+                            link.requests.expect(&id, counted.unwrap_or(0));
+                        }
+                        Awaited::Added(target, message) => {
+                            let id = redis::from_redis_value::<String>(reply)
+                                .ok()
+                                .and_then(|id| id.parse::<Offset>().ok());
+                            if let Some(id) = id {
+                                link.saw(id);
+                                message.set_offset(id);
+                            }
+                            if let Some(hub) = &hub {
+                                hub.deliver_local(&target, &message);
+                            }
+                        }
+                    }
                 }
             }
             Err(error) => {
                 LinkCounters::add(&counters.publish_failed, n);
-                for id in &asked {
-                    requests.close(id);
+                for awaited in awaited {
+                    match awaited {
+                        Awaited::Count(id) => {
+                            link.requests.close(&id);
+                        }
+                        Awaited::Added(target, message) => {
+                            if let Some(hub) = &hub {
+                                hub.deliver_local(&target, &message);
+                            }
+                        }
+                    }
                 }
                 tracing::warn!(%error, messages = n, "cluster: Redis did not take these messages; they reached no other node");
             }
         }
-        batch.clear();
     }
 }

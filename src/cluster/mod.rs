@@ -16,6 +16,8 @@ mod msgpack;
 mod requests;
 mod shard_connection;
 mod sharded;
+mod stream_log;
+mod streams;
 mod wire;
 
 use std::collections::HashSet;
@@ -25,10 +27,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
 use crate::config::{RedisAdapterKind, SubscriptionMode};
-use crate::hub::{Adapter, ClusterStats, Hub, Message, Room, Target};
+use crate::hub::{Adapter, ClusterStats, Hub, Message, Offset, Room, Target, WeakHub};
 use classic::Channels;
 use dialect::Dialect;
 use sharded::ShardChannels;
+use streams::StreamChannels;
 pub(crate) use wire::Selection;
 
 /// Where and how a node joins its cluster.
@@ -44,32 +47,48 @@ pub(crate) struct ClusterConfig {
     pub(crate) subscription_mode: SubscriptionMode,
     /// Messages that may wait to be published.
     pub(crate) publish_queue: usize,
+    /// How long a dropped session waits in Redis for its client, when recovery is on (streams
+    /// clusters keep sessions there).
+    pub(crate) session_ttl: Option<std::time::Duration>,
 }
 
-/// One message for Redis: a channel and its body.
+/// One command for Redis, from the publishing queue.
 #[derive(Debug)]
-struct Outgoing {
-    channel: String,
-    body: Vec<u8>,
-    /// Set for a request of this node: the server count is taken with it (`PUBSUB NUMSUB`, or
-    /// `SHARDNUMSUB`).
-    request: Option<String>,
+enum Outgoing {
+    /// PUBLISH (sharded: SPUBLISH) a message.
+    Publish { channel: String, body: Vec<u8> },
+    /// A request of this node: published with the server count of its channel (`PUBSUB
+    /// NUMSUB`, or `SHARDNUMSUB`), for request `id`.
+    Request {
+        channel: String,
+        body: Vec<u8>,
+        id: String,
+    },
+    /// XADD an entry to the stream (streams). `then`: a broadcast of this node delivered here
+    /// once the stream gave it its id, which becomes its offset.
+    Append {
+        stream: String,
+        fields: Vec<(&'static str, String)>,
+        then: Option<(Target, Arc<Message>)>,
+    },
+    /// SET a dropped session for `ttl` (PX), for any node to recover it (streams).
+    Persist {
+        key: String,
+        value: String,
+        ttl: std::time::Duration,
+    },
 }
 
 impl Outgoing {
     fn publish(channel: String, body: Vec<u8>) -> Outgoing {
-        Outgoing {
-            channel,
-            body,
-            request: None,
-        }
+        Outgoing::Publish { channel, body }
     }
 
     fn request(channel: String, body: Vec<u8>, id: &str) -> Outgoing {
-        Outgoing {
+        Outgoing::Request {
             channel,
             body,
-            request: Some(id.to_string()),
+            id: id.to_string(),
         }
     }
 }
@@ -124,11 +143,48 @@ pub enum ClusterError {
     Unreachable,
 }
 
+/// A dropped session taken back from Redis (streams): who it was, and what it missed.
+#[derive(Debug)]
+pub(crate) struct Restored {
+    /// Its session id (a Socket.IO socket id, or a relay session's).
+    pub(crate) sid: String,
+    /// Its rooms, less its own id.
+    pub(crate) rooms: Vec<Room>,
+    /// The broadcasts it missed, oldest first, each with its offset.
+    pub(crate) missed: Vec<Arc<Message>>,
+    /// The newest offset read: live copies at or below it are duplicates.
+    pub(crate) through: Offset,
+}
+
+/// Why a session was not taken back from Redis (the client gets a fresh one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RestoreError {
+    /// Not a stream id (Node's check, before Redis is asked).
+    #[error("invalid offset")]
+    InvalidOffset,
+    /// No such session (never, expired, or taken), or its offset is not in the stream.
+    #[error("session or offset not found")]
+    NotFound,
+    /// Redis did not answer in time.
+    #[error("the cluster is unreachable")]
+    Unreachable,
+}
+
+/// A restore asked of the link thread.
+struct RestoreJob {
+    pid: String,
+    offset: Offset,
+    reply: tokio::sync::oneshot::Sender<Result<Restored, RestoreError>>,
+}
+
 /// Who hears other nodes' `serverSideEmit` on this node: the event and its arguments in, the
 /// answer for a `serverSideEmitWithAck` out (`None`: no answer, as a Node listener that does not
 /// call back).
 pub(crate) type ServerListener =
     Arc<dyn Fn(&str, Vec<serde_json::Value>) -> Option<serde_json::Value> + Send + Sync>;
+
+/// Restores that may wait for the link thread at once; past it a client gets a fresh session.
+const RESTORE_QUEUE: usize = 1024;
 
 /// How long this node waits for the answers to its requests (Node's `requestsTimeout`).
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -163,6 +219,13 @@ pub(crate) struct RedisAdapter {
     counters: Arc<LinkCounters>,
     requests: Arc<requests::Requests>,
     listener: Arc<Mutex<Option<ServerListener>>>,
+    /// Restores for the link thread, and their receiving end until it takes it.
+    restores: mpsc::Sender<RestoreJob>,
+    pending_restores: Mutex<Option<mpsc::Receiver<RestoreJob>>>,
+    /// The newest stream id this node knows of (streams): a relay welcome's offset.
+    head: Arc<Mutex<Offset>>,
+    /// The hub, once started: broadcasts waiting for their offset are delivered to it.
+    hub: std::sync::OnceLock<WeakHub>,
 }
 
 /// Why cluster mode could not start.
@@ -193,10 +256,20 @@ impl RedisAdapter {
                 let channels = ShardChannels::new(&config.prefix, &uid, config.subscription_mode);
                 (uid, Dialect::Sharded(channels))
             }
+            RedisAdapterKind::Streams => {
+                let uid = sharded_uid();
+                let channels = StreamChannels::new(&config.prefix, &uid);
+                (uid, Dialect::Streams(channels))
+            }
         };
         let uid: Arc<str> = uid.into();
         let (queue, pending) = mpsc::channel(config.publish_queue.max(1));
+        let (restores, pending_restores) = mpsc::channel(RESTORE_QUEUE);
         Ok(RedisAdapter {
+            restores,
+            pending_restores: Mutex::new(Some(pending_restores)),
+            head: Arc::new(Mutex::new(Offset::Stream { ms: 0, seq: 0 })),
+            hub: std::sync::OnceLock::new(),
             dialect: Arc::new(dialect),
             rooms: Arc::default(),
             config,
@@ -333,6 +406,58 @@ impl RedisAdapter {
             .collect())
     }
 
+    /// Whether this cluster keeps the recovery log and dropped sessions (streams, recovery
+    /// on): broadcasts get their offsets from the stream, and sessions recover on any node.
+    pub(crate) fn keeps_sessions(&self) -> bool {
+        matches!(*self.dialect, Dialect::Streams(_)) && self.config.session_ttl.is_some()
+    }
+
+    /// The newest offset this node knows of (a relay welcome's, to resume from).
+    pub(crate) fn head(&self) -> Offset {
+        self.head.lock().map(|h| *h).unwrap_or(Offset::Local(0))
+    }
+
+    /// Keeps a dropped session in Redis for any node to recover (streams, recovery on).
+    pub(crate) fn persist_session(&self, sid: &str, pid: &str, rooms: &[Room]) {
+        let (Dialect::Streams(channels), Some(ttl)) = (&*self.dialect, self.config.session_ttl)
+        else {
+            return;
+        };
+        let value = streams::encode_session(sid, pid, rooms, &serde_json::json!({}));
+        self.enqueue(Outgoing::Persist {
+            key: channels.session_key(pid),
+            value,
+            ttl,
+        });
+    }
+
+    /// Takes back the session `pid` kept in Redis, with what it missed since `offset` (a
+    /// stream id, as Node checks it). The session is used up, found or not, as in Node.
+    pub(crate) fn restore(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> impl std::future::Future<Output = Result<Restored, RestoreError>> + Send + 'static {
+        let restores = self.restores.clone();
+        let pid = pid.to_string();
+        let offset = offset.parse::<Offset>();
+        async move {
+            let offset = match offset {
+                Ok(offset @ Offset::Stream { .. }) => offset,
+                _ => return Err(RestoreError::InvalidOffset),
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = RestoreJob { pid, offset, reply };
+            restores
+                .try_send(job)
+                .map_err(|_| RestoreError::Unreachable)?;
+            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+                Ok(Ok(result)) => result,
+                _ => Err(RestoreError::Unreachable),
+            }
+        }
+    }
+
     fn enqueue(&self, outgoing: Outgoing) {
         match self.queue.try_send(outgoing) {
             Ok(()) => {}
@@ -355,7 +480,11 @@ impl Adapter for RedisAdapter {
         let Some(receiver) = self.pending.lock().ok().and_then(|mut p| p.take()) else {
             return;
         };
+        let _ = self.hub.set(hub.downgrade());
+        let restores = self.pending_restores.lock().ok().and_then(|mut p| p.take());
         let link = link::Link {
+            head: self.head.clone(),
+            recovery: self.config.session_ttl.is_some(),
             url: self.config.url.clone(),
             uid: self.uid.clone(),
             dialect: self.dialect.clone(),
@@ -366,14 +495,11 @@ impl Adapter for RedisAdapter {
             listener: self.listener.clone(),
         };
         let weak = hub.downgrade();
-        let protocol = match &*self.dialect {
-            Dialect::Classic(_) => "classic",
-            Dialect::Sharded(_) => "sharded",
-        };
+        let protocol = self.dialect.name();
         tracing::info!(node = %self.uid, url = %self.config.url, prefix = %self.config.prefix, protocol, "cluster mode: joining through Redis (redis-adapter protocol)");
         let spawned = std::thread::Builder::new()
             .name("switchboard-redis".into())
-            .spawn(move || link.run(weak, receiver));
+            .spawn(move || link.run(weak, receiver, restores));
         if let Err(error) = spawned {
             tracing::error!(%error, "cluster mode: cannot start the Redis thread; this node is alone");
         }
@@ -384,10 +510,7 @@ impl Adapter for RedisAdapter {
         if message.namespace.is_some() {
             return;
         }
-        let to = Selection {
-            rooms: target.rooms.clone(),
-            except: target.except.iter().map(|id| id.as_ref().into()).collect(),
-        };
+        let to = to_selection(target);
         let outgoing = self.dialect.broadcast(
             &self.uid,
             &message.event,
@@ -397,6 +520,45 @@ impl Adapter for RedisAdapter {
             message.is_volatile(),
         );
         self.enqueue(outgoing);
+    }
+
+    fn forward_for_offset(&self, target: &Target, message: &Arc<Message>) -> bool {
+        if !self.keeps_sessions() || message.namespace.is_some() {
+            return false;
+        }
+        let Outgoing::Append { stream, fields, .. } = self.dialect.broadcast(
+            &self.uid,
+            &message.event,
+            &message.args,
+            &message.attachments,
+            &to_selection(target),
+            message.is_volatile(),
+        ) else {
+            return false;
+        };
+        let append = Outgoing::Append {
+            stream,
+            fields,
+            then: Some((target.clone(), message.clone())),
+        };
+        if let Err(error) = self.queue.try_send(append) {
+            // Not in the stream: delivered here at once, without an offset (as Node does when
+            // XADD fails).
+            LinkCounters::add(&self.counters.publish_dropped, 1);
+            if let (
+                Outgoing::Append {
+                    then: Some((target, message)),
+                    ..
+                },
+                Some(hub),
+            ) = (
+                error.into_inner(),
+                self.hub.get().and_then(WeakHub::upgrade),
+            ) {
+                hub.deliver_local(&target, &message);
+            }
+        }
+        true
     }
 
     fn room_changed(&self, room: &str) {
@@ -464,6 +626,14 @@ pub(crate) fn fuzz_msgpack_round_trip(bytes: &[u8]) {
         let again =
             rmpv::decode::read_value(&mut written.as_slice()).expect("what we write reads back");
         assert_eq!(msgpack::to_json(&again), json);
+    }
+}
+
+/// Who a hub target selects, as the cluster names it (socket ids are rooms).
+fn to_selection(target: &Target) -> Selection {
+    Selection {
+        rooms: target.rooms.clone(),
+        except: target.except.iter().map(|id| id.as_ref().into()).collect(),
     }
 }
 

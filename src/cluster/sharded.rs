@@ -164,6 +164,19 @@ pub(crate) fn decode(
         };
         return response(kind, body.get("data").unwrap_or(&empty));
     }
+    decode_operation(own_uid, kind, &body, attachments)
+}
+
+/// What an envelope of another node asks (anything but an answer): `body` is the envelope read
+/// as JSON, `attachments` its binary values (each a placeholder in `body`). The streams adapter
+/// reads its stream entries into the same envelope.
+pub(crate) fn decode_operation(
+    own_uid: &str,
+    kind: u64,
+    body: &Value,
+    attachments: Vec<Bytes>,
+) -> Result<Incoming, Malformed> {
+    let empty = Value::Null;
     let data = body.get("data").unwrap_or(&empty);
     let uid = text(body.get("uid"));
     let nsp = body.get("nsp").and_then(Value::as_str).unwrap_or(NAMESPACE);

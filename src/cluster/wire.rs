@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::msgpack;
-use crate::hub::Room;
+use crate::hub::{Offset, Room};
 
 /// The namespace the cluster carries (relay mode's rooms are the rooms of `/`).
 pub(crate) const NAMESPACE: &str = "/";
@@ -41,6 +41,8 @@ pub(crate) struct Broadcast {
     pub(crate) timeout_ms: Option<u64>,
     /// Its binary arguments, each a placeholder in `args`.
     pub(crate) attachments: Vec<Bytes>,
+    /// Its stream entry id, when it came through a streams cluster's stream.
+    pub(crate) offset: Option<Offset>,
 }
 
 /// A request on the requests channel.
@@ -200,6 +202,7 @@ pub(crate) fn broadcast_from(
         volatile: flag("volatile").and_then(Value::as_bool).unwrap_or(false),
         timeout_ms: flag("timeout").and_then(Value::as_u64),
         attachments,
+        offset: None,
     }))
 }
 

@@ -174,8 +174,25 @@ impl EngineConn<'_> {
         self.core.clear_deadline();
     }
 
+    /// Runs `work` on this connection (its application `H`) once `pending` completes, unless
+    /// the connection is closing by then.
+    pub(crate) fn when_done<H: EngineHandler, T: Send + 'static>(
+        &self,
+        pending: impl std::future::Future<Output = T> + 'static,
+        work: impl FnOnce(&H, &mut H::Conn, &mut EngineConn<'_>, T) + Send + 'static,
+    ) {
+        self.core.when_done::<super::logic::EngineLogic<H>, T>(
+            pending,
+            move |logic, core, value| {
+                logic.with_conn(core, |handler, state, conn| {
+                    work(handler, state, conn, value)
+                });
+            },
+        );
+    }
+
     /// Broadcasts up to `offset` were replayed to recovered member `id`: drop their live copies.
-    pub fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
+    pub fn set_replayed_through(&mut self, id: &SessionId, offset: crate::hub::Offset) {
         self.core.set_replayed_through(id, offset);
     }
 

@@ -69,7 +69,7 @@ impl<H: EngineHandler> EngineLogic<H> {
         !self.base64
     }
 
-    fn with_conn<R>(
+    pub(super) fn with_conn<R>(
         &mut self,
         core: &mut SessionCore,
         f: impl FnOnce(&H, &mut H::Conn, &mut EngineConn<'_>) -> R,

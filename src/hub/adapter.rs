@@ -21,6 +21,15 @@ pub(crate) trait Adapter: Send + Sync + 'static {
     /// Forwards a broadcast that originated on this node to the other nodes.
     fn forward(&self, target: &Target, message: &Arc<Message>);
 
+    /// Forwards a broadcast of this node whose offset the cluster gives (a streams cluster with
+    /// recovery on): the adapter delivers it to this node's sessions once it has the offset
+    /// (or at once, without one, when the cluster cannot take it). False: this adapter gives
+    /// no offsets, and the hub delivers and forwards as usual.
+    fn forward_for_offset(&self, target: &Target, message: &Arc<Message>) -> bool {
+        let _ = (target, message);
+        false
+    }
+
     /// A room of `/` got its first member on this node, or lost its last (a sharded cluster
     /// subscribes to its channel, or leaves it).
     fn room_changed(&self, room: &str) {

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use serde_json::Value;
 
+use super::Offset;
+
 /// A room name.
 pub type Room = Arc<str>;
 
@@ -80,7 +82,7 @@ pub struct Message {
     /// Encodings of a format by another encoder (two applications on one hub that encode the
     /// same format their own way): rare, so a short list behind a lock.
     others: Mutex<Vec<(WireFormat, TypeId, Frame)>>,
-    offset: OnceLock<u64>,
+    offset: OnceLock<Offset>,
     /// Node's `volatile`: a recipient that is not ready to write (something still waits to go
     /// out to it, or a polling client has no request open) goes without.
     volatile: AtomicBool,
@@ -168,11 +170,11 @@ impl Message {
     }
 
     /// Its place in the hub's recovery log, when recovery is on (set once, before delivery).
-    pub fn offset(&self) -> Option<u64> {
+    pub fn offset(&self) -> Option<Offset> {
         self.offset.get().copied()
     }
 
-    pub(super) fn set_offset(&self, offset: u64) {
+    pub(crate) fn set_offset(&self, offset: Offset) {
         let _ = self.offset.set(offset);
     }
 

@@ -11,6 +11,7 @@ mod broadcast_ack;
 mod cluster_view;
 mod inbox;
 mod message;
+mod offset;
 mod recovery;
 mod session_info;
 mod stats;
@@ -33,6 +34,7 @@ pub(crate) use inbox::{Inbox, InboxFull};
 pub(crate) use message::buffer_json;
 pub(crate) use message::BroadcastAck;
 pub use message::{Frame, Message, Room, WireFormat};
+pub use offset::{InvalidOffset, Offset};
 pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};
 pub use session_info::{DisconnectReason, Protocol, Transport};
 pub(crate) use stats::Counters;
@@ -62,6 +64,20 @@ pub(crate) enum SessionCommand {
     Drain,
     /// Close the session for this reason.
     Close(DisconnectReason),
+    /// Finish work that had to wait (a restore from Redis) inside the actor.
+    Later(Later),
+}
+
+/// Work for a session actor, run on its logic (as `&mut dyn Any`, for the protocol that queued
+/// it to downcast) and its core, unless the session is closing.
+pub(crate) struct Later(
+    pub Box<dyn FnOnce(&mut dyn std::any::Any, &mut crate::session::SessionCore) + Send>,
+);
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Later")
+    }
 }
 
 /// How the hub reaches one session actor: its inbox for broadcasts, its address for commands.
@@ -448,6 +464,14 @@ impl Hub {
     /// Sends a message to every session of `target`, here and on other nodes; returns how many
     /// local sessions accepted it.
     pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
+        if self.forwarded_for_offset(target, &message) {
+            // Delivered once the stream answers: the sessions it is for, counted now.
+            return self
+                .recipients(target)
+                .iter()
+                .filter(|m| !target.except.iter().any(|e| **e == *m.id))
+                .count();
+        }
         self.record(target, &message);
         let delivered = self.deliver_local(target, &message);
         if !target.local {
@@ -456,11 +480,36 @@ impl Hub {
         delivered
     }
 
+    /// A streams cluster with recovery on gives a broadcast its offset (its stream id): it is
+    /// delivered here once it has it, by the adapter. True when it went that way.
+    fn forwarded_for_offset(&self, target: &Target, message: &Arc<Message>) -> bool {
+        if target.volatile {
+            message.mark_volatile();
+        }
+        !target.local
+            && !message.is_volatile()
+            && self.inner.recovery.is_some()
+            && self.inner.adapter.forward_for_offset(target, message)
+    }
+
+    /// The cluster that keeps dropped sessions and the recovery log (a streams cluster with
+    /// recovery on): sessions recover on any node through it, not through this hub's log.
+    pub(crate) fn shared_recovery(&self) -> Option<&crate::cluster::RedisAdapter> {
+        self.inner.recovery.as_ref()?;
+        self.inner
+            .adapter
+            .cluster()
+            .filter(|cluster| cluster.keeps_sessions())
+    }
+
     /// Applies a target's flags to its message, and keeps it for recovery unless volatile (as
-    /// Node keeps only plain events).
+    /// Node keeps only plain events), or the cluster keeps the log.
     fn record(&self, target: &Target, message: &Arc<Message>) {
         if target.volatile {
             message.mark_volatile();
+        }
+        if self.shared_recovery().is_some() {
+            return;
         }
         if let Some(recovery) = self
             .inner
@@ -476,6 +525,13 @@ impl Hub {
     /// each. Every recipient takes its share of the batch whole or not at all (a session that
     /// cannot take it all is overflowed and gets none of it), so the counts say what went out.
     pub(crate) fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
+        if self.shared_recovery().is_some() {
+            // Each waits for its stream id before it is delivered here: one at a time, in order.
+            return batch
+                .into_iter()
+                .map(|(target, message)| self.broadcast(&target, message))
+                .collect();
+        }
         let mut shares: HashMap<SessionId, Share> = HashMap::new();
         for (i, (target, message)) in batch.iter().enumerate() {
             self.record(target, message);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use super::{Message, Room, SessionId, Target};
+use super::{Message, Offset, Room, SessionId, Target};
 use crate::config::defaults;
 
 /// How long and how much the hub keeps for recovery.
@@ -58,7 +58,7 @@ pub(crate) struct Recovered {
     /// The broadcasts it missed, oldest first.
     pub missed: Vec<Arc<Message>>,
     /// The newest offset at the time of recovery: live deliveries at or below it are duplicates.
-    pub through: u64,
+    pub through: Offset,
 }
 
 /// Why a session could not be recovered (the client gets a fresh session).
@@ -125,6 +125,12 @@ impl Recovery {
             .clone()
     }
 
+    /// A live session with a token ended: its token, forgotten here (a streams cluster keeps
+    /// the session in Redis instead).
+    pub(crate) fn forget_token(&self, id: &SessionId) -> Option<String> {
+        self.tokens.remove(id).map(|(_, token)| token)
+    }
+
     /// A live session with a token ended: keep it under that token when `recoverable`, forget
     /// it otherwise.
     pub(crate) fn park(&self, id: &SessionId, rooms: Vec<Room>, recoverable: bool) {
@@ -144,7 +150,7 @@ impl Recovery {
         let mut log = self.lock();
         let offset = log.next;
         log.next += 1;
-        message.set_offset(offset);
+        message.set_offset(Offset::Local(offset));
         let size = message.size();
         let now = Instant::now();
         log.bytes += size;
@@ -159,8 +165,8 @@ impl Recovery {
     }
 
     /// The newest offset given so far (0 before any).
-    pub(crate) fn head(&self) -> u64 {
-        self.lock().next - 1
+    pub(crate) fn head(&self) -> Offset {
+        Offset::Local(self.lock().next - 1)
     }
 
     /// Keeps a session that dropped, under its private `token`.
@@ -205,6 +211,7 @@ impl Recovery {
     /// Takes back a kept session and what it missed since `offset` (the last offset it got).
     #[cfg(test)]
     pub(crate) fn recover(&self, token: &str, offset: u64) -> Result<Recovered, RecoveryError> {
+        let offset = Offset::Local(offset);
         let session = self.take(token)?;
         let (missed, through) = self.missed(&session, offset)?;
         Ok(Recovered {
@@ -233,8 +240,12 @@ impl Recovery {
     pub(crate) fn missed(
         &self,
         session: &KeptSession,
-        offset: u64,
-    ) -> Result<(Vec<Arc<Message>>, u64), RecoveryError> {
+        offset: Offset,
+    ) -> Result<(Vec<Arc<Message>>, Offset), RecoveryError> {
+        // This log counts; a stream id is a cluster's (another node's streams mode).
+        let Offset::Local(offset) = offset else {
+            return Err(RecoveryError::InvalidOffset);
+        };
         let log = self.lock();
         let through = log.next - 1;
         if offset > through {
@@ -251,7 +262,7 @@ impl Recovery {
             .filter(|e| e.message.namespace == session.namespace)
             .map(|e| e.message.clone())
             .collect();
-        Ok((missed, through))
+        Ok((missed, Offset::Local(through)))
     }
 
     /// Drops expired sessions and log entries; returns how many sessions went.
@@ -335,7 +346,7 @@ mod tests {
         // Three of 300 kB fit in 1 MB; the rest went, oldest first.
         assert_eq!(r.log_len(), 3);
         assert!(r.log_bytes() <= 1_000_000, "{}", r.log_bytes());
-        assert_eq!(r.head(), 500);
+        assert_eq!(r.head(), Offset::Local(500));
     }
 
     fn publish(r: &Recovery, room: &str, n: i64) -> Arc<Message> {
@@ -365,14 +376,14 @@ mod tests {
     fn replays_what_was_missed_in_its_rooms_in_order_once() {
         let r = recovery(100, Duration::from_secs(60));
         let seen = publish(&r, "a", 1);
-        assert_eq!(seen.offset(), Some(1));
+        assert_eq!(seen.offset(), Some(Offset::Local(1)));
         keep(&r, "t", &["a", "b"]);
         publish(&r, "a", 2);
         publish(&r, "other", 3);
         publish(&r, "b", 4);
         let recovered = r.recover("t", 1).unwrap();
         assert_eq!(data(&recovered), [2, 4]);
-        assert_eq!(recovered.through, 4);
+        assert_eq!(recovered.through, Offset::Local(4));
         assert_eq!(recovered.session.rooms.len(), 2);
         // Once: the token is used up.
         assert_eq!(

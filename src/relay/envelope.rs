@@ -5,7 +5,7 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::hub::Message;
+use crate::hub::{Message, Offset};
 
 /// What a relay client asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ pub(crate) enum Command {
         /// The private token the dropped session's welcome gave.
         token: String,
         /// The offset of the last message the client got (the welcome's offset if none).
-        offset: u64,
+        offset: Offset,
     },
     /// Send an event to the server's handler.
     Emit {
@@ -157,10 +157,11 @@ pub(crate) fn decode(text: &str) -> Result<Request, EnvelopeError> {
             offset: match fields.get("offset") {
                 Some(Value::String(s)) => s
                     .parse()
-                    .map_err(|_| fail("\"offset\" must be a number".into()))?,
+                    .map_err(|_| fail("\"offset\" must be an offset the server gave".into()))?,
                 Some(Value::Number(n)) => n
                     .as_u64()
-                    .ok_or_else(|| fail("\"offset\" must be a number".into()))?,
+                    .map(Offset::Local)
+                    .ok_or_else(|| fail("\"offset\" must be an offset the server gave".into()))?,
                 _ => return Err(fail("missing field \"offset\"".into())),
             },
         },
@@ -183,7 +184,7 @@ fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, Strin
 
 /// The welcome a client gets when its session opens; with recovery on, the private token and
 /// the current offset to resume from.
-pub(crate) fn encode_welcome(session_id: &str, resume: Option<(&str, u64)>) -> String {
+pub(crate) fn encode_welcome(session_id: &str, resume: Option<(&str, Offset)>) -> String {
     match resume {
         Some((token, offset)) => json!({
             "type": "welcome",
@@ -385,7 +386,7 @@ mod tests {
             r#"{"type":"welcome","session":"abc"}"#
         );
         assert_eq!(
-            encode_welcome("abc", Some(("tok", 7))),
+            encode_welcome("abc", Some(("tok", Offset::Local(7)))),
             r#"{"type":"welcome","session":"abc","token":"tok","offset":"7"}"#
         );
         assert_eq!(
@@ -394,7 +395,7 @@ mod tests {
                 .command,
             Command::Resume {
                 token: "t".into(),
-                offset: 12
+                offset: Offset::Local(12)
             }
         );
     }

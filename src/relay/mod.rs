@@ -7,7 +7,9 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::handler::{Handler, Refusal, SessionRef};
-use crate::hub::Room;
+use std::sync::Arc;
+
+use crate::hub::{Message, Room};
 
 pub(crate) use envelope::{Command, EnvelopeError, Request};
 
@@ -125,7 +127,7 @@ pub(crate) fn execute(
 pub(crate) fn resume(
     session: &SessionRef,
     token: &str,
-    offset: u64,
+    offset: crate::hub::Offset,
 ) -> Result<crate::hub::Recovered, Refusal> {
     let recovery = session
         .hub()
@@ -146,43 +148,86 @@ pub(crate) fn resume(
     })
 }
 
-/// Answers a relay `resume` request: `Ok` with the `resumed` answer and the recovered session
-/// (whose missed messages the caller queues after the answer), or `Err` with the error answer.
-pub(crate) fn answer_resume(
+/// Answers a relay `resume` request: the `resumed` answer and what the session missed (the
+/// caller queues those after the answer), or the error answer.
+fn answer_resume(
     session: &SessionRef,
     id: Option<&envelope::RequestId>,
     token: &str,
-    offset: u64,
-) -> Result<(String, crate::hub::Recovered), String> {
+    offset: crate::hub::Offset,
+) -> Response {
     match resume(session, token, offset) {
         Ok(recovered) => {
             let answer =
                 envelope::encode_resumed(id, &recovered.session.rooms, recovered.missed.len());
-            Ok((answer, recovered))
+            Response::Resumed(answer, recovered.missed, recovered.through)
         }
-        Err(message) => {
-            tracing::debug!(session = %session.id(), %message, "relay resume refused");
-            Err(envelope::encode_error(
-                id,
-                &format!("cannot resume: {message}"),
-            ))
-        }
+        Err(message) => refuse_resume(session, id, &message),
     }
 }
 
-/// The welcome of a new relay session: with recovery on, its private token and the offset.
+fn refuse_resume(
+    session: &SessionRef,
+    id: Option<&envelope::RequestId>,
+    message: &str,
+) -> Response {
+    tracing::debug!(session = %session.id(), %message, "relay resume refused");
+    Response::Reply(envelope::encode_error(
+        id,
+        &format!("cannot resume: {message}"),
+    ))
+}
+
+/// Finishes a resume the cluster answered ([`Response::Restoring`]), inside the session: back
+/// in its rooms, then the answer and what it missed.
+pub(crate) fn finish_resume(
+    session: &SessionRef,
+    id: Option<&envelope::RequestId>,
+    restored: Result<crate::cluster::Restored, crate::cluster::RestoreError>,
+) -> Response {
+    let restored = match restored {
+        Ok(restored) => restored,
+        Err(error) => return refuse_resume(session, id, &error.to_string()),
+    };
+    for room in &restored.rooms {
+        if let Err(error) = session.join(room.clone()) {
+            return refuse_resume(session, id, &error.to_string());
+        }
+    }
+    let answer = envelope::encode_resumed(id, &restored.rooms, restored.missed.len());
+    Response::Resumed(answer, restored.missed, restored.through)
+}
+
+/// The welcome of a new relay session: with recovery on, its private token and the offset
+/// (in a streams cluster, the newest stream id this node knows).
 pub(crate) fn welcome(session: &SessionRef) -> String {
-    let resume = session
-        .hub()
-        .recovery()
-        .map(|r| (r.token_for(session.id()), r.head()));
+    let hub = session.hub();
+    let resume = hub.recovery().map(|r| {
+        let head = match hub.shared_recovery() {
+            Some(cluster) => cluster.head(),
+            None => r.head(),
+        };
+        (r.token_for(session.id()), head)
+    });
     envelope::encode_welcome(session.id(), resume.as_ref().map(|(t, o)| (t.as_str(), *o)))
 }
 
-/// A relay session has ended: keep it for resume if it dropped.
+/// A relay session has ended: keep it for resume if it dropped (in Redis, in a streams
+/// cluster: any node may take it back).
 pub(crate) fn park(session: &SessionRef, rooms: &[Room], reason: &crate::hub::DisconnectReason) {
-    if let Some(recovery) = session.hub().recovery() {
-        recovery.park(session.id(), rooms.to_vec(), reason.is_recoverable());
+    let hub = session.hub();
+    let Some(recovery) = hub.recovery() else {
+        return;
+    };
+    match hub.shared_recovery() {
+        Some(cluster) => {
+            if let Some(token) = recovery.forget_token(session.id()) {
+                if reason.is_recoverable() {
+                    cluster.persist_session(session.id(), &token, rooms);
+                }
+            }
+        }
+        None => recovery.park(session.id(), rooms.to_vec(), reason.is_recoverable()),
     }
 }
 
@@ -211,9 +256,26 @@ pub(crate) enum Response {
     /// Send this answer.
     Reply(String),
     /// A resume succeeded: send the answer, then the missed messages (in the session's own wire
-    /// format), then drop live copies up to `recovered.through`.
-    Resumed(String, crate::hub::Recovered),
+    /// format), then drop live copies up to the offset.
+    Resumed(String, Vec<Arc<Message>>, crate::hub::Offset),
+    /// A resume the cluster answers (streams): once `pending` completes, [`finish_resume`]
+    /// gives the response, inside the session.
+    Restoring {
+        /// The request's id, for the answer.
+        id: Option<envelope::RequestId>,
+        /// Redis's answer.
+        pending: Restoring,
+    },
 }
+
+/// A session being taken back from Redis.
+pub(crate) type Restoring = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<crate::cluster::Restored, crate::cluster::RestoreError>,
+            > + Send,
+    >,
+>;
 
 /// Decodes and carries out one relay text message, `resume` included.
 pub(crate) fn respond(
@@ -227,10 +289,15 @@ pub(crate) fn respond(
         Ok(Request {
             id,
             command: Command::Resume { token, offset },
-        }) => match answer_resume(session, id.as_ref(), &token, offset) {
-            Ok((answer, recovered)) => return Response::Resumed(answer, recovered),
-            Err(error) => Some(error),
-        },
+        }) => {
+            return match session.hub().shared_recovery() {
+                Some(cluster) => Response::Restoring {
+                    id,
+                    pending: Box::pin(cluster.restore(&token, &offset.to_string())),
+                },
+                None => answer_resume(session, id.as_ref(), &token, offset),
+            };
+        }
         Ok(request) => dispatch(request, session, handler, limits),
         Err(EnvelopeError { id, message }) => {
             tracing::debug!(session = %session.id(), %message, "bad relay message");

@@ -194,7 +194,7 @@ pub(crate) struct SessionCore {
     release_armed: bool,
     /// Per member: broadcasts at or below this offset were replayed on recovery, so live copies
     /// are dropped.
-    replayed_through: std::collections::HashMap<SessionId, u64>,
+    replayed_through: std::collections::HashMap<SessionId, crate::hub::Offset>,
     /// The hub counts this session as closing (until the actor stops).
     counted_closing: bool,
 }
@@ -316,9 +316,28 @@ impl SessionCore {
         self.deadline = None;
     }
 
+    /// Runs `work` on this session's logic `L` and core once `pending` completes (a restore
+    /// from Redis), inside the actor, unless the session is closing by then.
+    pub(crate) fn when_done<L: SessionLogic, T: Send + 'static>(
+        &self,
+        pending: impl std::future::Future<Output = T> + 'static,
+        work: impl FnOnce(&mut L, &mut SessionCore, T) + Send + 'static,
+    ) {
+        let addr = self.mailbox.addr.clone();
+        actix::spawn(async move {
+            let value = pending.await;
+            let later = crate::hub::Later(Box::new(move |logic, core| {
+                if let Some(logic) = logic.downcast_mut::<L>() {
+                    work(logic, core, value);
+                }
+            }));
+            addr.do_send(SessionCommand::Later(later));
+        });
+    }
+
     /// Broadcasts up to `offset` were replayed to recovered member `id`: drop their live copies.
-    pub(crate) fn set_replayed_through(&mut self, id: &SessionId, offset: u64) {
-        let through = self.replayed_through.entry(id.clone()).or_default();
+    pub(crate) fn set_replayed_through(&mut self, id: &SessionId, offset: crate::hub::Offset) {
+        let through = self.replayed_through.entry(id.clone()).or_insert(offset);
         *through = (*through).max(offset);
     }
 
@@ -707,6 +726,11 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
                 }
             }
             SessionCommand::Close(reason) => self.core.close(reason),
+            SessionCommand::Later(crate::hub::Later(work)) => {
+                if self.core.closing.is_none() {
+                    work(&mut self.logic, &mut self.core);
+                }
+            }
         }
         self.settle(ctx);
     }

@@ -257,10 +257,46 @@ impl<A: SocketHandler> SocketIo<A> {
             (ProtocolVersion::V5, Some(value @ Value::Object(_))) => value,
             (ProtocolVersion::V5, _) => json!({}),
         };
-        let recovered = self.recover(conn, &nsp, &auth);
+        // A streams cluster keeps sessions in Redis: the socket opens once Redis has answered.
+        if let (Some(cluster), ProtocolVersion::V5, "/") =
+            (conn.hub().shared_recovery(), version, nsp.as_ref())
+        {
+            if let (Some(pid), Some(offset)) = (auth["pid"].as_str(), auth["offset"].as_str()) {
+                let pending = cluster.restore(pid, offset);
+                let pid = pid.to_string();
+                return conn.when_done::<Self, _>(pending, move |this, state, conn, restored| {
+                    let resumption = match restored {
+                        Ok(restored) => Some(Resumption::Cluster { pid, restored }),
+                        Err(error) => {
+                            tracing::debug!(%error, "socket.io session not recovered");
+                            None
+                        }
+                    };
+                    this.open_socket(state, conn, nsp, version, auth, resumption);
+                });
+            }
+        }
+        let resumption = self.recover(conn, &nsp, &auth);
+        self.open_socket(state, conn, nsp, version, auth, resumption);
+    }
+
+    /// Opens the socket of namespace `nsp` (taking back a dropped one's id, rooms and missed
+    /// broadcasts when `resumption` has it), unless the middleware refuses it.
+    fn open_socket(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        nsp: Arc<str>,
+        version: ProtocolVersion,
+        auth: Value,
+        resumption: Option<Resumption>,
+    ) {
+        if state.sockets.get(&nsp).is_some() {
+            return;
+        }
         let recovering = self.recovery_on(conn, version);
-        let (id, pid) = match &recovered {
-            Some((pid, kept, _)) => (kept.id.clone(), Some(pid.clone())),
+        let (id, pid) = match &resumption {
+            Some(resumption) => (resumption.id(), Some(resumption.pid().to_string())),
             None => (
                 crate::hub::new_session_id(),
                 recovering.then(|| crate::hub::new_session_id().to_string()),
@@ -268,8 +304,8 @@ impl<A: SocketHandler> SocketIo<A> {
         };
         let mut socket_state = SocketState::new(id.clone(), nsp.clone(), auth);
         socket_state.pid = pid.clone();
-        socket_state.recovered = recovered.is_some();
-        let skip_middleware = recovered.is_some() && self.config.recovery_skip_middlewares;
+        socket_state.recovered = resumption.is_some();
+        let skip_middleware = resumption.is_some() && self.config.recovery_skip_middlewares;
         let mut socket = Socket {
             state: &mut socket_state,
             conn,
@@ -313,18 +349,23 @@ impl<A: SocketHandler> SocketIo<A> {
         };
         packet_frames(conn, &reply);
         conn.clear_deadline();
-        if let Some((_, kept, offset)) = recovered {
-            for room in &kept.rooms {
-                let _ = hub.join(&id, room.clone());
-            }
-            let missed = hub.recovery().map(|r| r.missed(&kept, offset));
-            if let Some(Ok((missed, through))) = missed {
-                for message in &missed {
-                    self.send_message(conn, message);
+        match resumption {
+            Some(Resumption::Local { kept, offset, .. }) => {
+                for room in &kept.rooms {
+                    let _ = hub.join(&id, room.clone());
                 }
-                conn.set_replayed_through(&id, through);
-                tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
+                let missed = hub.recovery().map(|r| r.missed(&kept, offset));
+                if let Some(Ok((missed, through))) = missed {
+                    self.replay(conn, &id, &missed, through);
+                }
             }
+            Some(Resumption::Cluster { restored, .. }) => {
+                for room in &restored.rooms {
+                    let _ = hub.join(&id, room.clone());
+                }
+                self.replay(conn, &id, &restored.missed, restored.through);
+            }
+            None => {}
         }
         state.sockets.insert(socket_state);
         if let Some(socket_state) = state.sockets.get_mut(&nsp) {
@@ -337,23 +378,34 @@ impl<A: SocketHandler> SocketIo<A> {
         self.settle(state, conn, &nsp);
     }
 
+    /// Sends a recovered socket what it missed, and drops live copies up to `through`.
+    fn replay(
+        &self,
+        conn: &mut EngineConn<'_>,
+        id: &SessionId,
+        missed: &[Arc<Message>],
+        through: crate::hub::Offset,
+    ) {
+        for message in missed {
+            self.send_message(conn, message);
+        }
+        conn.set_replayed_through(id, through);
+        tracing::debug!(socket = %id, missed = missed.len(), "socket.io session recovered");
+    }
+
     /// Whether this connection's sockets get a private id for recovery (v5 clients, recovery on).
     fn recovery_on(&self, conn: &EngineConn<'_>, version: ProtocolVersion) -> bool {
         version == ProtocolVersion::V5 && conn.hub().recovery().is_some()
     }
 
-    /// Takes back the session named by the CONNECT auth's `pid` and `offset`, if it can be.
-    fn recover(
-        &self,
-        conn: &EngineConn<'_>,
-        nsp: &Arc<str>,
-        auth: &Value,
-    ) -> Option<(String, crate::hub::KeptSession, u64)> {
+    /// Takes back the session named by the CONNECT auth's `pid` and `offset` from this hub's
+    /// log, if it can be.
+    fn recover(&self, conn: &EngineConn<'_>, nsp: &Arc<str>, auth: &Value) -> Option<Resumption> {
         let recovery = conn.hub().recovery()?;
         let (Some(pid), Some(offset)) = (auth["pid"].as_str(), auth["offset"].as_str()) else {
             return None;
         };
-        let offset = offset.parse::<u64>().ok()?;
+        let offset = offset.parse::<crate::hub::Offset>().ok()?;
         // Take the session, and check now that nothing it missed is gone (a gap means a fresh
         // socket); what it missed is read once it is back in its rooms.
         let checked = recovery.take(pid).and_then(|kept| {
@@ -362,7 +414,11 @@ impl<A: SocketHandler> SocketIo<A> {
         });
         match checked {
             Ok(kept) if kept.namespace.as_deref().unwrap_or("/") == nsp.as_ref() => {
-                Some((pid.to_string(), kept, offset))
+                Some(Resumption::Local {
+                    pid: pid.to_string(),
+                    kept,
+                    offset,
+                })
             }
             Ok(_) => None,
             Err(error) => {
@@ -383,6 +439,13 @@ impl<A: SocketHandler> SocketIo<A> {
             return;
         };
         if !reason.is_recoverable() {
+            return;
+        }
+        if let Some(cluster) = conn.hub().shared_recovery() {
+            // Any node may take it back (only `/` crosses nodes).
+            if socket.nsp.as_ref() == "/" {
+                cluster.persist_session(&socket.id, pid, rooms);
+            }
             return;
         }
         let namespace = (socket.nsp.as_ref() != "/").then(|| socket.nsp.clone());
@@ -423,6 +486,37 @@ impl<A: SocketHandler> SocketIo<A> {
             conn,
         };
         self.app.on_disconnect(&mut socket, reason, rooms);
+    }
+}
+
+/// A dropped socket being taken back.
+enum Resumption {
+    /// From this hub's log: the kept session, and the offset it had; what it missed is read
+    /// once it is back in its rooms.
+    Local {
+        pid: String,
+        kept: crate::hub::KeptSession,
+        offset: crate::hub::Offset,
+    },
+    /// From a streams cluster: the session and what it missed, as Redis had them.
+    Cluster {
+        pid: String,
+        restored: crate::cluster::Restored,
+    },
+}
+
+impl Resumption {
+    fn pid(&self) -> &str {
+        match self {
+            Resumption::Local { pid, .. } | Resumption::Cluster { pid, .. } => pid,
+        }
+    }
+
+    fn id(&self) -> SessionId {
+        match self {
+            Resumption::Local { kept, .. } => kept.id.clone(),
+            Resumption::Cluster { restored, .. } => restored.sid.as_str().into(),
+        }
     }
 }
 

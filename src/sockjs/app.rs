@@ -36,7 +36,7 @@ impl SockJsConn<'_> {
 
     /// Queues broadcasts a recovered session missed (encoded as every broadcast is), and drops
     /// live copies of them up to offset `through`.
-    pub fn replay(&mut self, missed: &[std::sync::Arc<Message>], through: u64) {
+    pub fn replay(&mut self, missed: &[std::sync::Arc<Message>], through: crate::hub::Offset) {
         for message in missed {
             let frame = if self.raw {
                 Frame::Text(envelope::encode_message(message).into())
@@ -51,6 +51,21 @@ impl SockJsConn<'_> {
         }
         let id = self.core.id().clone();
         self.core.set_replayed_through(&id, through);
+    }
+
+    /// Runs `work` on this session (its application `A`) once `pending` completes, unless the
+    /// session is closing by then.
+    pub(crate) fn when_done<A: SockJsApp, T: Send + 'static>(
+        &self,
+        pending: impl std::future::Future<Output = T> + 'static,
+        work: impl FnOnce(&A, &mut SockJsConn<'_>, T) + Send + 'static,
+    ) {
+        self.core.when_done::<super::logic::SockJsLogic<A>, T>(
+            pending,
+            move |logic, core, value| {
+                logic.with_conn(core, |app, conn| work(app, conn, value));
+            },
+        );
     }
 
     /// Closes the session with a SockJS close code and reason (`c[code,"reason"]`).
@@ -87,6 +102,24 @@ pub trait SockJsApp: Send + Sync + 'static {
     }
 }
 
+/// Sends what a relay request is answered with.
+fn answer(conn: &mut SockJsConn<'_>, response: relay::Response) {
+    match response {
+        relay::Response::Nothing => {}
+        relay::Response::Reply(reply) => conn.send(&reply),
+        relay::Response::Resumed(reply, missed, through) => {
+            conn.send(&reply);
+            conn.replay(&missed, through);
+        }
+        relay::Response::Restoring { id, pending } => {
+            conn.when_done::<RelaySockJs, _>(pending, move |_, conn, restored| {
+                let response = relay::finish_resume(&conn.session(), id.as_ref(), restored);
+                answer(conn, response);
+            });
+        }
+    }
+}
+
 /// Relay mode over SockJS: the JSON envelope of protocols/relay.md inside SockJS messages.
 pub struct RelaySockJs {
     handler: SharedHandler,
@@ -108,14 +141,8 @@ impl SockJsApp for RelaySockJs {
 
     fn on_message(&self, conn: &mut SockJsConn<'_>, message: String) {
         let session = conn.session();
-        match relay::respond(&message, &session, &*self.handler, &self.limits) {
-            relay::Response::Nothing => {}
-            relay::Response::Reply(reply) => conn.send(&reply),
-            relay::Response::Resumed(answer, recovered) => {
-                conn.send(&answer);
-                conn.replay(&recovered.missed, recovered.through);
-            }
-        }
+        let response = relay::respond(&message, &session, &*self.handler, &self.limits);
+        answer(conn, response);
     }
 
     fn on_close(&self, conn: &mut SockJsConn<'_>, reason: &DisconnectReason, rooms: Vec<Room>) {

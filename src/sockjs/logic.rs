@@ -67,7 +67,11 @@ impl<A: SockJsApp> SockJsLogic<A> {
         self.receiver == Receiver::RawWebSocket
     }
 
-    fn with_conn(&mut self, core: &mut SessionCore, f: impl FnOnce(&A, &mut SockJsConn<'_>)) {
+    pub(super) fn with_conn(
+        &mut self,
+        core: &mut SessionCore,
+        f: impl FnOnce(&A, &mut SockJsConn<'_>),
+    ) {
         let raw = self.raw();
         let mut conn = SockJsConn {
             core,

@@ -36,6 +36,33 @@ impl WebSocketLogic {
     }
 }
 
+/// Sends what a relay request is answered with.
+fn answer(response: relay::Response, core: &mut SessionCore) {
+    match response {
+        relay::Response::Nothing => {}
+        relay::Response::Reply(reply) => core.send(Frame::Text(reply.into())),
+        relay::Response::Resumed(answer, missed, through) => {
+            core.send(Frame::Text(answer.into()));
+            for message in &missed {
+                core.send(
+                    message.encoded::<WebSocketLogic>(WireFormat::RelayJson, |m| {
+                        WebSocketLogic::encode(WireFormat::RelayJson, m)
+                    }),
+                );
+            }
+            let id = core.id().clone();
+            core.set_replayed_through(&id, through);
+        }
+        relay::Response::Restoring { id, pending } => {
+            core.when_done::<WebSocketLogic, _>(pending, move |logic, core, restored| {
+                if let Some(session) = &logic.session {
+                    answer(relay::finish_resume(session, id.as_ref(), restored), core);
+                }
+            });
+        }
+    }
+}
+
 /// The WebSocket close code and reason for each way a session ends.
 pub(crate) fn close_info(reason: &DisconnectReason) -> CloseInfo {
     let code = match reason {
@@ -86,20 +113,8 @@ impl SessionLogic for WebSocketLogic {
 
     fn on_text(&mut self, text: ByteString, core: &mut SessionCore) {
         let Some(session) = &self.session else { return };
-        match relay::respond(&text, session, &*self.handler, &self.limits) {
-            relay::Response::Nothing => {}
-            relay::Response::Reply(reply) => core.send(Frame::Text(reply.into())),
-            relay::Response::Resumed(answer, recovered) => {
-                core.send(Frame::Text(answer.into()));
-                for message in &recovered.missed {
-                    core.send(message.encoded::<Self>(WireFormat::RelayJson, |m| {
-                        Self::encode(WireFormat::RelayJson, m)
-                    }));
-                }
-                let id = core.id().clone();
-                core.set_replayed_through(&id, recovered.through);
-            }
-        }
+        let response = relay::respond(&text, session, &*self.handler, &self.limits);
+        answer(response, core);
     }
 
     fn on_binary(&mut self, _data: Bytes, core: &mut SessionCore) {
