@@ -133,6 +133,7 @@ fn adapter_name(adapter: RedisAdapterKind) -> &'static str {
     match adapter {
         RedisAdapterKind::Classic => "classic",
         RedisAdapterKind::Sharded => "sharded",
+        RedisAdapterKind::Streams => "streams",
     }
 }
 
@@ -141,11 +142,18 @@ async fn start_cluster_node(
     redis_url: &str,
     adapter: RedisAdapterKind,
 ) -> switchboard::RunningServer {
-    let server = common::start(switchboard::Config {
+    start_node_with(switchboard::Config {
         redis_url: Some(redis_url.to_string()),
         redis_adapter: adapter,
         ..common::config()
-    });
+    })
+    .await
+}
+
+/// A switchboard node in this process running `config`, once it holds its subscriptions (and
+/// reads the stream, in a streams cluster).
+async fn start_node_with(config: switchboard::Config) -> switchboard::RunningServer {
+    let server = common::start(config);
     let hub = server.hub().clone();
     common::eventually("switchboard to subscribe", || {
         hub.stats().cluster.is_some_and(|c| c.connected)
@@ -162,6 +170,11 @@ async fn fetch_sockets_and_server_side_emit_reach_a_classic_node_node() {
 #[actix_web::test]
 async fn fetch_sockets_and_server_side_emit_reach_a_sharded_node_node() {
     fetch_sockets_and_server_side_emit_reach_a_node_node(RedisAdapterKind::Sharded).await;
+}
+
+#[actix_web::test]
+async fn fetch_sockets_and_server_side_emit_reach_a_streams_node_node() {
+    fetch_sockets_and_server_side_emit_reach_a_node_node(RedisAdapterKind::Streams).await;
 }
 
 async fn fetch_sockets_and_server_side_emit_reach_a_node_node(adapter: RedisAdapterKind) {
@@ -243,6 +256,11 @@ async fn two_classic_switchboard_nodes_share_rooms_and_answer_each_other() {
 #[actix_web::test]
 async fn two_sharded_switchboard_nodes_share_rooms_and_answer_each_other() {
     two_switchboard_nodes_share_rooms_and_answer_each_other(RedisAdapterKind::Sharded).await;
+}
+
+#[actix_web::test]
+async fn two_streams_switchboard_nodes_share_rooms_and_answer_each_other() {
+    two_switchboard_nodes_share_rooms_and_answer_each_other(RedisAdapterKind::Streams).await;
 }
 
 async fn two_switchboard_nodes_share_rooms_and_answer_each_other(adapter: RedisAdapterKind) {
@@ -335,6 +353,11 @@ async fn a_silent_redis_is_noticed_and_a_sharded_node_comes_back() {
     a_silent_redis_is_noticed_and_the_node_comes_back(RedisAdapterKind::Sharded).await;
 }
 
+#[actix_web::test]
+async fn a_silent_redis_is_noticed_and_a_streams_node_comes_back() {
+    a_silent_redis_is_noticed_and_the_node_comes_back(RedisAdapterKind::Streams).await;
+}
+
 async fn a_silent_redis_is_noticed_and_the_node_comes_back(adapter: RedisAdapterKind) {
     let (redis, redis_url) = start_redis().await;
     let server = start_cluster_node(&redis_url, adapter).await;
@@ -389,6 +412,11 @@ async fn broadcast_with_ack_from_rust_collects_every_sharded_nodes_acks() {
     broadcast_with_ack_from_rust_collects_every_nodes_acks(RedisAdapterKind::Sharded).await;
 }
 
+#[actix_web::test]
+async fn broadcast_with_ack_from_rust_collects_every_streams_nodes_acks() {
+    broadcast_with_ack_from_rust_collects_every_nodes_acks(RedisAdapterKind::Streams).await;
+}
+
 async fn broadcast_with_ack_from_rust_collects_every_nodes_acks(adapter: RedisAdapterKind) {
     let (_redis, redis_url) = start_redis().await;
     let (_node, node_port) = start_node_node(&redis_url, adapter);
@@ -437,4 +465,155 @@ async fn broadcast_with_ack_from_rust_collects_every_nodes_acks(adapter: RedisAd
     let error = asked.await.unwrap().unwrap_err();
     assert_eq!(error.to_string(), "operation has timed out");
     assert_eq!(error.acks, vec![json!("again")]);
+}
+
+/// A relay session over plain WebSocket that drops on one node of a streams cluster resumes on
+/// another: the broadcast entry and the kept session are in Redis in Node's format
+/// (`@socket.io/redis-streams-adapter`: fields uid, nsp, type, data; `sio:session:<pid>` as
+/// base64 msgpack, with a PX expiry), the resumed session gets its rooms and what it missed
+/// with stream ids as offsets, and the session is used up.
+#[actix_web::test]
+async fn a_relay_session_resumes_on_another_streams_node_from_nodes_format_in_redis() {
+    let (_redis, redis_url) = start_redis().await;
+    let streams = || switchboard::Config {
+        redis_url: Some(redis_url.clone()),
+        redis_adapter: RedisAdapterKind::Streams,
+        connection_state_recovery: true,
+        recovery_window_ms: 60_000,
+        ..common::config()
+    };
+    let (a, b) = (
+        start_node_with(streams()).await,
+        start_node_with(streams()).await,
+    );
+    let redis = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", a.addr()))
+        .await
+        .unwrap();
+    let mut client = common::Client::from_ws(ws);
+    let welcome = client.recv().await;
+    let session = welcome["session"].as_str().unwrap().to_string();
+    let token = welcome["token"].as_str().unwrap().to_string();
+    assert!(
+        welcome["offset"].as_str().unwrap().contains('-'),
+        "a stream id: {welcome}"
+    );
+    client.join("r").await;
+    common::Api::new(&b)
+        .publish("r", "chat", json!("one"))
+        .await;
+    let one = client.recv().await;
+    assert_eq!(one["data"], "one");
+    let offset = one["offset"].as_str().unwrap().to_string();
+
+    // The entry B wrote, field by field.
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("socket.io")
+        .arg(&offset)
+        .arg(&offset)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let b_uid = b.hub().stats().cluster.unwrap().node_id;
+    assert_eq!(
+        entries[0].1,
+        [
+            ("uid".to_string(), b_uid),
+            ("nsp".to_string(), "/".to_string()),
+            ("type".to_string(), "3".to_string()),
+            (
+                "data".to_string(),
+                r#"{"packet":{"type":2,"data":["chat","one"]},"opts":{"rooms":["r"],"except":[],"flags":{}}}"#
+                    .to_string()
+            ),
+        ]
+    );
+
+    // The connection drops (no close frame): the session waits in Redis.
+    drop(client);
+    let key = format!("sio:session:{token}");
+    common::eventually_async("the session in Redis", || {
+        let (mut redis, key) = (redis.clone(), key.clone());
+        async move {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            exists
+        }
+    })
+    .await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((1..=60_000).contains(&ttl), "PX expiry {ttl}");
+    let stored: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let packed =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, stored).unwrap();
+    let value = rmpv::decode::read_value(&mut packed.as_slice()).unwrap();
+    assert_eq!(
+        value.to_string(),
+        format!(
+            r#"{{"sid": "{session}", "pid": "{token}", "rooms": ["{session}", "r"], "data": {{}}}}"#
+        )
+    );
+
+    // Missed meanwhile, published on the node it dropped from.
+    common::Api::new(&a)
+        .publish("r", "chat", json!("two"))
+        .await;
+    common::Api::new(&a)
+        .publish("r", "chat", json!("three"))
+        .await;
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", b.addr()))
+        .await
+        .unwrap();
+    let mut client = common::Client::from_ws(ws);
+    assert_eq!(client.recv().await["type"], "welcome");
+    let resumed = client
+        .request(json!({"type": "resume", "token": token, "offset": offset}))
+        .await;
+    assert_eq!(resumed["type"], "resumed", "{resumed}");
+    assert_eq!(
+        (resumed["rooms"].clone(), resumed["missed"].clone()),
+        (json!(["r"]), json!(2))
+    );
+    let (two, three) = (client.recv().await, client.recv().await);
+    assert_eq!(
+        (two["data"].as_str(), three["data"].as_str()),
+        (Some("two"), Some("three"))
+    );
+    let parse = |m: &Value| {
+        let (ms, seq) = m["offset"].as_str().unwrap().split_once('-').unwrap();
+        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
+    };
+    assert!(parse(&one) < parse(&two) && parse(&two) < parse(&three));
+    // Live again, and the session is used up: a second resume finds nothing.
+    common::Api::new(&a)
+        .publish("r", "chat", json!("four"))
+        .await;
+    assert_eq!(client.recv().await["data"], "four");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!exists, "GET and DEL took it");
+    let again = client
+        .request(json!({"type": "resume", "token": token, "offset": offset}))
+        .await;
+    assert_eq!(again["type"], "error");
+    assert_eq!(
+        again["message"],
+        "cannot resume: session or offset not found"
+    );
 }

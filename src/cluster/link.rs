@@ -89,6 +89,9 @@ impl Link {
             }
         };
         let link = Arc::new(self);
+        if !matches!(*link.dialect, Dialect::Streams(_)) {
+            link.counters.reading.store(true, Ordering::Relaxed);
+        }
         runtime.block_on(async move {
             if let Dialect::Streams(channels) = &*link.dialect {
                 tokio::spawn(stream_log::read(

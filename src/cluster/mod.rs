@@ -193,6 +193,9 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Debug, Default)]
 struct LinkCounters {
     connected: AtomicBool,
+    /// The stream is being read (streams; always true otherwise): with `connected`, the node
+    /// hears everything published from now on.
+    reading: AtomicBool,
     published: AtomicU64,
     publish_failed: AtomicU64,
     publish_dropped: AtomicU64,
@@ -586,7 +589,7 @@ impl Adapter for RedisAdapter {
         let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
         Some(ClusterStats {
             node_id: self.uid.to_string(),
-            connected: c.connected.load(Ordering::Relaxed),
+            connected: c.connected.load(Ordering::Relaxed) && c.reading.load(Ordering::Relaxed),
             published: get(&c.published),
             publish_failed: get(&c.publish_failed),
             publish_dropped: get(&c.publish_dropped),

@@ -2,6 +2,7 @@
 //! §3 and §6): the XREAD loop that hands other nodes' entries to the hub, and the restore of a
 //! dropped session (GET and DEL in one MULTI, then XRANGE from its offset).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,6 +139,7 @@ pub(super) async fn read(
             }
         }
         backoff = MIN_BACKOFF;
+        link.counters.reading.store(true, Ordering::Relaxed);
         loop {
             let from = last.map(|id| id.to_string()).unwrap_or_else(|| "$".into());
             let reply: redis::RedisResult<Value> = redis::cmd("XREAD")
@@ -160,6 +162,7 @@ pub(super) async fn read(
                     }
                 }
                 Err(error) => {
+                    link.counters.reading.store(false, Ordering::Relaxed);
                     tracing::warn!(node = %link.uid, %error, "cluster: lost the stream; reading on from the last entry once Redis is back");
                     break;
                 }
