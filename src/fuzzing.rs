@@ -208,13 +208,21 @@ pub fn relay(data: &[u8]) {
     let _ = crate::relay::envelope::decode(&String::from_utf8_lossy(data));
 }
 
-/// The Redis cluster's messages (`@socket.io/redis-adapter`): classic broadcasts and requests,
-/// sharded envelopes, msgpack or JSON. What msgpack reads as JSON writes back as the same JSON.
+/// The Redis cluster's messages (`@socket.io/redis-adapter` and the streams adapter): classic
+/// broadcasts and requests, sharded envelopes, msgpack or JSON, stream entries (fields split at
+/// `0xFF`) and kept sessions. What msgpack reads as JSON writes back as the same JSON.
 pub fn cluster(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    match selector % 4 {
+    match selector % 6 {
+        5 => {
+            let parts: Vec<&[u8]> = pieces(rest).collect();
+            let _ = crate::cluster::fuzz_decode_stream_entry(&parts);
+        }
+        4 => {
+            let _ = crate::cluster::fuzz_decode_session(rest);
+        }
         3 => {
             let _ = crate::cluster::fuzz_decode_sharded(rest);
         }

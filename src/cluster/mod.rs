@@ -162,9 +162,12 @@ pub(crate) enum RestoreError {
     /// Not a stream id (Node's check, before Redis is asked).
     #[error("invalid offset")]
     InvalidOffset,
-    /// No such session (never, expired, or taken), or its offset is not in the stream.
-    #[error("session or offset not found")]
-    NotFound,
+    /// No such session (never, expired, or already taken back).
+    #[error("unknown or expired session")]
+    UnknownSession,
+    /// Its offset is no longer in the stream (trimmed), or never was: what it missed is gone.
+    #[error("missed messages are no longer available")]
+    OffsetGone,
     /// Redis did not answer in time.
     #[error("the cluster is unreachable")]
     Unreachable,
@@ -616,6 +619,28 @@ pub(crate) fn fuzz_decode_request(bytes: &[u8]) -> bool {
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_decode_sharded(bytes: &[u8]) -> bool {
     sharded::decode("0123456789abcdef", bytes, bytes.len().is_multiple_of(2)).is_ok()
+}
+
+/// A streams entry's fields (`parts`: name, value, name, value...), read as another node's and
+/// as a missed broadcast.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_decode_stream_entry(parts: &[&[u8]]) -> bool {
+    let fields: Vec<(String, Vec<u8>)> = parts
+        .chunks(2)
+        .map(|pair| {
+            let name = String::from_utf8_lossy(pair[0]).into_owned();
+            (name, pair.get(1).map(|v| v.to_vec()).unwrap_or_default())
+        })
+        .collect();
+    let id = Offset::Stream { ms: 1, seq: 0 };
+    let _ = streams::missed_broadcast(&[Room::from("r")], id, &fields);
+    streams::decode_entry("0123456789abcdef", id, &fields).is_ok()
+}
+
+/// A kept session's value, as Redis returns it.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_decode_session(bytes: &[u8]) -> bool {
+    streams::decode_session(bytes).is_ok()
 }
 
 /// msgpack read as JSON, written back and read again, must give the same JSON.

@@ -240,10 +240,12 @@ async fn restore(
     let unreachable = |_| RestoreError::Unreachable;
     let (taken,) = taken.map_err(unreachable)?;
     let found = entries(found.map_err(unreachable)?);
-    let (Some(taken), false) = (taken, found.is_empty()) else {
-        return Err(RestoreError::NotFound);
-    };
-    let session = streams::decode_session(&taken).map_err(|_| RestoreError::NotFound)?;
+    // Node's "session or offset not found", told apart as the relay protocol words it.
+    let taken = taken.ok_or(RestoreError::UnknownSession)?;
+    if found.is_empty() {
+        return Err(RestoreError::OffsetGone);
+    }
+    let session = streams::decode_session(&taken).map_err(|_| RestoreError::UnknownSession)?;
     let mut missed = Vec::new();
     let mut cursor = offset;
     for _ in 0..MAX_XRANGE_CALLS {

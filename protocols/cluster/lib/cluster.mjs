@@ -1,7 +1,8 @@
 // Helpers of the cluster tests: a private redis-server, Node socket.io nodes (lib/node-node.mjs,
-// driven over IPC), switchboard nodes (the real binary), the redis-emitter, and real clients of
-// every protocol: socket.io-client 4.x and 2.x, sockjs-client and ws with the relay envelope
-// (protocols/relay.md). Waits are on events (or a polled condition), each bounded by WAIT.
+// driven over IPC), switchboard nodes (the real binary), the redis-emitter, a TCP proxy standing in
+// for a load balancer (lib/proxy.mjs), and real clients of every protocol: socket.io-client 4.x and
+// 2.x, sockjs-client and ws with the relay envelope (protocols/relay.md). Waits are on events (or a
+// polled condition), each bounded by WAIT.
 import { fork } from "node:child_process";
 import { EventEmitter } from "node:events";
 import path from "node:path";
@@ -14,9 +15,10 @@ import SockJS from "sockjs-client";
 import WebSocket from "ws";
 import { freePort, publish as apiPublish, spawnUntilReady, within } from "../../interop/lib/server.mjs";
 import { createEmitter } from "./emitter.mjs";
+import { startProxy } from "./proxy.mjs";
 import { connectRedisClient, shardSpy, startRedis } from "./redis.mjs";
 
-export { apiPublish, connectRedisClient, createEmitter, freePort, shardSpy, startRedis, within };
+export { apiPublish, connectRedisClient, createEmitter, freePort, shardSpy, startProxy, startRedis, within };
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
 const clusterDir = path.resolve(libDir, "..");
@@ -76,15 +78,16 @@ export async function until(check, what, timeoutMs = WAIT) {
 
 /**
  * Forks lib/node-node.mjs on a free port and resolves once it printed its ready line. `adapter` is
- * "classic" or "sharded" (ADAPTER); `subscriptionMode`, sharded only, is "dynamic" (the adapter's
- * default, also when not given), "static" or "dynamic-private" (SUBSCRIPTION_MODE). Result:
- * `{kind: "node", name, port, url, wsUrl, uid, adapter, subscriptionMode, call(cmd, ...args),
- * events, stop(), kill(), log()}`.
+ * "classic", "sharded" or "streams" (ADAPTER); `subscriptionMode`, sharded only, is "dynamic" (the
+ * adapter's default, also when not given), "static" or "dynamic-private" (SUBSCRIPTION_MODE);
+ * `recoveryMs` turns connection state recovery on with that window (RECOVERY_MS). Result:
+ * `{kind: "node", name, port, url, wsUrl, uid, adapter, subscriptionMode, recoveryMs,
+ * call(cmd, ...args), events, stop(), kill(), log()}`.
  * `call` resolves with the command's result, or rejects with its error (with `.responses`, the
  * partial answers of a request that timed out). `events` emits the node's notifications:
  * "serverSideEmit" ({event, args, withAck}) and "redis" ({role, event, readyCount}).
  */
-export async function startNodeNode({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", name, env = {}, deadlineMs = 10_000 } = {}) {
+export async function startNodeNode({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", name, recoveryMs, env = {}, deadlineMs = 10_000 } = {}) {
   const child = fork(path.join(libDir, "node-node.mjs"), [], {
     cwd: clusterDir,
     env: {
@@ -95,6 +98,7 @@ export async function startNodeNode({ redisUrl, adapter = "classic", subscriptio
       KEY: key,
       ...(subscriptionMode ? { SUBSCRIPTION_MODE: subscriptionMode } : {}),
       ...(name ? { NODE_NAME: name } : {}),
+      ...(recoveryMs ? { RECOVERY_MS: String(recoveryMs) } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -177,6 +181,7 @@ export async function startNodeNode({ redisUrl, adapter = "classic", subscriptio
     name: info.name,
     adapter,
     subscriptionMode: info.subscriptionMode,
+    recoveryMs: info.recoveryMs,
     port: info.port,
     uid: info.uid,
     url: `http://127.0.0.1:${info.port}`,
@@ -199,28 +204,114 @@ export async function startNodeNode({ redisUrl, adapter = "classic", subscriptio
  * Spawns the switchboard binary on 127.0.0.1 and a free port, in cluster mode when `redisUrl` is
  * given (`--redis-url URL --redis-adapter ADAPTER --redis-key-prefix KEY`, and
  * `--redis-subscription-mode MODE` when `subscriptionMode` is given: sharded only, switchboard's
- * default being Node's, dynamic), plus `extraArgs`, and waits until GET /healthz answers 200 (the
- * interop tests' `spawnUntilReady`). Resolves with `{kind: "switchboard", url, wsUrl, port,
- * adapter, subscriptionMode, stop(), log()}`; `stop()` sends SIGTERM, awaits the exit (SIGKILL
- * after 5 s) and resolves with `{code, signal}`.
+ * default being Node's, dynamic), with `--connection-state-recovery --recovery-window-ms N` when
+ * `recoveryMs` is given, plus `extraArgs`, and waits until GET /healthz answers 200 (the interop
+ * tests' `spawnUntilReady`). With `adapter: "streams"` it then waits until the node is in the
+ * cluster as a Node streams node would be (see untilStreamsNodeReady). Resolves with
+ * `{kind: "switchboard", url, wsUrl, port, adapter, subscriptionMode, recoveryMs, stop(), log()}`;
+ * `stop()` sends SIGTERM, awaits the exit (SIGKILL after 5 s) and resolves with `{code, signal}`.
  */
-export async function startSwitchboard({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
+export async function startSwitchboard({ redisUrl, adapter = "classic", subscriptionMode, key = "socket.io", recoveryMs, extraArgs = [], env = {}, deadlineMs = 10_000 } = {}) {
   const port = await freePort();
   const args = ["--listen", `127.0.0.1:${port}`];
   if (redisUrl) {
     args.push("--redis-url", redisUrl, "--redis-adapter", adapter, "--redis-key-prefix", key);
     if (subscriptionMode) args.push("--redis-subscription-mode", subscriptionMode);
   }
+  if (recoveryMs) args.push("--connection-state-recovery", "--recovery-window-ms", String(recoveryMs));
   args.push(...extraArgs);
-  const server = await spawnUntilReady(BIN, {
-    port,
-    args,
-    env,
-    what: "/healthz",
-    deadlineMs,
-    ready: async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status === 200,
-  });
-  return { kind: "switchboard", adapter, subscriptionMode: subscriptionMode ?? (adapter === "sharded" ? "dynamic" : undefined), ...server };
+  const spawnIt = () =>
+    spawnUntilReady(BIN, {
+      port,
+      args,
+      env,
+      what: "/healthz",
+      deadlineMs,
+      ready: async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status === 200,
+    });
+  const server = redisUrl && adapter === "streams" ? await startStreamsSwitchboard(redisUrl, key, spawnIt, deadlineMs) : await spawnIt();
+  return { kind: "switchboard", adapter, subscriptionMode: subscriptionMode ?? (adapter === "sharded" ? "dynamic" : undefined), recoveryMs, ...server };
+}
+
+// --- the streams adapter's readiness ---------------------------------------------------------------
+
+/** The prefix of the CLIENT SETNAME of lib/node-node.mjs's Redis connections (streams adapter). */
+export const NODE_CLIENT_NAME_PREFIX = "harness-node-";
+
+/** `key=value` fields of each line of CLIENT LIST. */
+export async function clientList(client) {
+  const text = String(await client.sendCommand(["CLIENT", "LIST"]));
+  return text
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) =>
+      Object.fromEntries(
+        line
+          .trim()
+          .split(" ")
+          .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+      ),
+    );
+}
+
+/** PUBSUB NUMSUB of one channel through a node-redis client. */
+export async function numSub(client, channel) {
+  const [, count] = await client.sendCommand(["PUBSUB", "NUMSUB", channel]);
+  return Number(count);
+}
+
+/** Starts of switchboard streams nodes, one at a time per Redis (see untilStreamsNodeReady). */
+const streamsStarts = new Map();
+
+async function startStreamsSwitchboard(redisUrl, key, spawnIt, deadlineMs) {
+  const previous = streamsStarts.get(redisUrl) ?? Promise.resolve();
+  let done;
+  const mine = new Promise((resolve) => (done = resolve));
+  streamsStarts.set(redisUrl, previous.then(() => mine));
+  await previous;
+  const redis = await connectRedisClient({ redisUrl });
+  try {
+    // Redis numbers its connections in order: whatever connects after this one is newer.
+    const before = Number(await redis.client.sendCommand(["CLIENT", "ID"]));
+    const server = await spawnIt();
+    try {
+      await untilStreamsNodeReady(redis.client, server, { key, after: before, timeoutMs: deadlineMs });
+    } catch (error) {
+      await server.stop();
+      throw new Error(`${error.message}\n${server.log()}`);
+    }
+    return server;
+  } finally {
+    await redis.close();
+    done();
+  }
+}
+
+/**
+ * Resolves once switchboard node `server` (streams adapter) is in the cluster as lib/node-node.mjs's
+ * ready line means for a Node node: PUBSUB NUMSUB of its response channel `<key>#/#<uid>#` (the uid
+ * being /api/stats `cluster.node_id`) is 1, and a connection opened after Redis connection id
+ * `after` (not one of a Node node's, named NODE_CLIENT_NAME_PREFIX...) has sent XREAD: a reader
+ * that starts at "$", as Node's does, misses whatever is XADDed before its first XREAD. Starts
+ * on one Redis are serialised (startStreamsSwitchboard), so that connection is this node's.
+ */
+export async function untilStreamsNodeReady(client, server, { key = "socket.io", after = 0, timeoutMs = WAIT } = {}) {
+  return until(
+    async () => {
+      const { cluster } = await stats(server);
+      if (!cluster?.node_id) throw new Error(`no cluster.node_id in /api/stats: ${JSON.stringify(cluster)}`);
+      const subscribers = await numSub(client, `${key}#/#${cluster.node_id}#`);
+      const readers = (await clientList(client)).filter(
+        (c) => Number(c.id) > after && c.cmd === "xread" && !(c.name ?? "").startsWith(NODE_CLIENT_NAME_PREFIX),
+      );
+      if (subscribers !== 1 || readers.length === 0) {
+        throw new Error(`${key}#/#${cluster.node_id}# has ${subscribers} subscribers, ${readers.length} new XREAD connections`);
+      }
+      return true;
+    },
+    `switchboard :${server.port} subscribed and reading the stream`,
+    timeoutMs,
+  );
 }
 
 /** GET /api/stats of a switchboard node. */
@@ -572,6 +663,11 @@ export class Harness {
 
   async switchboard(options) {
     return this.add(await startSwitchboard(options));
+  }
+
+  /** startProxy (lib/proxy.mjs): a TCP forwarder to `targetPort`, closed with the others. */
+  async proxy(targetPort) {
+    return this.add(await startProxy(targetPort));
   }
 
   async emitter(options) {

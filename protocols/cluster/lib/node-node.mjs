@@ -1,17 +1,23 @@
-// A Node socket.io 4.8 node of a Redis cluster (@socket.io/redis-adapter 8.x, classic or sharded),
-// running the same relay application as switchboard's Socket.IO relay (protocols/socketio.md,
+// A Node socket.io 4.8 node of a Redis cluster (@socket.io/redis-adapter 8.x, classic or sharded,
+// or @socket.io/redis-streams-adapter 0.3.x), running the same relay application as switchboard's Socket.IO relay (protocols/socketio.md,
 // "Relay mode over Socket.IO"), so that a client cannot tell which kind of node it is on.
 //
 //   PORT=0 REDIS_URL=redis://127.0.0.1:6379 ADAPTER=classic KEY=socket.io node lib/node-node.mjs
 //
-// Environment: PORT (0 = a free port), REDIS_URL, ADAPTER (classic | sharded), KEY (the adapter's
-// `key` / `channelPrefix`, default socket.io), SUBSCRIPTION_MODE (sharded only: dynamic (default) |
-// dynamic-private | static), REQUESTS_TIMEOUT (classic `requestsTimeout`, default 5000 ms),
-// NODE_NAME (shown in serverSideEmit answers and logs).
+// Environment: PORT (0 = a free port), REDIS_URL, ADAPTER (classic | sharded | streams), KEY (the
+// adapter's `key` / `channelPrefix`, and with streams also its `streamName`; default socket.io),
+// SUBSCRIPTION_MODE (sharded only: dynamic (default) | dynamic-private | static), REQUESTS_TIMEOUT
+// (classic `requestsTimeout`, default 5000 ms), RECOVERY_MS (when set: connection state recovery,
+// `maxDisconnectionDuration` = RECOVERY_MS, `skipMiddlewares: true`; only the streams adapter keeps
+// sessions across nodes), NODE_NAME (shown in serverSideEmit answers and logs; with streams the
+// node's Redis connections are named `harness-node-<NAME>-<pid>` by CLIENT SETNAME).
 //
-// Prints one JSON line on stdout once it listens and its Redis subscriptions are confirmed:
+// Prints one JSON line on stdout once it listens and its Redis subscriptions are confirmed (with
+// streams: once PUBSUB NUMSUB counts its response channel `<key>#/#<uid>#` and its XREAD loop has
+// reached Redis, CLIENT LIST showing one of its connections on `xread`: the loop starts at "$", so
+// an entry XADDed before that would never be read here):
 //   {"ready":true,"port":N,"uid":"<adapter uid of />","adapter":"classic","subscriptionMode":null,
-//    "key":"socket.io","name":...}
+//    "key":"socket.io","name":...,"recoveryMs":null}
 //
 // Started with child_process.fork (serialization "advanced", so Buffers stay binary) it takes
 // commands over IPC: {id, cmd, args} answered with {id, result} or {id, error, responses?}; and
@@ -19,6 +25,7 @@
 // The commands are in COMMANDS below.
 import { createServer } from "node:http";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
 
@@ -29,13 +36,21 @@ const KEY = process.env.KEY || "socket.io";
 const SUBSCRIPTION_MODE = process.env.SUBSCRIPTION_MODE ?? "dynamic";
 const REQUESTS_TIMEOUT = Number(process.env.REQUESTS_TIMEOUT ?? 5000);
 const NAME = process.env.NODE_NAME ?? `node-${process.pid}`;
+/** Connection state recovery's window in ms, or null (off). */
+const RECOVERY_MS = process.env.RECOVERY_MS ? Number(process.env.RECOVERY_MS) : null;
+/** The streams adapter's Redis connections are named so CLIENT LIST tells this node's apart. */
+const CLIENT_NAME = `harness-node-${NAME}-${process.pid}`.replace(/[^!-~]/g, "_");
 
 // switchboard's relay limits (src/relay/mod.rs, src/hub/mod.rs): the same refusals, word for word.
 const MAX_ROOM_NAME = Number(process.env.MAX_ROOM_NAME ?? 256);
 const MAX_ROOMS_PER_SESSION = Number(process.env.MAX_ROOMS_PER_SESSION ?? 1024);
 
-if (!["classic", "sharded"].includes(ADAPTER)) {
-  console.error(`ADAPTER must be classic or sharded, not ${JSON.stringify(ADAPTER)}`);
+if (!["classic", "sharded", "streams"].includes(ADAPTER)) {
+  console.error(`ADAPTER must be classic, sharded or streams, not ${JSON.stringify(ADAPTER)}`);
+  process.exit(2);
+}
+if (RECOVERY_MS !== null && !(Number.isInteger(RECOVERY_MS) && RECOVERY_MS > 0)) {
+  console.error(`RECOVERY_MS must be a positive integer (ms), not ${JSON.stringify(process.env.RECOVERY_MS)}`);
   process.exit(2);
 }
 if (!["dynamic", "static", "dynamic-private"].includes(SUBSCRIPTION_MODE)) {
@@ -76,9 +91,13 @@ function redisClient(role, client) {
   return client;
 }
 
-const pubClient = redisClient("pub", createClient({ url: REDIS_URL }));
-const subClient = redisClient("sub", pubClient.duplicate());
-await Promise.all([pubClient.connect(), subClient.connect()]);
+const STREAMS = ADAPTER === "streams";
+// The streams adapter takes one client and duplicates it itself (a subscriber, and one reader per
+// stream for its blocking XREAD); duplicates keep the options, so the name too.
+const pubClient = redisClient("pub", createClient({ url: REDIS_URL, ...(STREAMS ? { name: CLIENT_NAME } : {}) }));
+const subClient = STREAMS ? null : redisClient("sub", pubClient.duplicate());
+const clientRoles = STREAMS ? ["pub"] : ["pub", "sub"];
+await Promise.all([pubClient, subClient].filter(Boolean).map((client) => client.connect()));
 
 let barrierSeq = 0;
 /**
@@ -87,6 +106,7 @@ let barrierSeq = 0;
  * adapters never await their subscriptions; this is how the harness knows they are in place.
  */
 async function subscriptionBarrier() {
+  if (STREAMS) return streamsBarrier();
   const channel = `${KEY}-harness-barrier#${process.pid}#${++barrierSeq}#`;
   const noop = () => {};
   if (ADAPTER === "sharded") {
@@ -98,15 +118,63 @@ async function subscriptionBarrier() {
   }
 }
 
+/** `key=value` fields of one CLIENT LIST line. */
+function clientFields(line) {
+  return Object.fromEntries(
+    line
+      .trim()
+      .split(" ")
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  );
+}
+
+/**
+ * The streams adapter's state as Redis sees it: `subscribed`, PUBSUB NUMSUB of this node's response
+ * channel `<key>#/#<uid>#` (the adapter SUBSCRIBEs it with the public one in one command, never
+ * awaited); `reading`, whether one of this node's connections (by CLIENT SETNAME) has sent XREAD.
+ */
+async function streamsState() {
+  const [, subscribers] = await pubClient.sendCommand(["PUBSUB", "NUMSUB", `${KEY}#/#${nsp.adapter.uid}#`]);
+  const clients = String(await pubClient.sendCommand(["CLIENT", "LIST"])).split("\n").filter(Boolean).map(clientFields);
+  const reading = clients.some((c) => c.name === CLIENT_NAME && c.cmd === "xread");
+  return { subscribed: Number(subscribers) === 1, reading };
+}
+
+/** Resolves once streamsState() is all true (polled every 10 ms), rejects after 10 s. */
+async function streamsBarrier(timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let state;
+  for (;;) {
+    try {
+      state = await streamsState();
+      if (state.subscribed && state.reading) return;
+    } catch (error) {
+      state = error.message;
+    }
+    if (Date.now() > deadline) throw new Error(`the streams adapter is not subscribed and reading: ${JSON.stringify(state)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 // --- socket.io -----------------------------------------------------------------------------------
+
+/** The adapter of ADAPTER: the streams adapter's streamName and channelPrefix are both KEY. */
+function adapter() {
+  switch (ADAPTER) {
+    case "sharded":
+      return createShardedAdapter(pubClient, subClient, { channelPrefix: KEY, subscriptionMode: SUBSCRIPTION_MODE });
+    case "streams":
+      return createStreamsAdapter(pubClient, { streamName: KEY, channelPrefix: KEY });
+    default:
+      return createAdapter(pubClient, subClient, { key: KEY, requestsTimeout: REQUESTS_TIMEOUT });
+  }
+}
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
   allowEIO3: true, // socket.io-client 2.x, as switchboard accepts it
-  adapter:
-    ADAPTER === "sharded"
-      ? createShardedAdapter(pubClient, subClient, { channelPrefix: KEY, subscriptionMode: SUBSCRIPTION_MODE })
-      : createAdapter(pubClient, subClient, { key: KEY, requestsTimeout: REQUESTS_TIMEOUT }),
+  adapter: adapter(),
+  ...(RECOVERY_MS === null ? {} : { connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_MS, skipMiddlewares: true } }),
 });
 const nsp = io.of("/");
 
@@ -232,6 +300,7 @@ function socketDetails(socket) {
     handshake: JSON.parse(JSON.stringify(socket.handshake)),
     data: socket.data ?? {},
     local: typeof socket.conn === "object",
+    ...(typeof socket.conn === "object" ? { recovered: socket.recovered } : {}),
   };
 }
 
@@ -251,7 +320,7 @@ function broadcastWithAck(operator, event, args) {
 
 const COMMANDS = {
   /** This node's identity and Redis state. */
-  info: () => ({ name: NAME, pid: process.pid, port: httpServer.address().port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, redis: redisState }),
+  info: () => ({ name: NAME, pid: process.pid, port: httpServer.address().port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, recoveryMs: RECOVERY_MS, clientName: STREAMS ? CLIENT_NAME : null, redis: redisState }),
   /** Sockets of the whole cluster (or of `room`): [{id, rooms, handshake, data, local}]. */
   fetchSockets: async (room) => (await target(room).fetchSockets()).map(socketDetails),
   /** Sockets of this node only. */
@@ -271,7 +340,10 @@ const COMMANDS = {
     if (typeof nsp.adapter.allRooms !== "function") throw new Error(`allRooms is not supported by the ${ADAPTER} adapter`);
     return [...(await nsp.adapter.allRooms())].sort();
   },
-  /** classic: PUBSUB NUMSUB of the requests channel; sharded: PUBSUB SHARDNUMSUB of `<key>#/#`. */
+  /**
+   * classic: PUBSUB NUMSUB of the requests channel; sharded: PUBSUB SHARDNUMSUB of `<key>#/#`;
+   * streams: PUBSUB NUMSUB of `<key>#/#`.
+   */
   serverCount: () => nsp.adapter.serverCount(),
   /** io.to(room).emit(event, ...args); binary arguments stay binary. */
   broadcast: (room, event, ...args) => (target(room).emit(event, ...args), true),
@@ -291,13 +363,14 @@ const COMMANDS = {
   /** This node's own rooms of "/" and their members. */
   localRooms: () => Object.fromEntries([...nsp.adapter.rooms].map(([room, sids]) => [room, [...sids].sort()])),
   /**
-   * Resolves once both Redis clients have been ready more than `afterReadyCount` times each (so
-   * after a reconnection, pass the counts seen before the outage) and the subscriptions are
-   * confirmed (node-redis resubscribes everything before it reports ready).
+   * Resolves once both Redis clients (with streams: the one client this file holds) have been ready
+   * more than `afterReadyCount` times each (so after a reconnection, pass the counts seen before the
+   * outage) and the subscriptions are confirmed (node-redis resubscribes everything before it
+   * reports ready; with streams, see streamsBarrier).
    */
   waitRedisReady: async (afterReadyCount = 0) => {
     for (;;) {
-      const ok = ["pub", "sub"].every((role) => redisState[role].ready && redisState[role].readyCount > afterReadyCount);
+      const ok = clientRoles.every((role) => redisState[role].ready && redisState[role].readyCount > afterReadyCount);
       if (ok) {
         try {
           await subscriptionBarrier();
@@ -308,18 +381,22 @@ const COMMANDS = {
         }
       }
       await new Promise((resolve) => {
+        const clients = [pubClient, subClient].filter(Boolean);
         const onReady = () => {
-          pubClient.off("ready", onReady);
-          subClient.off("ready", onReady);
+          for (const client of clients) client.off("ready", onReady);
           resolve();
         };
-        pubClient.on("ready", onReady);
-        subClient.on("ready", onReady);
+        for (const client of clients) client.on("ready", onReady);
       });
     }
   },
   /** Confirms every subscription sent so far (see subscriptionBarrier). */
   barrier: async () => (await subscriptionBarrier(), true),
+  /** streams only: {subscribed, reading} as Redis sees them now (see streamsState). */
+  streamsState: () => {
+    if (!STREAMS) throw new Error(`streamsState is for the streams adapter, not ${ADAPTER}`);
+    return streamsState();
+  },
   stop: async () => {
     setImmediate(shutdown);
     return true;
@@ -349,7 +426,7 @@ async function shutdown() {
   forced.unref();
   try {
     await new Promise((resolve) => io.close(() => resolve()));
-    await Promise.allSettled([pubClient.disconnect(), subClient.disconnect()]);
+    await Promise.allSettled([pubClient, subClient].filter(Boolean).map((client) => client.disconnect()));
   } finally {
     process.exit(0);
   }
@@ -362,6 +439,6 @@ await new Promise((resolve, reject) => {
   httpServer.once("error", reject);
   httpServer.listen(PORT, "127.0.0.1", resolve);
 });
-await subscriptionBarrier(); // the adapter's subscriptions of "/" are in place
+await subscriptionBarrier(); // the adapter's subscriptions of "/" are in place (and, streams, its XREAD)
 const { port } = httpServer.address();
-process.stdout.write(`${JSON.stringify({ ready: true, port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, name: NAME, pid: process.pid })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, port, uid: nsp.adapter.uid, adapter: ADAPTER, subscriptionMode: MODE, key: KEY, name: NAME, pid: process.pid, recoveryMs: RECOVERY_MS })}\n`);
