@@ -1,7 +1,8 @@
 // The relay app on Node socket.io 4.8: join/leave/publish events acked {ok:true}, room messages
 // delivered as socket.on(event, data), POST /api/publish for server-side bursts. With REDIS_URL,
 // a node of a cluster through @socket.io/redis-adapter (classic; REDIS_ADAPTER=sharded for
-// createShardedAdapter, dynamic subscriptions).
+// createShardedAdapter, dynamic subscriptions; REDIS_ADAPTER=streams for
+// @socket.io/redis-streams-adapter). RECOVERY=1: connection state recovery (socket.io's defaults).
 "use strict";
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -22,6 +23,7 @@ io = new Server(server, {
   httpCompression: false,
   maxHttpBufferSize: 1e6,
   serveClient: false,
+  ...(process.env.RECOVERY === "1" ? { connectionStateRecovery: {} } : {}),
 });
 io.on("connection", (socket) => {
   const reply = (ack, value) => typeof ack === "function" && ack(value);
@@ -50,8 +52,16 @@ async function listen() {
     const pub = createClient({ url: process.env.REDIS_URL });
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
-    const sharded = process.env.REDIS_ADAPTER === "sharded";
-    io.adapter(sharded ? createShardedAdapter(pub, sub) : createAdapter(pub, sub));
+    switch (process.env.REDIS_ADAPTER) {
+      case "sharded":
+        io.adapter(createShardedAdapter(pub, sub));
+        break;
+      case "streams":
+        io.adapter(require("@socket.io/redis-streams-adapter").createAdapter(pub));
+        break;
+      default:
+        io.adapter(createAdapter(pub, sub));
+    }
   }
   server.listen(port(), "127.0.0.1");
 }
