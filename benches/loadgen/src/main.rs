@@ -72,6 +72,10 @@ struct RunArgs {
     /// not checked against the room.
     #[arg(long)]
     publish_addr: Option<SocketAddr>,
+    /// publisher scenario with `--publish-addr`: half the members on the publisher's node, half
+    /// on `--addr` (members on both nodes of a cluster).
+    #[arg(long)]
+    members_split: bool,
     /// The server's pid, for its CPU time and RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -665,11 +669,24 @@ async fn echo(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value, String> {
 async fn client_publisher(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value, String> {
     let target = target(args);
     let n = args.clients[0].max(1);
-    let (members, _) = open_clients(args, &target, shared, 0, n, |_| Some("bench")).await?;
     let publish_target = Target {
         server: args.publish_addr.unwrap_or(args.addr),
         ..target.clone()
     };
+    let beside = if args.members_split && args.publish_addr.is_some() {
+        n / 2
+    } else {
+        0
+    };
+    let (mut members, _) =
+        open_clients(args, &target, shared, 0, n - beside, |_| Some("bench")).await?;
+    if beside > 0 {
+        let (more, _) = open_clients(args, &publish_target, shared, n - beside, beside, |_| {
+            Some("bench")
+        })
+        .await?;
+        members.extend(more);
+    }
     let (mut publishers, _) = open_clients(args, &publish_target, shared, n, 1, |_| None).await?;
     let publisher = &mut publishers[0];
     tokio::time::sleep(Duration::from_millis(200)).await;
