@@ -298,8 +298,8 @@ mod tests {
         let entry = broadcast_entry(
             US,
             "bin",
-            &[placeholder.clone()],
-            &[bytes.clone()],
+            std::slice::from_ref(&placeholder),
+            std::slice::from_ref(&bytes),
             &Selection::default(),
             false,
         );

@@ -70,9 +70,11 @@ pub(crate) enum SessionCommand {
 
 /// Work for a session actor, run on its logic (as `&mut dyn Any`, for the protocol that queued
 /// it to downcast) and its core, unless the session is closing.
-pub(crate) struct Later(
-    pub Box<dyn FnOnce(&mut dyn std::any::Any, &mut crate::session::SessionCore) + Send>,
-);
+pub(crate) struct Later(pub LaterWork);
+
+/// What a [`Later`] runs.
+pub(crate) type LaterWork =
+    Box<dyn FnOnce(&mut dyn std::any::Any, &mut crate::session::SessionCore) + Send>;
 
 impl std::fmt::Debug for Later {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

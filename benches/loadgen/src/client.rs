@@ -553,14 +553,9 @@ fn spawn_sio_polling(
         }
     });
     let reader = tokio::spawn(async move {
-        loop {
-            match http.request("GET", &path, None, b"").await {
-                Ok((200, body)) => {
-                    if rx.sio_payload(&String::from_utf8_lossy(&body)) == Flow::Closed {
-                        break;
-                    }
-                }
-                _ => break,
+        while let Ok((200, body)) = http.request("GET", &path, None, b"").await {
+            if rx.sio_payload(&String::from_utf8_lossy(&body)) == Flow::Closed {
+                break;
             }
         }
         rx.ended();

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run one scenario against a running server; print its results as one JSON line.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start a switchboard binary and check every protocol with small numbers: completeness and
     /// no errors, never a timing. Exits non-zero on any loss.
     Smoke {
@@ -506,11 +506,7 @@ async fn fanout(args: &RunArgs, shared: &Arc<Shared>, paced: bool) -> Result<Val
     let outside = ((n as f64) * args.outside).round() as usize;
     let members = n - outside;
     // Clients outside the room are spread among the members (every 10th for 10 %).
-    let stride = if outside == 0 {
-        usize::MAX
-    } else {
-        n / outside
-    };
+    let stride = n.checked_div(outside).unwrap_or(usize::MAX);
     let room_of = move |i: usize| {
         if outside > 0 && i % stride == stride - 1 && i / stride < outside {
             None
