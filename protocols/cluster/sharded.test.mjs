@@ -15,10 +15,8 @@ import {
   Harness,
   apiPublish,
   arrives,
-  fence,
   fenceFromSwitchboard,
   record,
-  relayRecord,
   shardChannel,
   sioJoin,
   sioLeave,
@@ -29,6 +27,21 @@ import {
   untilShardSubscribers,
   waitFor,
 } from "./lib/cluster.mjs";
+import {
+  apiPublishReachesNodeMember,
+  assertSocketIoHandshake,
+  broadcastToSocketIdReachesItAlone,
+  disconnectSocketsClosesWsOutsider,
+  emitWithAckCollectsSocketIoAcks,
+  everyProtocolRoom,
+  fetchEveryoneFromNode,
+  fetchRoomFromNode,
+  nodePublishReachesEveryMemberOnce,
+  redisCrashedThenRestarted,
+  socketsJoinAndLeaveMoveWs,
+  v2AndSockjsPublishesReachNodeMember,
+  wsPublishReachesNodeMemberOnce,
+} from "./lib/scenarios.mjs";
 
 /** Every shard channel of the cluster's key (the harness's barrier channels are not under it). */
 const ALL_CHANNELS = `${shardChannel()}*`;
@@ -79,20 +92,8 @@ for (const mode of ["dynamic", "static", "dynamic-private"]) {
     await untilServerCount(node, 2);
     const sbId = (await stats(sb)).cluster.node_id;
 
-    const [sioV4, sioV2, ws, sockjs, nodeMember, wsOutsider, nodeOutsider] = await Promise.all([
-      h.socketIo(sb, { version: 4 }),
-      h.socketIo(sb, { version: 2 }),
-      h.ws(sb),
-      h.sockjs(sb),
-      h.socketIo(node, { version: 4 }),
-      h.ws(sb),
-      h.socketIo(node, { version: 4 }),
-    ]);
-    const members = [sioV4, sioV2, ws, sockjs, nodeMember];
-    for (const socket of [sioV4, sioV2, nodeMember]) await sioJoin(socket, "r");
-    for (const client of [ws, sockjs]) await client.join("r");
-    await wsOutsider.join("elsewhere");
-    await sioJoin(nodeOutsider, "elsewhere");
+    const room = await everyProtocolRoom(h, sb, node);
+    const { sioV4, ws, sockjs, nodeMember, wsOutsider, nodeOutsider, members, sioChats } = room;
     // switchboard acks a join before Redis confirmed the room's SSUBSCRIBE (the Node node's relay
     // app waits for it, lib/node-node.mjs): a broadcast is only sure to reach switchboard's
     // members once the channel counts its subscription.
@@ -101,8 +102,6 @@ for (const mode of ["dynamic", "static", "dynamic-private"]) {
     for (const id of [sioV4.id, ws.session, sockjs.session, wsOutsider.session]) {
       await untilShardSubscribers(rc, id, privateSubs(1));
     }
-    const sioChats = [sioV4, sioV2, nodeMember, nodeOutsider].map((s) => record(s, "chat"));
-    const relayChats = [ws, sockjs, wsOutsider].map((c) => relayRecord(c, "chat"));
 
     await t.test(`/api/stats names the node by its uid; the shard channels are ${mode} mode's`, async () => {
       const { cluster } = await stats(sb);
@@ -124,38 +123,20 @@ for (const mode of ["dynamic", "static", "dynamic-private"]) {
     });
 
     await t.test("a publish on the Node node reaches r's members of every protocol on switchboard, once", async () => {
-      const publisher = await h.socketIo(node, { version: 4 });
-      await sioPublish(publisher, "r", "chat", { text: "from node" });
-      for (const i of [0, 1]) assert.deepEqual(await sioChats[i].next(), [{ text: "from node" }]);
-      await fence(node, members, { room: "r" });
-      assert.deepEqual(sioChats.map((c) => c.count), [1, 1, 1, 0]);
-      assert.deepEqual(relayChats.map((c) => c.map((m) => [m.room, m.data])), [
-        [["r", { text: "from node" }]],
-        [["r", { text: "from node" }]],
-        [],
-      ]);
+      await nodePublishReachesEveryMemberOnce(room);
     });
 
     await t.test("a plain WebSocket publish on switchboard reaches the Node node's member, once", async () => {
-      await ws.publish("r", "chat", { text: "from ws" });
-      await arrives(sioChats[2], { text: "from ws" });
-      await fenceFromSwitchboard(sb, members, "r");
-      // The sender is left out; everyone else in r has it once (switchboard ignores its own
-      // broadcast coming back on the channels it subscribes to).
-      assert.deepEqual(sioChats.map((c) => c.count), [2, 2, 2, 0]);
-      assert.deepEqual(relayChats.map((c) => c.length), [1, 2, 0]);
+      // switchboard ignores its own broadcast coming back on the channels it subscribes to.
+      await wsPublishReachesNodeMemberOnce(room);
     });
 
     await t.test("a Socket.IO v2 and a SockJS publish on switchboard reach Node's member", async () => {
-      await sioPublish(sioV2, "r", "chat", "from v2");
-      await arrives(sioChats[2], "from v2");
-      await sockjs.publish("r", "chat", "from sockjs");
-      await arrives(sioChats[2], "from sockjs");
+      await v2AndSockjsPublishesReachNodeMember(room);
     });
 
     await t.test("POST /api/publish on switchboard reaches Node's member", async () => {
-      await apiPublish(sb, { room: "r", event: "chat", data: "from api" });
-      await arrives(sioChats[2], "from api");
+      await apiPublishReachesNodeMember(room);
     });
 
     const where = mode === "static" ? "the namespace's channel" : "r's own channel";
@@ -190,94 +171,44 @@ for (const mode of ["dynamic", "static", "dynamic-private"]) {
     });
 
     await t.test("fetchSockets on the Node node lists switchboard's sockets in r", async () => {
-      const inR = await node.call("fetchSockets", "r");
-      const ids = inR.map((s) => s.id);
-      // A socket.io-client 2.x client takes its Engine.IO id for its socket id; switchboard's socket
-      // of it has an id of its own (known gap), so it is counted, not named.
-      assert.equal(ids.length, 5, JSON.stringify(ids));
-      for (const id of [sioV4.id, ws.session, sockjs.session, nodeMember.id]) assert.ok(ids.includes(id), id);
+      const { ids, remote, sio } = await fetchRoomFromNode(room);
       for (const id of ids) assert.equal(id.length, 20, id);
-      const remote = inR.find((s) => s.id === ws.session);
       assert.equal(remote.local, false);
       assert.deepEqual([...remote.rooms].sort(), [ws.session, "r"].sort());
-      // A Socket.IO socket comes with its handshake, as a Node node's would.
-      const sio = inR.find((s) => s.id === sioV4.id);
-      assert.equal(sio.handshake.headers.host, `127.0.0.1:${sb.port}`);
-      assert.equal(sio.handshake.query.EIO, "4");
-      assert.equal(sio.handshake.address, "127.0.0.1");
-      assert.deepEqual(sio.handshake.auth, {});
-      assert.ok(Math.abs(sio.handshake.issued - Date.now()) < 60_000, String(sio.handshake.issued));
-      assert.match(sio.handshake.time, /^\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT\+0000/);
-      assert.match(sio.handshake.url, /^\/socket\.io\/\?.*EIO=4/);
+      assertSocketIoHandshake(sio, sb);
       // The whole cluster, without a room: switchboard's outsider is in it too.
-      const everyone = (await node.call("fetchSockets")).map((s) => s.id);
-      for (const id of [...ids, wsOutsider.session, nodeOutsider.id]) assert.ok(everyone.includes(id), id);
+      await fetchEveryoneFromNode(room, ids);
     });
 
     await t.test("emitWithAck from Node collects the acks of switchboard's Socket.IO clients", async () => {
-      for (const [socket, who] of [[sioV4, "s4"], [sioV2, "s2"], [nodeMember, "n"]]) {
-        socket.on("ask", (x, ack) => ack(`${who}:${x}`));
-      }
       // Sent on the namespace's channel whatever the mode; done once every server (SHARDNUMSUB)
       // has told its client count and every client answered.
-      const responses = await node.call("emitWithAck", "r", "ask", 7);
-      assert.deepEqual(responses.sort(), ["n:7", "s2:7", "s4:7"]);
-      // Relay clients of the other protocols cannot answer: they get the event, uncounted.
-      for (const client of [ws, sockjs]) {
-        const heard = await client.take((m) => m.type === "message" && m.event === "ask");
-        assert.deepEqual([heard.room, heard.data], ["r", 7]);
-      }
+      await emitWithAckCollectsSocketIoAcks(room);
     });
 
     await t.test("socketsJoin and socketsLeave from Node move switchboard's sockets (and its room channels)", async () => {
-      await node.call("socketsJoin", ws.session, "moved");
-      await until(async () => (await node.call("fetchSockets", "moved")).length === 1, "the join to land");
-      await untilShardSubscribers(rc, "moved", roomSubs(1)); // switchboard's, as its socket is the only member
-      await node.call("broadcast", "moved", "mv", "x");
-      const heard = await ws.take((m) => m.type === "message" && m.event === "mv");
-      assert.deepEqual([heard.room, heard.data], ["moved", "x"]);
-      await node.call("socketsLeave", ws.session, "moved");
-      await until(async () => (await node.call("fetchSockets", "moved")).length === 0, "the leave to land");
-      await untilShardSubscribers(rc, "moved", 0);
+      await socketsJoinAndLeaveMoveWs(room, {
+        afterJoin: () => untilShardSubscribers(rc, "moved", roomSubs(1)), // switchboard's, as its socket is the only member
+        afterLeave: () => untilShardSubscribers(rc, "moved", 0),
+      });
     });
 
     await t.test("a broadcast to a switchboard socket's id reaches that socket alone", async () => {
       // dynamic: on the namespace's channel (a 20-character room); dynamic-private: on the
       // socket's own channel, which switchboard subscribes for each of its sockets.
-      const others = [sioV2, nodeMember].map((s) => record(s, "direct"));
-      const otherRelays = [sockjs].map((c) => relayRecord(c, "direct"));
-      const heard = waitFor(sioV4, "direct");
-      await node.call("broadcast", sioV4.id, "direct", 5);
-      assert.deepEqual(await heard, [5]);
-      await node.call("broadcast", ws.session, "direct", 6);
-      assert.equal((await ws.take((m) => m.type === "message" && m.event === "direct")).data, 6);
-      await fence(node, members, { room: "r" });
-      assert.deepEqual([...others.map((o) => o.count), ...otherRelays.map((o) => o.length)], [0, 0, 0]);
+      await broadcastToSocketIdReachesItAlone(room, { relays: true });
     });
 
     await t.test("disconnectSockets from Node closes a switchboard client (and its channels go)", async () => {
-      await node.call("disconnectSockets", wsOutsider.session);
-      await wsOutsider.waitClose();
+      await disconnectSocketsClosesWsOutsider(room);
       await untilShardSubscribers(rc, wsOutsider.session, 0);
       await untilShardSubscribers(rc, "elsewhere", roomSubs(1)); // the Node node's member is left
     });
 
     if (mode === "dynamic") {
       await t.test("Redis killed and restarted: local delivery goes on, then the subscriptions and the cluster are back", async () => {
-        const before = (await stats(sb)).cluster;
-        assert.equal(before.connected, true);
-        await redis.crash();
-        await until(async () => (await stats(sb)).cluster.connected === false, "switchboard to see Redis gone");
         // Local delivery does not wait for Redis.
-        await sioPublish(sioV4, "r", "chat", "while down");
-        await arrives(sioChats[1], "while down");
-        await redis.start();
-        await until(async () => {
-          const now = (await stats(sb)).cluster;
-          return now.connected && now.reconnects > before.reconnects;
-        }, "switchboard to resubscribe", 15_000);
-        const after = (await stats(sb)).cluster;
-        assert.ok(after.publish_failed > before.publish_failed, JSON.stringify(after));
+        const { before, after } = await redisCrashedThenRestarted(room, redis);
         assert.equal(after.node_id, before.node_id); // as a Node node's uid, for the node's lifetime
         // The new Redis started empty: every subscription is the nodes' again. switchboard's: the
         // namespace's channel, its response channel and r (elsewhere has only the Node node's

@@ -27,7 +27,6 @@ import {
   fence,
   fenceFromSwitchboard,
   record,
-  relayRecord,
   sioJoin,
   sioPublish,
   stats,
@@ -35,6 +34,19 @@ import {
   untilServerCount,
   waitFor,
 } from "./lib/cluster.mjs";
+import {
+  apiPublishReachesNodeMember,
+  broadcastToSocketIdReachesItAlone,
+  disconnectSocketsClosesWsOutsider,
+  emitWithAckCollectsSocketIoAcks,
+  everyProtocolRoom,
+  fetchEveryoneFromNode,
+  fetchRoomFromNode,
+  nodePublishReachesEveryMemberOnce,
+  socketsJoinAndLeaveMoveWs,
+  v2AndSockjsPublishesReachNodeMember,
+  wsPublishReachesNodeMemberOnce,
+} from "./lib/scenarios.mjs";
 
 const STREAM = "socket.io";
 const SESSION_PREFIX = "sio:session:";
@@ -317,22 +329,8 @@ test("a switchboard node in a Node streams cluster", async (t) => {
   await untilServerCount(node, 2);
   const sbId = (await stats(sb)).cluster.node_id;
 
-  const [sioV4, sioV2, ws, sockjs, nodeMember, wsOutsider, nodeOutsider] = await Promise.all([
-    h.socketIo(sb, { version: 4 }),
-    h.socketIo(sb, { version: 2 }),
-    h.ws(sb),
-    h.sockjs(sb),
-    h.socketIo(node, { version: 4 }),
-    h.ws(sb),
-    h.socketIo(node, { version: 4 }),
-  ]);
-  const members = [sioV4, sioV2, ws, sockjs, nodeMember];
-  for (const socket of [sioV4, sioV2, nodeMember]) await sioJoin(socket, "r");
-  for (const client of [ws, sockjs]) await client.join("r");
-  await wsOutsider.join("elsewhere");
-  await sioJoin(nodeOutsider, "elsewhere");
-  const sioChats = [sioV4, sioV2, nodeMember, nodeOutsider].map((s) => record(s, "chat"));
-  const relayChats = [ws, sockjs, wsOutsider].map((c) => relayRecord(c, "chat"));
+  const room = await everyProtocolRoom(h, sb, node);
+  const { sioV4, ws, members, sioChats, relayChats } = room;
 
   await t.test("/api/stats names the node by a uid as Node's (16 hex digits)", async () => {
     const { cluster } = await stats(sb);
@@ -342,38 +340,21 @@ test("a switchboard node in a Node streams cluster", async (t) => {
   });
 
   await t.test("a publish on the Node node reaches r's members of every protocol on switchboard, once", async () => {
-    const publisher = await h.socketIo(node, { version: 4 });
-    await sioPublish(publisher, "r", "chat", { text: "from node" });
-    for (const i of [0, 1]) assert.deepEqual(await sioChats[i].next(), [{ text: "from node" }]);
-    await fence(node, members, { room: "r" });
-    assert.deepEqual(sioChats.map((c) => c.count), [1, 1, 1, 0]);
-    assert.deepEqual(relayChats.map((c) => c.map((m) => [m.room, m.data])), [
-      [["r", { text: "from node" }]],
-      [["r", { text: "from node" }]],
-      [],
-    ]);
+    await nodePublishReachesEveryMemberOnce(room);
     // Without recovery, no offset: the room message has none either.
     assert.equal("offset" in relayChats[0][0], false);
   });
 
   await t.test("a plain WebSocket publish on switchboard reaches the Node node's member, once", async () => {
-    await ws.publish("r", "chat", { text: "from ws" });
-    await arrives(sioChats[2], { text: "from ws" });
-    await fenceFromSwitchboard(sb, members, "r");
-    // The sender is left out; everyone else in r has it once (switchboard skips its own entries).
-    assert.deepEqual(sioChats.map((c) => c.count), [2, 2, 2, 0]);
-    assert.deepEqual(relayChats.map((c) => c.length), [1, 2, 0]);
+    // switchboard skips its own entries in the stream.
+    await wsPublishReachesNodeMemberOnce(room);
   });
 
   await t.test("Socket.IO v4, v2 and SockJS publishes and POST /api/publish on switchboard reach Node's member", async () => {
     await sioPublish(sioV4, "r", "chat", "from v4");
     await arrives(sioChats[2], "from v4");
-    await sioPublish(sioV2, "r", "chat", "from v2");
-    await arrives(sioChats[2], "from v2");
-    await sockjs.publish("r", "chat", "from sockjs");
-    await arrives(sioChats[2], "from sockjs");
-    await apiPublish(sb, { room: "r", event: "chat", data: "from api" });
-    await arrives(sioChats[2], "from api");
+    await v2AndSockjsPublishesReachNodeMember(room);
+    await apiPublishReachesNodeMember(room);
     await fenceFromSwitchboard(sb, members, "r");
     assert.equal(sioChats[3].count, 0, "the Node outsider heard nothing");
     assert.equal(relayChats[2].length, 0, "switchboard's outsider heard nothing");
@@ -401,59 +382,32 @@ test("a switchboard node in a Node streams cluster", async (t) => {
   });
 
   await t.test("fetchSockets on the Node node lists switchboard's sockets in r", async () => {
-    const inR = await node.call("fetchSockets", "r");
-    const ids = inR.map((s) => s.id);
-    // A socket.io-client 2.x client's socket id here is not the one it reports (see README): counted.
-    assert.equal(ids.length, 5, JSON.stringify(ids));
-    for (const id of [sioV4.id, ws.session, sockjs.session, nodeMember.id]) assert.ok(ids.includes(id), id);
-    const remote = inR.find((s) => s.id === ws.session);
+    const { ids, remote, sio } = await fetchRoomFromNode(room);
     assert.equal(remote.local, false);
     assert.deepEqual(remote.rooms, [ws.session, "r"].sort());
-    const sio = inR.find((s) => s.id === sioV4.id);
     assert.equal(sio.handshake.headers.host, `127.0.0.1:${sb.port}`);
     assert.equal(sio.handshake.query.EIO, "4");
-    const everyone = (await node.call("fetchSockets")).map((s) => s.id);
-    for (const id of [...ids, wsOutsider.session, nodeOutsider.id]) assert.ok(everyone.includes(id), id);
+    await fetchEveryoneFromNode(room, ids);
   });
 
   await t.test("emitWithAck from Node collects the acks of switchboard's Socket.IO clients", async () => {
-    for (const [socket, who] of [[sioV4, "s4"], [sioV2, "s2"], [nodeMember, "n"]]) {
-      socket.on("ask", (x, ack) => ack(`${who}:${x}`));
-    }
-    const responses = await node.call("emitWithAck", "r", "ask", 7);
-    assert.deepEqual(responses.sort(), ["n:7", "s2:7", "s4:7"]);
-    for (const client of [ws, sockjs]) {
-      const heard = await client.take((m) => m.type === "message" && m.event === "ask");
-      assert.deepEqual([heard.room, heard.data], ["r", 7]);
-    }
+    await emitWithAckCollectsSocketIoAcks(room);
   });
 
   await t.test("socketsJoin and socketsLeave from Node move switchboard's sockets", async () => {
-    await node.call("socketsJoin", ws.session, "moved");
-    await until(async () => (await node.call("fetchSockets", "moved")).length === 1, "the join to land");
-    await node.call("broadcast", "moved", "mv", "x");
-    const heard = await ws.take((m) => m.type === "message" && m.event === "mv");
-    assert.deepEqual([heard.room, heard.data], ["moved", "x"]);
-    await node.call("socketsLeave", ws.session, "moved");
-    await until(async () => (await node.call("fetchSockets", "moved")).length === 0, "the leave to land");
+    await socketsJoinAndLeaveMoveWs(room);
     await node.call("broadcast", "moved", "mv", "y");
     await fence(node, [ws], { room: "r" });
     assert.equal(ws.inbox.filter((m) => m.event === "mv").length, 0, "left: no more of moved");
   });
 
   await t.test("a broadcast to a switchboard socket's id reaches that socket alone", async () => {
-    const others = [sioV2, nodeMember].map((s) => record(s, "direct"));
-    const heard = waitFor(sioV4, "direct");
-    await node.call("broadcast", sioV4.id, "direct", 5);
-    assert.deepEqual(await heard, [5]);
-    await fence(node, members, { room: "r" });
-    assert.deepEqual(others.map((o) => o.count), [0, 0]);
+    await broadcastToSocketIdReachesItAlone(room);
   });
 
   await t.test("disconnectSockets from Node closes a switchboard client", async () => {
-    await node.call("disconnectSockets", wsOutsider.session);
-    await wsOutsider.waitClose();
-    await until(async () => !(await node.call("fetchSockets")).some((s) => s.id === wsOutsider.session), "it to be gone");
+    await disconnectSocketsClosesWsOutsider(room);
+    await until(async () => !(await node.call("fetchSockets")).some((s) => s.id === room.wsOutsider.session), "it to be gone");
   });
 });
 
