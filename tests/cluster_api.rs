@@ -614,6 +614,6 @@ async fn a_relay_session_resumes_on_another_streams_node_from_nodes_format_in_re
     assert_eq!(again["type"], "error");
     assert_eq!(
         again["message"],
-        "cannot resume: session or offset not found"
+        "cannot resume: unknown or expired session"
     );
 }

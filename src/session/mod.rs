@@ -96,6 +96,13 @@ pub(crate) enum TransportEvent {
     Error(DisconnectReason),
 }
 
+/// Several client events at once, in order: what a WebSocket had ready to read in one go. The
+/// actor handles them all in one turn, so what they broadcast reaches each recipient together
+/// (one drain, one write) rather than one at a time.
+#[derive(Debug, ActixMessage)]
+#[rtype(result = "()")]
+pub(crate) struct TransportEvents(pub Vec<TransportEvent>);
+
 /// How a session checks that its client is alive.
 #[derive(Debug, Clone)]
 pub(crate) enum Keepalive {
@@ -745,10 +752,9 @@ impl<L: SessionLogic> Handler<AttachSocket> for SessionActor<L> {
     }
 }
 
-impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
-    type Result = ();
-
-    fn handle(&mut self, event: TransportEvent, ctx: &mut Context<Self>) {
+impl<L: SessionLogic> SessionActor<L> {
+    /// Handles one client event; false when the session is gone for good (stopped).
+    fn on_transport(&mut self, event: TransportEvent, ctx: &mut Context<Self>) -> bool {
         self.core.last_seen = Instant::now();
         match event {
             TransportEvent::Text(text) => {
@@ -767,9 +773,32 @@ impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
                 self.core.close(DisconnectReason::TransportClosed);
                 self.settle(ctx);
                 ctx.stop();
-                return;
+                return false;
             }
             TransportEvent::Error(reason) => self.core.close(reason),
+        }
+        true
+    }
+}
+
+impl<L: SessionLogic> Handler<TransportEvent> for SessionActor<L> {
+    type Result = ();
+
+    fn handle(&mut self, event: TransportEvent, ctx: &mut Context<Self>) {
+        if self.on_transport(event, ctx) {
+            self.settle(ctx);
+        }
+    }
+}
+
+impl<L: SessionLogic> Handler<TransportEvents> for SessionActor<L> {
+    type Result = ();
+
+    fn handle(&mut self, TransportEvents(events): TransportEvents, ctx: &mut Context<Self>) {
+        for event in events {
+            if !self.on_transport(event, ctx) {
+                return;
+            }
         }
         self.settle(ctx);
     }

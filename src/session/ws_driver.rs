@@ -20,7 +20,7 @@ use futures_util::{FutureExt, Stream};
 
 use super::ws_frame::{FrameDecoder, FrameError, Incoming};
 use super::ws_output::WsOutput;
-use super::{AttachSocket, TransportEvent};
+use super::{AttachSocket, TransportEvent, TransportEvents};
 use crate::config::defaults;
 use crate::hub::DisconnectReason;
 
@@ -198,7 +198,7 @@ impl WsConnection {
     where
         A: actix::Actor<Context = actix::Context<A>>
             + actix::Handler<AttachSocket>
-            + actix::Handler<TransportEvent>,
+            + actix::Handler<TransportEvents>,
     {
         addr.do_send(AttachSocket(self.output.clone()));
         *self.reader.borrow_mut() = Some(Reader {
@@ -212,14 +212,22 @@ impl WsConnection {
     }
 }
 
-/// Feeds a WebSocket's messages to its session, one at a time (the next is read once the actor
-/// has handled the last), and answers pings. Polled by the response body.
+/// Most client messages handed to the session at once.
+const BATCH_MESSAGES: usize = 64;
+/// A batch is handed over once its messages add up to this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Feeds a WebSocket's messages to its session, a batch at a time: every message that can be
+/// read now (up to [`BATCH_MESSAGES`] or [`BATCH_BYTES`]) goes in one actor message, and the next
+/// batch is read once the actor has handled it. So a client that sends many messages (a publisher
+/// with many in flight) has them handled in one turn, and what they broadcast reaches each
+/// recipient together. Answers pings. Polled by the response body.
 pub(super) struct Reader {
     messages: MessageReader,
     output: WsOutput,
-    events: Recipient<TransportEvent>,
-    /// The message the actor is handling.
-    in_flight: Option<Pin<Box<RecipientRequest<TransportEvent>>>>,
+    events: Recipient<TransportEvents>,
+    /// The batch the actor is handling.
+    in_flight: Option<Pin<Box<RecipientRequest<TransportEvents>>>>,
 }
 
 /// What a reader does with one message.
@@ -259,26 +267,50 @@ impl Reader {
                     Poll::Ready(Err(_)) => return Poll::Ready(()),
                 }
             }
-            let incoming = match self.messages.poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    self.connection_ended();
-                    return Poll::Ready(());
-                }
-                Poll::Ready(Some(incoming)) => incoming,
-            };
-            match self.next_of(incoming) {
-                Next::Forward(event) => self.in_flight = Some(Box::pin(self.events.send(event))),
-                Next::Last(event) => {
-                    self.events.do_send(event);
-                    return Poll::Ready(());
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            let mut over = false;
+            while batch.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
+                let incoming = match self.messages.poll_next(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(None) => {
+                        batch.push(TransportEvent::Gone);
+                        over = true;
+                        break;
+                    }
+                    Poll::Ready(Some(incoming)) => incoming,
+                };
+                match self.next_of(incoming) {
+                    Next::Forward(event) => {
+                        bytes += match &event {
+                            TransportEvent::Text(text) => text.len(),
+                            TransportEvent::Binary(data) => data.len(),
+                            _ => 0,
+                        };
+                        batch.push(event);
+                    }
+                    Next::Last(event) => {
+                        batch.push(event);
+                        over = true;
+                        break;
+                    }
                 }
             }
+            if over {
+                // Nothing after it counts: handed over without waiting.
+                self.events.do_send(TransportEvents(batch));
+                return Poll::Ready(());
+            }
+            if batch.is_empty() {
+                return Poll::Pending;
+            }
+            self.in_flight = Some(Box::pin(self.events.send(TransportEvents(batch))));
         }
     }
 
     /// Tells the session its connection has ended.
     pub(super) fn connection_ended(&self) {
-        self.events.do_send(TransportEvent::Gone);
+        self.events
+            .do_send(TransportEvents(vec![TransportEvent::Gone]));
     }
 }
