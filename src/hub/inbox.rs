@@ -64,17 +64,25 @@ impl Inbox {
         Ok(!std::mem::replace(&mut queue.woken, true))
     }
 
-    /// Takes everything waiting, oldest first; the next push wakes the actor again.
-    pub(crate) fn take(&self) -> VecDeque<(SessionId, Arc<Message>)> {
+    /// Takes everything waiting into `out` (which must be empty; the next push wakes the actor
+    /// again), leaving `out`'s allocation in
+    /// its place: an actor that drains into the same buffer each time allocates nothing.
+    pub(crate) fn take_into(&self, out: &mut VecDeque<(SessionId, Arc<Message>)>) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.woken = false;
-        std::mem::take(&mut queue.items)
+        std::mem::swap(&mut queue.items, out);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn taken(inbox: &Inbox) -> usize {
+        let mut out = VecDeque::new();
+        inbox.take_into(&mut out);
+        out.len()
+    }
 
     #[test]
     fn only_the_first_push_after_a_take_wakes_and_the_limit_holds() {
@@ -84,7 +92,7 @@ mod tests {
         assert_eq!(inbox.push(&id, message.clone()), Ok(true));
         assert_eq!(inbox.push(&id, message.clone()), Ok(false));
         assert_eq!(inbox.push(&id, message.clone()), Err(InboxFull));
-        assert_eq!(inbox.take().len(), 2);
+        assert_eq!(taken(&inbox), 2);
         assert_eq!(inbox.push(&id, message), Ok(true));
     }
 
@@ -96,6 +104,6 @@ mod tests {
         assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Ok(true));
         assert_eq!(inbox.push_all(&id, &[m.clone(), m.clone()]), Err(InboxFull));
         assert_eq!(inbox.push_all(&id, std::slice::from_ref(&m)), Ok(false));
-        assert_eq!(inbox.take().len(), 3);
+        assert_eq!(taken(&inbox), 3);
     }
 }

@@ -204,7 +204,12 @@ pub(crate) struct SessionCore {
     replayed_through: std::collections::HashMap<SessionId, crate::hub::Offset>,
     /// The hub counts this session as closing (until the actor stops).
     counted_closing: bool,
+    /// The buffer the inbox is drained into, kept between drains (empty).
+    drained: std::collections::VecDeque<(SessionId, Arc<Message>)>,
 }
+
+/// The largest drain buffer a session keeps between drains (32 bytes an entry).
+const KEPT_DRAIN_CAPACITY: usize = 32;
 
 impl SessionCore {
     /// The session's id.
@@ -470,6 +475,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     release_armed: false,
                     replayed_through: Default::default(),
                     counted_closing: false,
+                    drained: std::collections::VecDeque::new(),
                 },
                 logic,
             }
@@ -720,16 +726,24 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
     fn handle(&mut self, cmd: SessionCommand, ctx: &mut Context<Self>) {
         match cmd {
             SessionCommand::Drain => {
-                for (to, message) in self.core.mailbox.inbox.take() {
-                    let replayed = match (message.offset(), self.core.replayed_through.get(&to)) {
-                        (Some(offset), Some(through)) => offset <= *through,
-                        _ => false,
-                    };
+                let mut drained = std::mem::take(&mut self.core.drained);
+                self.core.mailbox.inbox.take_into(&mut drained);
+                for (to, message) in drained.drain(..) {
+                    let replayed = message.offset().is_some_and(|offset| {
+                        self.core
+                            .replayed_through
+                            .get(&to)
+                            .is_some_and(|through| offset <= *through)
+                    });
                     // A volatile message skips a recipient that is not ready to write.
                     let skipped = message.is_volatile() && !self.core.writable();
                     if self.core.closing.is_none() && !replayed && !skipped {
                         self.logic.on_deliver(&to, message, &mut self.core);
                     }
+                }
+                // Kept for the next drain, unless a burst made it big.
+                if drained.capacity() <= KEPT_DRAIN_CAPACITY {
+                    self.core.drained = drained;
                 }
             }
             SessionCommand::Close(reason) => self.core.close(reason),
