@@ -191,7 +191,8 @@ pub(crate) struct SessionCore {
     closed_reported: bool,
     last_seen: Instant,
     deadline: Option<(Instant, DisconnectReason)>,
-    deadline_armed: bool,
+    /// The timer of `deadline`, while one runs (cancelled when the deadline is cleared).
+    deadline_timer: Option<actix::SpawnHandle>,
     /// The keepalive ping last due (its scheduled time) and how long it waits for a sign of life.
     ping_wait: Option<(Instant, Duration)>,
     /// The longest silence allowed, when the client drives the keepalive.
@@ -468,7 +469,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     closed_reported: refused.is_some(),
                     last_seen: Instant::now(),
                     deadline: None,
-                    deadline_armed: false,
+                    deadline_timer: None,
                     ping_wait: None,
                     silence_limit: None,
                     release_at: None,
@@ -520,20 +521,28 @@ impl<L: SessionLogic> SessionActor<L> {
         if ctx.state() != actix::ActorState::Running {
             return;
         }
-        if let (Some((at, _)), false) = (&self.core.deadline, self.core.deadline_armed) {
-            self.core.deadline_armed = true;
-            let wait = at.saturating_duration_since(Instant::now());
-            ctx.run_later(wait, |act, ctx| {
-                act.core.deadline_armed = false;
-                if let Some((at, reason)) = act.core.deadline.take() {
-                    if Instant::now() >= at {
-                        act.core.close(reason);
-                    } else {
-                        act.core.deadline = Some((at, reason));
+        match (&self.core.deadline, self.core.deadline_timer) {
+            (Some((at, _)), None) => {
+                let wait = at.saturating_duration_since(Instant::now());
+                let timer = ctx.run_later(wait, |act, ctx| {
+                    act.core.deadline_timer = None;
+                    if let Some((at, reason)) = act.core.deadline.take() {
+                        if Instant::now() >= at {
+                            act.core.close(reason);
+                        } else {
+                            act.core.deadline = Some((at, reason));
+                        }
                     }
-                }
-                act.settle(ctx);
-            });
+                    act.settle(ctx);
+                });
+                self.core.deadline_timer = Some(timer);
+            }
+            // Cleared: its timer goes now, not when it would have fired (it holds memory).
+            (None, Some(timer)) => {
+                ctx.cancel_future(timer);
+                self.core.deadline_timer = None;
+            }
+            _ => {}
         }
     }
 
