@@ -209,8 +209,9 @@ pub(crate) struct SessionCore {
     drained: std::collections::VecDeque<(SessionId, Arc<Message>)>,
 }
 
-/// The largest drain buffer a session keeps between drains (32 bytes an entry).
-const KEPT_DRAIN_CAPACITY: usize = 32;
+/// The largest drain buffer a session keeps between drains, in entries of 32 bytes. Two are kept
+/// (one in the inbox, one here), so a session that had a burst holds at most 512 bytes for it.
+const KEPT_DRAIN_CAPACITY: usize = 8;
 
 impl SessionCore {
     /// The session's id.
