@@ -16,6 +16,8 @@ use crate::hub::{Offset, Room, WeakHub};
 
 /// Most `XRANGE` calls one restore makes (Node's `RESTORE_SESSION_MAX_XRANGE_CALLS`).
 const MAX_XRANGE_CALLS: usize = 100;
+/// Restores running at once on the Redis thread.
+const MAX_RESTORES_RUNNING: usize = 64;
 /// Entries one `XRANGE` of a restore reads.
 const XRANGE_COUNT: usize = 1_000;
 
@@ -199,9 +201,16 @@ pub(super) async fn serve_restores(
         }
     };
     let channels = Arc::new(channels);
+    // At most this many run at once; the rest wait in the bounded queue (and their callers give
+    // up after 5 s), so a flood of reconnections cannot spawn without end.
+    let running = Arc::new(tokio::sync::Semaphore::new(MAX_RESTORES_RUNNING));
     while let Some(job) = jobs.recv().await {
+        let Ok(permit) = running.clone().acquire_owned().await else {
+            return;
+        };
         let (connection, channels, link) = (connection.clone(), channels.clone(), link.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let result = restore(connection, &channels, &job.pid, job.offset, link.recovery).await;
             if let Err(error) = &result {
                 tracing::debug!(node = %link.uid, pid = %job.pid, %error, "cluster: session not restored");
