@@ -9,6 +9,7 @@
 mod adapter;
 mod broadcast_ack;
 mod cluster_view;
+mod held;
 mod inbox;
 mod message;
 mod offset;
@@ -349,6 +350,7 @@ impl Hub {
 
     /// Removes a session and its room memberships; returns the rooms it was in.
     pub fn unregister(&self, id: &str) -> Vec<Room> {
+        self.release_held();
         let Some((_, member)) = self.inner.sessions.remove(id) else {
             return Vec::new();
         };
@@ -375,6 +377,7 @@ impl Hub {
 
     /// Puts a session in a room. Joining a room twice is not an error.
     pub fn join(&self, id: &str, room: Room) -> Result<(), JoinError> {
+        self.release_held();
         let member = self.member(id).ok_or(JoinError::UnknownSession)?;
         let mut rooms = lock(&member.rooms);
         let rooms = rooms.as_mut().ok_or(JoinError::UnknownSession)?;
@@ -405,6 +408,7 @@ impl Hub {
 
     /// Takes a session out of a room; returns whether it was in it.
     pub fn leave(&self, id: &str, room: &str) -> bool {
+        self.release_held();
         let Some(member) = self.member(id) else {
             return false;
         };
@@ -467,6 +471,7 @@ impl Hub {
     /// local sessions accepted it.
     pub fn broadcast(&self, target: &Target, message: Arc<Message>) -> usize {
         if self.forwarded_for_offset(target, &message) {
+            self.release_held();
             // Delivered once the stream answers: the sessions it is for, counted now.
             let excluded = self.excluded(target);
             return self
@@ -476,7 +481,10 @@ impl Hub {
                 .count();
         }
         self.record(target, &message);
-        let delivered = self.deliver_local(target, &message);
+        let delivered = match self.hold(target, &message) {
+            Some(recipients) => recipients,
+            None => self.deliver_local(target, &message),
+        };
         if !target.local {
             self.inner.adapter.forward(target, &message);
         }
@@ -528,6 +536,7 @@ impl Hub {
     /// each. Every recipient takes its share of the batch whole or not at all (a session that
     /// cannot take it all is overflowed and gets none of it), so the counts say what went out.
     pub(crate) fn broadcast_batch(&self, batch: Vec<(Target, Arc<Message>)>) -> Vec<usize> {
+        self.release_held();
         if self.shared_recovery().is_some() {
             // Each waits for its stream id before it is delivered here: one at a time, in order.
             return batch
@@ -569,22 +578,86 @@ impl Hub {
     /// Delivers a broadcast to this node's sessions only (adapters call this for what other
     /// nodes send); returns how many accepted it.
     pub(crate) fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
+        self.release_held();
         let excluded = self.excluded(target);
-        let recipients = self.recipients(target);
-        recipients
-            .iter()
-            .filter(|m| !excluded.iter().any(|e| Arc::ptr_eq(e, m)))
-            .filter(|m| self.deliver(m, message.clone()))
-            .count()
+        let mut delivered = 0;
+        self.for_each_recipient(target, |m| {
+            if !excluded.iter().any(|e| Arc::ptr_eq(e, m))
+                && self.settle_push(m, m.inbox.push(&m.id, message.clone()))
+            {
+                delivered += 1;
+            }
+        });
+        Counters::add(&self.inner.counters.messages_out, delivered as u64);
+        delivered
+    }
+
+    /// Delivers several messages to one target's sessions: each takes all of them in one push
+    /// (all or none), woken once.
+    fn deliver_together(&self, target: &Target, messages: &[Arc<Message>]) {
+        let excluded = self.excluded(target);
+        let mut delivered = 0;
+        self.for_each_recipient(target, |m| {
+            if !excluded.iter().any(|e| Arc::ptr_eq(e, m))
+                && self.settle_push(m, m.inbox.push_all(&m.id, messages))
+            {
+                delivered += messages.len();
+            }
+        });
+        Counters::add(&self.inner.counters.messages_out, delivered as u64);
+    }
+
+    /// How many sessions a target reaches.
+    fn recipient_count(&self, target: &Target) -> usize {
+        match target.rooms.as_slice() {
+            [room] => self.inner.rooms.get(room).map_or(0, |members| {
+                let mut left_out: Vec<&SessionId> = target
+                    .except
+                    .iter()
+                    .filter(|id| members.contains_key(*id))
+                    .collect();
+                left_out.sort();
+                left_out.dedup();
+                members.len() - left_out.len()
+            }),
+            _ => {
+                let excluded = self.excluded(target);
+                self.recipients(target)
+                    .iter()
+                    .filter(|m| !excluded.iter().any(|e| Arc::ptr_eq(e, m)))
+                    .count()
+            }
+        }
+    }
+
+    /// Runs `f` on every member a target's rooms hold. One room is walked in place, under its
+    /// shard's read lock (`f` only pushes to inboxes and sends to actors: it takes no hub lock),
+    /// so a big room costs no copy of its member list.
+    fn for_each_recipient(&self, target: &Target, f: impl FnMut(&Arc<Member>)) {
+        match target.rooms.as_slice() {
+            [room] => {
+                if let Some(members) = self.inner.rooms.get(room) {
+                    members.values().for_each(f);
+                }
+            }
+            _ => self.recipients(target).iter().for_each(f),
+        }
     }
 
     /// Sends a message to one session; false when it is unknown or could not take it.
     pub fn send_to(&self, id: &str, message: Arc<Message>) -> bool {
+        self.release_held();
         self.member(id).is_some_and(|m| self.deliver(&m, message))
+    }
+
+    /// Whether two handles are the same hub.
+    pub(crate) fn same_as(&self, other: &Hub) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Asks a session to close; false when it is unknown.
     pub fn disconnect(&self, id: &str, reason: DisconnectReason) -> bool {
+        self.release_held();
         match self.member(id) {
             Some(m) => {
                 m.addr.do_send(SessionCommand::Close(reason));
@@ -680,19 +753,28 @@ impl Hub {
     /// inbox closes the session.
     fn deliver(&self, member: &Member, message: Arc<Message>) -> bool {
         let pushed = member.inbox.push(&member.id, message);
-        self.settle_push(member, pushed, 1)
+        let taken = self.settle_push(member, pushed);
+        if taken {
+            Counters::add(&self.inner.counters.messages_out, 1);
+        }
+        taken
     }
 
     /// Leaves several messages in a session's inbox, all or none (a full inbox closes the
     /// session).
     fn deliver_all(&self, member: &Member, messages: &[Arc<Message>]) -> bool {
         let pushed = member.inbox.push_all(&member.id, messages);
-        self.settle_push(member, pushed, messages.len())
+        let taken = self.settle_push(member, pushed);
+        if taken {
+            Counters::add(&self.inner.counters.messages_out, messages.len() as u64);
+        }
+        taken
     }
 
-    /// After `count` messages were offered to a member's inbox: wakes its actor when the inbox
-    /// was empty, overflows it when the inbox was full; true when they were taken.
-    fn settle_push(&self, member: &Member, pushed: Result<bool, InboxFull>, count: usize) -> bool {
+    /// After messages were offered to a member's inbox: wakes its actor when the inbox was
+    /// empty, overflows it when the inbox was full; true when they were taken (the caller
+    /// counts them).
+    fn settle_push(&self, member: &Member, pushed: Result<bool, InboxFull>) -> bool {
         match pushed {
             Ok(false) => {}
             Ok(true) => match member.addr.try_send(SessionCommand::Drain) {
@@ -706,7 +788,6 @@ impl Hub {
                 return false;
             }
         }
-        Counters::add(&self.inner.counters.messages_out, count as u64);
         true
     }
 

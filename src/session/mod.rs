@@ -819,11 +819,14 @@ impl<L: SessionLogic> Handler<TransportEvents> for SessionActor<L> {
     type Result = ();
 
     fn handle(&mut self, TransportEvents(events): TransportEvents, ctx: &mut Context<Self>) {
+        // What the client's messages broadcast to one room reaches each member in one push.
+        let held = self.core.hub.hold_broadcasts();
         for event in events {
             if !self.on_transport(event, ctx) {
                 return;
             }
         }
+        drop(held);
         self.settle(ctx);
     }
 }
