@@ -10,6 +10,7 @@
 pub(crate) mod http;
 mod outbox;
 pub(crate) mod peer;
+mod write_batch;
 mod ws_driver;
 pub(crate) mod ws_frame;
 mod ws_output;
@@ -207,6 +208,8 @@ pub(crate) struct SessionCore {
     counted_closing: bool,
     /// The buffer the inbox is drained into, kept between drains (empty).
     drained: std::collections::VecDeque<(SessionId, Arc<Message>)>,
+    /// What is written now are broadcasts: they may wait for the thread's flush.
+    batch_writes: bool,
 }
 
 /// The largest drain buffer a session keeps between drains, in entries of 32 bytes. Two are kept
@@ -478,6 +481,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     replayed_through: Default::default(),
                     counted_closing: false,
                     drained: std::collections::VecDeque::new(),
+                    batch_writes: false,
                 },
                 logic,
             }
@@ -614,7 +618,11 @@ impl<L: SessionLogic> SessionActor<L> {
         let mut written = Ok(());
         while !self.core.outbox.is_empty() && written.is_ok() {
             let frames = self.logic.take_frames(&mut self.core.outbox);
-            written = output.send(&frames);
+            written = if self.core.batch_writes {
+                output.send_batched(&frames)
+            } else {
+                output.send(&frames)
+            };
         }
         match written {
             Ok(()) => match &self.core.closing {
@@ -755,6 +763,8 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
                 if drained.capacity() <= KEPT_DRAIN_CAPACITY {
                     self.core.drained = drained;
                 }
+                // Broadcasts wait for the thread's next flush; answers to the client do not.
+                self.core.batch_writes = true;
             }
             SessionCommand::Close(reason) => self.core.close(reason),
             SessionCommand::Later(crate::hub::Later(work)) => {
@@ -764,6 +774,7 @@ impl<L: SessionLogic> Handler<SessionCommand> for SessionActor<L> {
             }
         }
         self.settle(ctx);
+        self.core.batch_writes = false;
     }
 }
 

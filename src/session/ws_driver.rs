@@ -158,6 +158,9 @@ pub(crate) fn accept_websocket(
         .now_or_never()
         .expect("a payload extractor is ready at once")?;
     let (response, _session, _stream) = actix_ws::handle(req, nothing)?;
+    // Handlers run on the worker's event loop: its flusher batches the writes of every
+    // WebSocket on this thread.
+    super::write_batch::start();
     let (output, body) = WsOutput::new(UNATTACHED_LIMIT, limits.write_timeout);
     let reader = ReaderSlot::default();
     let (head, _actix_body) = response.into_parts();

@@ -17,6 +17,7 @@ use actix_http::ws::{OpCode, Parser};
 use actix_web::body::{BodySize, MessageBody};
 use bytes::{Bytes, BytesMut};
 
+use super::write_batch::{self, Due};
 use super::ws_driver::ReaderSlot;
 use crate::hub::Frame;
 
@@ -88,6 +89,27 @@ struct State {
     finished: bool,
     /// The response body is gone: the connection has ended.
     gone: bool,
+    /// On this thread's due list (see [`write_batch`]): the flusher will wake the connection.
+    due: bool,
+    /// The flusher released the buffer: it is written without waiting another turn.
+    released: bool,
+}
+
+/// A buffer this big is written at once rather than waiting for the flush.
+const WRITE_NOW_BYTES: usize = 64 * 1024;
+
+impl Due for Mutex<State> {
+    fn release(&self) {
+        let waker = {
+            let mut state = self.lock().unwrap_or_else(|e| e.into_inner());
+            state.due = false;
+            state.released = true;
+            state.waker.clone()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 /// The actor's handle on a WebSocket's output (cheap to clone; the reader holds one for pongs).
@@ -107,6 +129,8 @@ impl WsOutput {
             waker: None,
             finished: false,
             gone: false,
+            due: false,
+            released: false,
         }));
         (
             WsOutput {
@@ -139,6 +163,17 @@ impl WsOutput {
 
     /// Frames and queues `frames`, oldest first, and wakes the connection.
     pub(crate) fn send(&self, frames: &[Frame]) -> Result<(), WriteError> {
+        self.queue(frames, false)
+    }
+
+    /// Frames and queues `frames` (broadcasts), to be written at this thread's next flush (see
+    /// [`write_batch`]): what else becomes due for the connection while the worker is busy goes
+    /// out in the same write.
+    pub(crate) fn send_batched(&self, frames: &[Frame]) -> Result<(), WriteError> {
+        self.queue(frames, true)
+    }
+
+    fn queue(&self, frames: &[Frame], batched: bool) -> Result<(), WriteError> {
         if frames.is_empty() {
             return Ok(());
         }
@@ -158,7 +193,11 @@ impl WsOutput {
         for frame in frames {
             put(&mut state.buf, frame);
         }
-        Self::wake(state);
+        if batched {
+            self.wake(state);
+        } else {
+            Self::wake_now(state);
+        }
         Ok(())
     }
 
@@ -173,7 +212,7 @@ impl WsOutput {
             OP_PONG,
             &data[..data.len().min(MAX_CONTROL_PAYLOAD)],
         );
-        Self::wake(state);
+        Self::wake_now(state);
         Ok(())
     }
 
@@ -185,7 +224,7 @@ impl WsOutput {
         }
         put_close(&mut state.buf, code, reason);
         state.finished = true;
-        Self::wake(state);
+        Self::wake_now(state);
     }
 
     /// Writes a close frame without a code (after what is queued) and ends the output.
@@ -196,7 +235,7 @@ impl WsOutput {
         }
         put_frame(&mut state.buf, OP_CLOSE, b"");
         state.finished = true;
-        Self::wake(state);
+        Self::wake_now(state);
     }
 
     /// Drops whatever is queued, writes only the close frame and ends the output (for a client
@@ -222,10 +261,33 @@ impl WsOutput {
         }
     }
 
-    fn wake(mut state: MutexGuard<'_, State>) {
+    /// New frames are queued: the connection writes them at the next flush of this thread
+    /// (see [`write_batch`]), or now when there is no flusher or the buffer is big.
+    fn wake(&self, mut state: MutexGuard<'_, State>) {
         if state.waiting_since.is_none() {
             state.waiting_since = Some(Instant::now());
         }
+        if state.buf.len() >= WRITE_NOW_BYTES {
+            return Self::wake_now(state);
+        }
+        if state.due {
+            drop(state);
+            write_batch::queued();
+            return;
+        }
+        state.due = true;
+        drop(state);
+        if !write_batch::due(self.state.clone()) {
+            Self::wake_now(self.lock());
+        }
+    }
+
+    /// Wakes the connection to write what is queued.
+    fn wake_now(mut state: MutexGuard<'_, State>) {
+        if state.waiting_since.is_none() {
+            state.waiting_since = Some(Instant::now());
+        }
+        state.due = false;
         let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
@@ -311,12 +373,13 @@ impl MessageBody for WsBody {
             // Frames that became due in this turn of the event loop go out in one write: the
             // first time something waits, let every task already scheduled run first (they may
             // add to it), then write it all.
-            if !this.deferred {
+            if !state.released && !this.deferred {
                 this.deferred = true;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             this.deferred = false;
+            state.released = false;
             state.waiting_since = None;
             return Poll::Ready(Some(Ok(mem::take(&mut state.buf).freeze())));
         }
@@ -459,6 +522,42 @@ mod tests {
                 .map(|i| i.map(|r| r.unwrap())),
             Poll::Ready(Some(Bytes::from_static(b"\x81\x04next\x81\x04more")))
         );
+    }
+
+    #[actix_web::test]
+    async fn broadcasts_wait_for_the_flush_and_answers_do_not() {
+        actix_web::rt::spawn(async {
+            write_batch::start();
+            let (out, mut body) = WsOutput::new(100, Duration::from_secs(10));
+            body.first_write = FirstWrite::Done;
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            let mut poll = |body: &mut WsBody| {
+                Pin::new(body)
+                    .poll_next(&mut cx)
+                    .map(|item| item.map(|r| r.unwrap()))
+            };
+            assert_eq!(poll(&mut body), Poll::Pending);
+            out.send_batched(&[Frame::Text("a".into())]).unwrap();
+            // Released by the flusher after a quiet pass: then written without another turn.
+            while !out.lock().released {
+                actix_web::rt::task::yield_now().await;
+            }
+            assert_eq!(
+                poll(&mut body),
+                Poll::Ready(Some(Bytes::from_static(b"\x81\x01a")))
+            );
+            // An answer to the client wakes the connection at once (one turn for company).
+            out.send(&[Frame::Text("b".into())]).unwrap();
+            assert!(!out.lock().due);
+            assert_eq!(poll(&mut body), Poll::Pending);
+            assert_eq!(
+                poll(&mut body),
+                Poll::Ready(Some(Bytes::from_static(b"\x81\x01b")))
+            );
+        })
+        .await
+        .unwrap();
     }
 
     #[test]
