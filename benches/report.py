@@ -14,6 +14,7 @@ meta = json.load(open(os.path.join(results_dir, "meta.json")))
 rows = [json.loads(l) for l in open(os.path.join(results_dir, "results.jsonl")) if l.strip()]
 
 SECTIONS = OrderedDict([
+    ("h", "h. Clients publishing (the headline)"),
     ("a", "a. Idle connections"), ("b", "b. Connection rate"), ("c", "c. Room fan-out (Socket.IO)"),
     ("g", "g. Plain WebSocket against ws"), ("d", "d. Echo round trip with ack"),
     ("e", "e. Long-polling delivery"), ("f", "f. SockJS against sockjs-node"),
@@ -71,6 +72,9 @@ METRICS = {
              ("idle_cpu_pct", 1, "idle CPU %", False)],
     "connrate": [("rate", 1, "connections/s", True), ("server.cpu_us_per_op", 1, "server CPU µs/conn", False),
                  ("setup_us.p99", 1 / 1000, "p99 setup ms", False)],
+    "publisher": [("rate", 1, "deliveries/s", True), ("server.cpu_us_per_op", 1, "server CPU µs/delivery", False),
+                  ("latency_us.p99", 1 / 1000, "p99 ms (send to delivery)", False),
+                  ("client.util", 100, "load generator CPU %", False)],
     "burst": [("rate", 1, "deliveries/s", True), ("server.cpu_us_per_op", 1, "server CPU µs/delivery", False),
               ("latency_us.p99", 1 / 1000, "p99 ms (from send)", False)],
     "paced": [("latency_us.p50", 1 / 1000, "p50 ms", False), ("latency_us.p99", 1 / 1000, "p99 ms", False),
@@ -126,6 +130,10 @@ md.append("- Every contestant runs the same relay app (benches/peers for Node; s
 md.append("- The server is pinned to core 1, the load generator (benches/loadgen, Rust, one tokio thread) to core 0. "
           "`switchboard` = `--workers 1` on core 1; `switchboard-2w` = `--workers 2` on cores 0–1, *sharing core 0 with "
           "the load generator*, so it shows whether a second thread helps at all here, not a clean 2-core number.")
+md.append("- Clients publishing (h, the headline): as an app runs. One client publishes M messages of 32 B, "
+          "each with an ack id, 100 in flight, to a room of N members of its protocol (1k members × 200 messages, "
+          "10k × 20; a tenth of that with --quick). Deliveries/s = N × M ÷ time from the first publish to the last "
+          "delivery; p99 is from the publish to each delivery.")
 md.append("- Bursts: one `POST /api/publish` carries all N messages (a server-side burst) "
           "to a room holding 90 % of the clients; the other 10 % stay outside the room and must receive nothing. "
           "Deliveries/s = room members × messages ÷ time from sending the request to the last delivery. "
