@@ -74,6 +74,10 @@ impl Stream for InboundStream {
         let mut inbound = self.0.borrow_mut();
         if let Some(chunk) = inbound.chunks.pop_front() {
             inbound.len -= chunk.len();
+            if inbound.chunks.is_empty() {
+                // An idle connection keeps no queue (it held one or two chunks at a time).
+                inbound.chunks = VecDeque::new();
+            }
             if let Some(pump) = inbound.pump.take() {
                 pump.wake();
             }

@@ -135,7 +135,7 @@ mod tests {
         let inbox = Arc::new(Inbox::new(100));
         let addr = Woken(Default::default()).start();
         let mailbox = Mailbox {
-            addr: addr.recipient(),
+            addr: Arc::new(addr.recipient()),
             inbox: inbox.clone(),
         };
         hub.register(

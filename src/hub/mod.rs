@@ -86,8 +86,8 @@ impl std::fmt::Debug for Later {
 /// How the hub reaches one session actor: its inbox for broadcasts, its address for commands.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
-    /// The actor's address.
-    pub addr: Recipient<SessionCommand>,
+    /// The actor's address (shared: a connection's members hold one between them).
+    pub addr: Arc<Recipient<SessionCommand>>,
     /// Where broadcasts wait for it.
     pub inbox: Arc<Inbox>,
 }
@@ -197,7 +197,7 @@ struct Member {
     id: SessionId,
     protocol: Protocol,
     transport: AtomicU8,
-    addr: Recipient<SessionCommand>,
+    addr: Arc<Recipient<SessionCommand>>,
     inbox: Arc<Inbox>,
     /// False for extra registrations of one connection (they are not counted as sessions).
     counted: bool,

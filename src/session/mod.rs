@@ -203,7 +203,7 @@ pub(crate) struct SessionCore {
     release_armed: bool,
     /// Per member: broadcasts at or below this offset were replayed on recovery, so live copies
     /// are dropped.
-    replayed_through: std::collections::HashMap<SessionId, crate::hub::Offset>,
+    replayed_through: std::collections::BTreeMap<SessionId, crate::hub::Offset>,
     /// The hub counts this session as closing (until the actor stops).
     counted_closing: bool,
     /// The buffer the inbox is drained into, kept between drains (empty).
@@ -449,7 +449,7 @@ impl<L: SessionLogic> SessionActor<L> {
             // Broadcasts wait in the inbox; the actor mailbox carries commands and the client's
             // messages.
             let mailbox = Mailbox {
-                addr: ctx.address().recipient(),
+                addr: Arc::new(ctx.address().recipient()),
                 inbox: Arc::new(Inbox::new(inbox_limit)),
             };
             match hub.register(id.clone(), protocol, transport, mailbox.clone()) {

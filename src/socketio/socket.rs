@@ -1,7 +1,7 @@
 //! One Socket.IO socket (a client's connection to one namespace), as applications see it.
 
 use super::CloseReason;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +63,8 @@ pub(super) struct SocketState {
     pub(super) nsp: Arc<str>,
     pub(super) auth: Value,
     next_ack: u64,
-    acks: HashMap<u64, oneshot::Sender<AckReply>>,
+    /// Pending acks by id (a `BTreeMap`: no allocation while none is pending, and ids grow).
+    acks: BTreeMap<u64, oneshot::Sender<AckReply>>,
     /// Set when the server disconnected the socket during a callback.
     pub(super) left: bool,
     /// The private id for connection state recovery, when it is on.
@@ -79,7 +80,7 @@ impl SocketState {
             nsp,
             auth,
             next_ack: 0,
-            acks: HashMap::new(),
+            acks: BTreeMap::new(),
             left: false,
             pid: None,
             recovered: false,
@@ -95,7 +96,7 @@ impl SocketState {
         // the bound the oldest waiter is given up (it sees `Disconnected`).
         self.acks.retain(|_, waiter| !waiter.is_closed());
         if self.acks.len() >= MAX_PENDING_ACKS {
-            if let Some(oldest) = self.acks.keys().min().copied() {
+            if let Some((&oldest, _)) = self.acks.first_key_value() {
                 self.acks.remove(&oldest);
             }
         }
