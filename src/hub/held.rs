@@ -95,7 +95,8 @@ impl Hub {
             return;
         }
         if let Some(held) = HELD.with(|h| h.borrow_mut().take()) {
-            held.hub.deliver_together(&held.target, &held.messages);
+            // Counted when held (`recipients`).
+            let _ = held.hub.deliver_together(&held.target, &held.messages);
         }
     }
 }

@@ -473,12 +473,7 @@ impl Hub {
         if self.forwarded_for_offset(target, &message) {
             self.release_held();
             // Delivered once the stream answers: the sessions it is for, counted now.
-            let excluded = self.excluded(target);
-            return self
-                .recipients(target)
-                .iter()
-                .filter(|m| !excluded.iter().any(|e| Arc::ptr_eq(e, m)))
-                .count();
+            return self.recipient_count(target);
         }
         self.record(target, &message);
         let delivered = match self.hold(target, &message) {
@@ -579,32 +574,26 @@ impl Hub {
     /// nodes send); returns how many accepted it.
     pub(crate) fn deliver_local(&self, target: &Target, message: &Arc<Message>) -> usize {
         self.release_held();
-        let excluded = self.excluded(target);
-        let mut delivered = 0;
-        self.for_each_recipient(target, |m| {
-            if !excluded.iter().any(|e| Arc::ptr_eq(e, m))
-                && self.settle_push(m, m.inbox.push(&m.id, message.clone()))
-            {
-                delivered += 1;
-            }
-        });
-        Counters::add(&self.inner.counters.messages_out, delivered as u64);
-        delivered
+        self.deliver_together(target, std::slice::from_ref(message))
     }
 
     /// Delivers several messages to one target's sessions: each takes all of them in one push
-    /// (all or none), woken once.
-    fn deliver_together(&self, target: &Target, messages: &[Arc<Message>]) {
+    /// (all or none), woken once. Returns how many sessions took them.
+    fn deliver_together(&self, target: &Target, messages: &[Arc<Message>]) -> usize {
         let excluded = self.excluded(target);
         let mut delivered = 0;
         self.for_each_recipient(target, |m| {
             if !excluded.iter().any(|e| Arc::ptr_eq(e, m))
                 && self.settle_push(m, m.inbox.push_all(&m.id, messages))
             {
-                delivered += messages.len();
+                delivered += 1;
             }
         });
-        Counters::add(&self.inner.counters.messages_out, delivered as u64);
+        Counters::add(
+            &self.inner.counters.messages_out,
+            (delivered * messages.len()) as u64,
+        );
+        delivered
     }
 
     /// How many sessions a target reaches.
