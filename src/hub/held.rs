@@ -6,7 +6,8 @@
 //! target are held instead and delivered together when the target changes, when any other hub
 //! call that delivers or changes rooms comes, or when the scope ends (before the actor's turn
 //! ends). Each member then takes all of them in one push and is woken once. Nothing is reordered:
-//! whatever the session does between two broadcasts delivers what is held first.
+//! whatever the session does between two broadcasts delivers what is held first. What is held is
+//! bounded by the batch (at most 64 client messages).
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -91,9 +92,6 @@ impl Hub {
 
     /// Delivers what this thread holds, if anything.
     pub(super) fn release_held(&self) {
-        if DEPTH.with(Cell::get) == 0 && HELD.with(|h| h.borrow().is_none()) {
-            return;
-        }
         if let Some(held) = HELD.with(|h| h.borrow_mut().take()) {
             // Counted when held (`recipients`).
             let _ = held.hub.deliver_together(&held.target, &held.messages);

@@ -539,8 +539,12 @@ mod tests {
             };
             assert_eq!(poll(&mut body), Poll::Pending);
             out.send_batched(&[Frame::Text("a".into())]).unwrap();
+            assert!(out.lock().due, "held for the flush");
             // Released by the flusher after a quiet pass: then written without another turn.
+            let mut turns = 0;
             while !out.lock().released {
+                turns += 1;
+                assert!(turns < 100, "the flusher released the output");
                 actix_web::rt::task::yield_now().await;
             }
             assert_eq!(
