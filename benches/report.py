@@ -71,6 +71,7 @@ METRICS = {
              ("steps.-1.rss_kib", 1 / 1024, "RSS at 10k (MiB)", False),
              ("idle_cpu_pct", 1, "idle CPU %", False)],
     "connrate": [("rate", 1, "connections/s", True), ("server.cpu_us_per_op", 1, "server CPU µs/conn", False),
+                 ("setup_us.p50", 1 / 1000, "p50 setup ms", False),
                  ("setup_us.p99", 1 / 1000, "p99 setup ms", False)],
     "publisher": [("rate", 1, "deliveries/s", True), ("server.cpu_us_per_op", 1, "server CPU µs/delivery", False),
                   ("latency_us.p99", 1 / 1000, "p99 ms (send to delivery)", False),

@@ -82,10 +82,8 @@ where
                 })
                 .upgrade(crate::upgrade::factory(make_app.clone(), upgrade_timeouts))
                 .finish(map_config(app, |_| AppConfig::default()));
+            // `peer::record` (the on_connect hook above) turns Nagle's algorithm off.
             fn_service(move |tcp: TcpStream| async move {
-                // Small writes (a join's answer, a 101 and then a frame) leave at once, as
-                // Node's sockets do.
-                let _ = tcp.set_nodelay(true);
                 let peer = tcp.peer_addr().ok();
                 Ok((Connection::new(tcp, max_head), Protocol::Http1, peer))
             })

@@ -62,6 +62,8 @@ pub(super) struct MessageReader {
     decoder: FrameDecoder,
     /// The connection ended or the client broke the framing: nothing more comes.
     ended: bool,
+    /// The client has sent something: it is past its `open`, listening for messages.
+    heard: bool,
 }
 
 impl MessageReader {
@@ -71,6 +73,7 @@ impl MessageReader {
             buf: BytesMut::new(),
             decoder: FrameDecoder::new(max_message_size),
             ended: false,
+            heard: false,
         }
     }
 
@@ -91,6 +94,7 @@ impl MessageReader {
             match Pin::new(&mut self.payload).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
+                    self.heard = true;
                     // Grown by what arrives, never by what a header claims: a header alone
                     // reserves nothing.
                     if self.buf.is_empty() {
@@ -309,6 +313,11 @@ impl Reader {
             }
             self.in_flight = Some(Box::pin(self.events.send(TransportEvents(batch))));
         }
+    }
+
+    /// Whether the client has sent anything yet.
+    pub(super) fn heard_from_client(&self) -> bool {
+        self.messages.heard
     }
 
     /// Tells the session its connection has ended.

@@ -25,7 +25,9 @@ use crate::hub::Frame;
 /// and the first frame in one read may hand that frame over before its application listens for
 /// it (Node's `ws` emits it before the code after `open` runs; ws4py starts its reader too late):
 /// the first message is lost. Node leaves about 150 µs between the two writes and loses some;
-/// a couple of milliseconds lets the client read the `101` alone. Only the first write waits.
+/// a couple of milliseconds lets the client read the `101` alone. Only the first write waits,
+/// and not once the client has sent something: it has run past its `open` then, and what the
+/// server writes after reading it arrives in a later read.
 const FIRST_WRITE_DELAY: Duration = Duration::from_millis(2);
 
 /// RFC 6455: a close frame's reason fits in 123 bytes (125 of payload, less the code).
@@ -318,6 +320,12 @@ enum FirstWrite {
 }
 
 impl FirstWrite {
+    /// The client has sent something (so it has read the `101`): the first write need not
+    /// wait any longer.
+    fn client_spoke(&mut self) {
+        *self = FirstWrite::Done;
+    }
+
     /// Ready once the first write may go out; the first poll starts the wait.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let FirstWrite::NotYet = self {
@@ -344,8 +352,13 @@ impl WsBody {
     fn poll_reader(&mut self, cx: &mut Context<'_>) {
         if let Some(slot) = &self.reader {
             let mut reader = slot.borrow_mut();
-            if reader.as_mut().is_some_and(|r| r.poll(cx).is_ready()) {
-                *reader = None;
+            if let Some(r) = reader.as_mut() {
+                if r.heard_from_client() {
+                    self.first_write.client_spoke();
+                }
+                if r.poll(cx).is_ready() {
+                    *reader = None;
+                }
             }
         }
     }
@@ -521,6 +534,32 @@ mod tests {
                 .poll_next(&mut cx)
                 .map(|i| i.map(|r| r.unwrap())),
             Poll::Ready(Some(Bytes::from_static(b"\x81\x04next\x81\x04more")))
+        );
+    }
+
+    #[test]
+    fn the_first_write_waits_no_longer_once_the_client_has_spoken() {
+        let (out, mut body) = WsOutput::new(100, Duration::from_secs(10));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        out.send(&[Frame::Text("welcome".into())]).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut poll = |body: &mut WsBody| {
+            Pin::new(body)
+                .poll_next(&mut cx)
+                .map(|i| i.map(|r| r.unwrap()))
+        };
+        assert!(poll(&mut body).is_pending());
+        assert!(matches!(body.first_write, FirstWrite::Waiting(_)));
+        body.first_write.client_spoke();
+        // One turn of the event loop for what else becomes due, and no timer.
+        assert!(poll(&mut body).is_pending());
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Bytes::from_static(b"\x81\x07welcome")))
         );
     }
 

@@ -610,13 +610,16 @@ fn spawn_sio_polling(
 
 impl Client {
     /// Connects and completes the handshake: a relay client has its welcome, a Socket.IO client its
-    /// CONNECT answer. `i` picks the source address.
+    /// CONNECT answer. `i` picks the source address. A plain WebSocket client given `join_on_open`
+    /// sends that join as soon as the socket is open, as a browser app does in `onopen`, before
+    /// the welcome arrives; [`Client::joined`] waits for its answer.
     pub async fn connect(
         proto: Proto,
         target: &Target,
         i: usize,
         shared: Arc<Shared>,
         outside: bool,
+        join_on_open: Option<&str>,
     ) -> io::Result<Client> {
         let source = target.source(i);
         let (out, outq) = mpsc::unbounded_channel();
@@ -630,6 +633,9 @@ impl Client {
         let tasks = match proto {
             Proto::Ws => {
                 let mut ws = ws_open(target, source, "/ws").await?;
+                if let Some(room) = join_on_open {
+                    ws_send(&mut ws, &join_msg(proto, room, 1)).await?;
+                }
                 let first = ws_text(&mut ws).await?;
                 if !first.starts_with("{\"type\":\"welcome\"") {
                     return Err(err(format!("expected welcome, got {first:.80}")));
@@ -714,6 +720,11 @@ impl Client {
     /// Joins `room` and waits for the ack.
     pub async fn join(&mut self, room: &str, timeout: Duration) -> io::Result<()> {
         self.send(join_msg(self.proto, room, 1));
+        self.joined(timeout).await
+    }
+
+    /// Waits for the answer to the join sent (with id 1).
+    pub async fn joined(&mut self, timeout: Duration) -> io::Result<()> {
         match tokio::time::timeout(timeout, self.ctl.recv()).await {
             Ok(Some((1, true))) => Ok(()),
             Ok(Some((id, ok))) => Err(err(format!("join answered id {id} ok {ok}"))),

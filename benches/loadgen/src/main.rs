@@ -185,21 +185,25 @@ async fn open_clients(
             let room = room_of(i);
             let shared = shared.clone();
             async move {
+                // From connect to joined (to the handshake's end for a client outside rooms).
                 let start = Instant::now();
+                let join_on_open = room.filter(|_| args.proto == Proto::Ws);
                 let mut c = tokio::time::timeout(
                     Duration::from_secs(20),
-                    Client::connect(args.proto, target, i, shared, room.is_none()),
+                    Client::connect(args.proto, target, i, shared, room.is_none(), join_on_open),
                 )
                 .await
                 .map_err(|_| format!("client {i}: handshake timed out"))?
                 .map_err(|e| format!("client {i}: {e}"))?;
-                let took = start.elapsed();
                 if let Some(room) = room {
-                    c.join(room, Duration::from_secs(20))
-                        .await
-                        .map_err(|e| format!("client {i}: {e}"))?;
+                    let joined = if join_on_open.is_some() {
+                        c.joined(Duration::from_secs(20)).await
+                    } else {
+                        c.join(room, Duration::from_secs(20)).await
+                    };
+                    joined.map_err(|e| format!("client {i}: {e}"))?;
                 }
-                Ok::<_, String>((c, took))
+                Ok::<_, String>((c, start.elapsed()))
             }
         })
         .buffer_unordered(args.concurrency.max(1))
@@ -488,7 +492,8 @@ async fn connrate(args: &RunArgs, shared: &Arc<Shared>) -> Result<Value, String>
     let n = args.clients[0];
     let meter = Meter::start(args.server_pid);
     let start = Instant::now();
-    let (clients, setup) = open_clients(args, &target, shared, 0, n, |_| None).await?;
+    // Connect, open, join with its answer: setup is connect to joined.
+    let (clients, setup) = open_clients(args, &target, shared, 0, n, |_| Some("bench")).await?;
     let secs = start.elapsed().as_secs_f64();
     let (server, client) = meter.stop(n as u64);
     // Every connection must still be there a moment later.
