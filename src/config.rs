@@ -92,6 +92,21 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_API_TOKEN")]
     pub api_token: Option<String>,
 
+    /// Every client must present a JWT signed with this secret (HS256): its `sub` is the user
+    /// (protocols/auth.md).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_JWT_SECRET",
+        conflicts_with = "auth_jwt_public_key",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub auth_jwt_secret: Option<String>,
+
+    /// Every client must present a JWT signed with the private half of this public key (a PEM
+    /// file: RSA for RS256, EC P-256 for ES256).
+    #[arg(long, env = "SWITCHBOARD_AUTH_JWT_PUBLIC_KEY", value_parser = public_key_file())]
+    pub auth_jwt_public_key: Option<PathBuf>,
+
     /// Refuse `publish` from clients: only the server (HTTP API, library) publishes.
     #[arg(long, env = "SWITCHBOARD_SERVER_ONLY_PUBLISH", default_value_t = false)]
     pub server_only_publish: bool,
@@ -341,6 +356,18 @@ pub enum SubscriptionMode {
     DynamicPrivate,
 }
 
+/// A PEM file holding a public key a JWT can be checked with, read when the configuration is,
+/// so a wrong file stops the server at once.
+fn public_key_file() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PathBufValueParser::new().try_map(|path: PathBuf| {
+        let pem = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::auth::JwtAuthenticator::from_public_key_pem(&pem)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok::<_, String>(path)
+    })
+}
+
 /// Checks a Redis URL when the configuration is read, so a typo stops the server at once.
 fn redis_url() -> impl clap::builder::TypedValueParser<Value = String> {
     use clap::builder::TypedValueParser;
@@ -358,6 +385,35 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The authenticator `--auth-jwt-secret` or `--auth-jwt-public-key` asks for, if either is
+    /// set. A key file that cannot be used (checked again here, for configurations built in
+    /// code) refuses every client: a server told to authenticate never runs open.
+    pub(crate) fn authenticator(&self) -> Option<crate::auth::SharedAuthenticator> {
+        use crate::auth::{JwtAuthenticator, Refuser};
+        let (what, key) = match (&self.auth_jwt_secret, &self.auth_jwt_public_key) {
+            (Some(secret), _) => (
+                "--auth-jwt-secret".to_string(),
+                JwtAuthenticator::hs256(secret.as_bytes()).map_err(|e| e.to_string()),
+            ),
+            (None, Some(path)) => (
+                path.display().to_string(),
+                std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        JwtAuthenticator::from_public_key_pem(&pem).map_err(|e| e.to_string())
+                    }),
+            ),
+            (None, None) => return None,
+        };
+        Some(match key {
+            Ok(authenticator) => std::sync::Arc::new(authenticator),
+            Err(error) => {
+                tracing::error!(key = what, %error, "JWT key unusable: every client is refused");
+                std::sync::Arc::new(Refuser)
+            }
+        })
+    }
+
     /// Keepalive ping interval.
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms)

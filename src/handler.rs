@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::auth::User;
 use crate::hub::{DisconnectReason, Hub, JoinError, Message, Protocol, Room, SessionId, Target};
 
 /// A session, as application code sees it.
@@ -15,17 +16,33 @@ pub struct SessionRef {
     id: SessionId,
     protocol: Protocol,
     hub: Hub,
+    user: Option<Arc<User>>,
 }
 
 impl SessionRef {
-    /// A reference to session `id` of `protocol` in `hub`.
-    pub(crate) fn new(id: SessionId, protocol: Protocol, hub: Hub) -> SessionRef {
-        SessionRef { id, protocol, hub }
+    /// A reference to session `id` of `protocol` in `hub`, belonging to `user`.
+    pub(crate) fn new(
+        id: SessionId,
+        protocol: Protocol,
+        hub: Hub,
+        user: Option<Arc<User>>,
+    ) -> SessionRef {
+        SessionRef {
+            id,
+            protocol,
+            hub,
+            user,
+        }
     }
 
     /// The session's id.
     pub fn id(&self) -> &SessionId {
         &self.id
+    }
+
+    /// The user the session belongs to (`None` when clients do not authenticate).
+    pub fn user(&self) -> Option<&Arc<User>> {
+        self.user.as_ref()
     }
 
     /// The session's protocol.
@@ -93,6 +110,8 @@ pub struct DisconnectInfo {
     pub id: SessionId,
     /// Its protocol.
     pub protocol: Protocol,
+    /// The user it belonged to (`None` when clients do not authenticate).
+    pub user: Option<Arc<User>>,
     /// The rooms it was in.
     pub rooms: Vec<Room>,
     /// Why it ended.

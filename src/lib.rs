@@ -35,6 +35,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod api;
+pub mod auth;
 mod cluster;
 pub mod config;
 mod connection;
@@ -90,6 +91,7 @@ pub fn init_logging() {
 }
 
 /// What every request handler shares: the configuration, the hub and the application.
+#[derive(Clone)]
 pub(crate) struct AppState {
     /// The configuration.
     pub(crate) config: Arc<Config>,
@@ -97,6 +99,8 @@ pub(crate) struct AppState {
     pub(crate) hub: Hub,
     /// The application's handler.
     pub(crate) handler: handler::SharedHandler,
+    /// Who clients are, when they must say (`None`: everyone is let in anonymously).
+    pub(crate) authenticator: Option<auth::SharedAuthenticator>,
 }
 
 impl AppState {

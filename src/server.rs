@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse};
 
+use crate::auth::Authenticator;
 use crate::engineio::{Cors, Engine, EngineConfig};
 use crate::handler::{Handler, SharedHandler};
 use crate::http_server::{serve, ServerOptions};
@@ -46,12 +47,16 @@ fn sockjs_service(state: &AppState) -> SockJs<RelaySockJs> {
         max_message_size: config.max_message_size,
         body_timeout: config.body_timeout(),
     };
-    SockJs::new(
+    let sockjs = SockJs::new(
         sockjs_config,
         RelaySockJs::new(state.handler.clone(), state.relay_limits()),
         state.hub.clone(),
         state.session_options(),
-    )
+    );
+    match &state.authenticator {
+        Some(authenticator) => sockjs.authenticated_by(authenticator.clone()),
+        None => sockjs,
+    }
 }
 
 /// The Socket.IO endpoint at `--socketio-path`, running `app`, configured by `state`'s config.
@@ -72,7 +77,7 @@ fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
         cookie: config.cookie.then(|| "io".to_string()),
         ..EngineConfig::default()
     };
-    let socketio = SocketIo::new(
+    let mut socketio = SocketIo::new(
         app,
         SocketIoConfig {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
@@ -80,6 +85,9 @@ fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
             ..SocketIoConfig::default()
         },
     );
+    if let Some(authenticator) = &state.authenticator {
+        socketio = socketio.authenticated_by(authenticator.clone());
+    }
     let engine = Engine::new(
         engine_config,
         socketio,
@@ -132,12 +140,26 @@ impl Switchboard {
 
     /// A server running `handler` instead of relay mode.
     pub fn with_handler(self, handler: impl Handler) -> Switchboard {
-        let state = self.state.get_ref();
         let state = AppState {
-            config: state.config.clone(),
-            hub: state.hub.clone(),
             handler: Arc::new(handler),
+            ..self.state.get_ref().clone()
         };
+        self.with_state(state)
+    }
+
+    /// A server whose clients must be let in by `authenticator` (instead of the one the
+    /// configuration's `--auth-jwt-*` options make), on every protocol: each session then has its
+    /// [`User`](crate::auth::User).
+    pub fn with_authenticator(self, authenticator: impl Authenticator) -> Switchboard {
+        let state = AppState {
+            authenticator: Some(Arc::new(authenticator)),
+            ..self.state.get_ref().clone()
+        };
+        self.with_state(state)
+    }
+
+    /// The same server around `state`: its relay endpoints rebuilt to use it.
+    fn with_state(self, state: AppState) -> Switchboard {
         Switchboard {
             socketio: match self.custom_socketio {
                 true => self.socketio,
@@ -175,6 +197,7 @@ impl Switchboard {
         };
         let state = AppState {
             hub: Hub::new(limits, adapter),
+            authenticator: config.authenticator(),
             config: Arc::new(config),
             handler,
         };

@@ -25,6 +25,12 @@ pub struct Handshake {
 }
 
 impl Handshake {
+    /// The handshake of an HTTP request, its query parsed here.
+    pub(crate) fn of_request_query(req: &actix_web::HttpRequest) -> Handshake {
+        let query: Pairs = form_urlencoded::parse(req.query_string().as_bytes()).collect();
+        Handshake::of_request(req, query)
+    }
+
     /// The handshake of an HTTP request (its query parsed as `query`).
     pub(crate) fn of_request(req: &actix_web::HttpRequest, query: Pairs) -> Handshake {
         Handshake {
@@ -76,16 +82,8 @@ pub(crate) fn cluster_handshake(
     hub: &crate::hub::Hub,
     req: &actix_web::HttpRequest,
 ) -> Option<serde_json::Value> {
-    hub.in_cluster().then(|| {
-        let query = form_urlencoded::parse(req.query_string().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect::<Vec<_>>();
-        let query = query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Handshake::of_request(req, query).node_json(&serde_json::json!({}))
-    })
+    hub.in_cluster()
+        .then(|| Handshake::of_request_query(req).node_json(&serde_json::json!({})))
 }
 
 /// A data message from the client.

@@ -276,6 +276,8 @@ fn open_session<H: EngineHandler>(
         &engine.session_options,
         // A Socket.IO socket keeps the handshake Node shows once it connects (with its auth).
         None,
+        // and its user, once its authenticator has answered.
+        None,
     )
     .map_err(|_| EngineError::SessionLimit)?;
     engine.sessions.insert(sid.to_string(), addr.clone());

@@ -142,6 +142,7 @@ mod tests {
             Protocol::WebSocket,
             Transport::WebSocket,
             mailbox,
+            None,
         )
         .unwrap();
         hub.join("m", "r".into()).unwrap();

@@ -16,6 +16,7 @@ mod offset;
 mod recovery;
 mod session_info;
 mod stats;
+mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -25,6 +26,7 @@ use actix::dev::SendError;
 use actix::Recipient;
 use dashmap::DashMap;
 
+use crate::auth::User;
 pub use crate::cluster::ClusterError;
 pub(crate) use adapter::{Adapter, LocalAdapter};
 pub(crate) use broadcast_ack::AckCollector;
@@ -208,6 +210,8 @@ struct Member {
     /// The session's rooms; `None` once it has left the hub.
     rooms: Mutex<Option<HashSet<Room>>>,
     overflowed: AtomicBool,
+    /// Who the session belongs to, when clients must authenticate.
+    user: Option<Arc<User>>,
 }
 
 struct HubInner {
@@ -217,6 +221,7 @@ struct HubInner {
     /// Sessions that have left the hub but whose actors still deliver their last frames.
     closing: AtomicUsize,
     rooms: DashMap<Room, HashMap<SessionId, Arc<Member>>>,
+    users: users::UserIndex,
     counters: Counters,
     limits: HubLimits,
     adapter: Arc<dyn Adapter>,
@@ -247,6 +252,7 @@ impl Hub {
                 live: AtomicUsize::new(0),
                 closing: AtomicUsize::new(0),
                 rooms: DashMap::new(),
+                users: users::UserIndex::default(),
                 counters: Counters::default(),
                 recovery: limits.recovery.clone().map(Recovery::new),
                 limits,
@@ -274,6 +280,7 @@ impl Hub {
         protocol: Protocol,
         transport: Transport,
         mailbox: Mailbox,
+        user: Option<Arc<User>>,
     ) -> Result<(), RegisterError> {
         let limit = self.inner.limits.max_sessions;
         if self.is_full() {
@@ -281,7 +288,7 @@ impl Hub {
             return Err(RegisterError::Full(limit));
         }
         self.inner.live.fetch_add(1, Ordering::Relaxed);
-        self.insert(id, protocol, transport, mailbox, true, None);
+        self.insert(id, protocol, transport, mailbox, true, None, user);
         Counters::add(&self.inner.counters.sessions_opened, 1);
         Ok(())
     }
@@ -296,11 +303,13 @@ impl Hub {
         transport: Transport,
         mailbox: Mailbox,
         namespace: &str,
+        user: Option<Arc<User>>,
     ) {
         let namespace = (namespace != "/").then(|| Arc::from(namespace));
-        self.insert(id, protocol, transport, mailbox, false, namespace);
+        self.insert(id, protocol, transport, mailbox, false, namespace, user);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn insert(
         &self,
         id: SessionId,
@@ -309,7 +318,11 @@ impl Hub {
         Mailbox { addr, inbox }: Mailbox,
         counted: bool,
         namespace: Option<Arc<str>>,
+        user: Option<Arc<User>>,
     ) {
+        if let Some(user) = &user {
+            self.inner.users.add(user.id(), &id);
+        }
         let member = Arc::new(Member {
             id: id.clone(),
             protocol,
@@ -321,6 +334,7 @@ impl Hub {
             handshake: std::sync::OnceLock::new(),
             rooms: Mutex::new(Some(HashSet::new())),
             overflowed: AtomicBool::new(false),
+            user,
         });
         let root = Self::is_root_socket(&member);
         self.inner.sessions.insert(id.clone(), member);
@@ -357,6 +371,9 @@ impl Hub {
         let rooms = lock(&member.rooms).take().unwrap_or_default();
         for room in &rooms {
             self.remove_from_room(room, id);
+        }
+        if let Some(user) = &member.user {
+            self.inner.users.remove(user.id(), id);
         }
         if Self::is_root_socket(&member) {
             self.inner.adapter.socket_changed(id);
@@ -425,6 +442,16 @@ impl Hub {
         self.member(id)
             .and_then(|m| lock(&m.rooms).as_ref().map(|r| r.iter().cloned().collect()))
             .unwrap_or_default()
+    }
+
+    /// The user a session belongs to (`None`: anonymous, or no such session).
+    pub fn user_of(&self, id: &str) -> Option<Arc<User>> {
+        self.member(id)?.user.clone()
+    }
+
+    /// The sessions of a user on this node.
+    pub fn sessions_of_user(&self, user: &str) -> Vec<SessionId> {
+        self.inner.users.sessions_of(user)
     }
 
     /// The members of a room on this node.

@@ -6,6 +6,7 @@ pub(crate) mod envelope;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::auth::User;
 use crate::handler::{Handler, Refusal, SessionRef};
 use std::sync::Arc;
 
@@ -83,6 +84,21 @@ impl RelayLimits {
     }
 }
 
+/// `room`, if the session's user (when clients authenticate) may use it as `may` says.
+fn permitted(
+    session: &SessionRef,
+    room: Room,
+    may: impl Fn(&User, &str) -> bool,
+) -> Result<Room, Refusal> {
+    match session.user() {
+        Some(user) if !may(user, &room) => {
+            tracing::debug!(session = %session.id(), user = user.id(), %room, "not allowed");
+            Err(crate::auth::reasons::NOT_ALLOWED.into())
+        }
+        _ => Ok(room),
+    }
+}
+
 /// Carries out one relay command, whatever protocol it came over; `Ok` carries what an `emit`
 /// handler answered.
 pub(crate) fn execute(
@@ -94,6 +110,7 @@ pub(crate) fn execute(
     match command {
         Command::Join { room } => limits
             .room_name(room)
+            .and_then(|room| permitted(session, room, User::may_join))
             .and_then(|room| handler.on_join(session, room))
             .map(|()| None),
         Command::Leave { room } => limits
@@ -107,6 +124,7 @@ pub(crate) fn execute(
             attachments,
         } => limits
             .room_name(room)
+            .and_then(|room| permitted(session, room, User::may_publish))
             .and_then(|room| {
                 if attachments.is_empty() {
                     handler.on_publish(session, room, &event, data)

@@ -210,6 +210,8 @@ pub(crate) struct SessionCore {
     drained: std::collections::VecDeque<(SessionId, Arc<Message>)>,
     /// What is written now are broadcasts: they may wait for the thread's flush.
     batch_writes: bool,
+    /// Who the session belongs to, when clients authenticate.
+    user: Option<Arc<crate::auth::User>>,
 }
 
 /// The largest drain buffer a session keeps between drains, in entries of 32 bytes. Two are kept
@@ -220,6 +222,16 @@ impl SessionCore {
     /// The session's id.
     pub(crate) fn id(&self) -> &SessionId {
         &self.id
+    }
+
+    /// The session as application code sees it.
+    pub(crate) fn session_ref(&self) -> crate::handler::SessionRef {
+        crate::handler::SessionRef::new(
+            self.id.clone(),
+            self.protocol,
+            self.hub.clone(),
+            self.user.clone(),
+        )
     }
 
     /// The transport the session is attached through.
@@ -437,6 +449,7 @@ impl<L: SessionLogic> SessionActor<L> {
         logic: L,
         options: &SessionOptions,
         handshake: Option<serde_json::Value>,
+        user: Option<Arc<crate::auth::User>>,
     ) -> Result<actix::Addr<SessionActor<L>>, RegisterError> {
         let id = crate::hub::new_session_id();
         let max_outbox = options.max_outbox.max(1);
@@ -452,7 +465,13 @@ impl<L: SessionLogic> SessionActor<L> {
                 addr: Arc::new(ctx.address().recipient()),
                 inbox: Arc::new(Inbox::new(inbox_limit)),
             };
-            match hub.register(id.clone(), protocol, transport, mailbox.clone()) {
+            match hub.register(
+                id.clone(),
+                protocol,
+                transport,
+                mailbox.clone(),
+                user.clone(),
+            ) {
                 Ok(()) => {
                     if let Some(handshake) = handshake {
                         hub.set_handshake(&id, handshake);
@@ -482,6 +501,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     counted_closing: false,
                     drained: std::collections::VecDeque::new(),
                     batch_writes: false,
+                    user,
                 },
                 logic,
             }

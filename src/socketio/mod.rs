@@ -16,8 +16,10 @@ mod socket;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::{json, Value};
 
+use crate::auth::{AuthError, Authenticator, Credentials, SharedAuthenticator, User};
 use crate::engineio::{message_frame_text, EngineConn, EngineHandler, EngineMessage};
 use crate::hub::{DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionId, WireFormat};
 use packet::{encode, Decoder, Packet, PacketType, ProtocolVersion};
@@ -86,12 +88,24 @@ impl Default for SocketIoConfig {
 pub struct SocketIo<A: SocketHandler> {
     app: A,
     config: SocketIoConfig,
+    authenticator: Option<SharedAuthenticator>,
 }
 
 impl<A: SocketHandler> SocketIo<A> {
     /// Socket.IO running `app`.
     pub fn new(app: A, config: SocketIoConfig) -> Self {
-        SocketIo { app, config }
+        SocketIo {
+            app,
+            config,
+            authenticator: None,
+        }
+    }
+
+    /// Every socket must be let in by `authenticator` first (before the middleware): a
+    /// refused one gets CONNECT_ERROR with the reason as its message.
+    pub fn authenticated_by(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = Some(authenticator);
+        self
     }
 
     /// The application.
@@ -257,6 +271,54 @@ impl<A: SocketHandler> SocketIo<A> {
             (ProtocolVersion::V5, Some(value @ Value::Object(_))) => value,
             (ProtocolVersion::V5, _) => json!({}),
         };
+        let Some(authenticator) = &self.authenticator else {
+            return self.connect_as(state, conn, nsp, version, auth, None);
+        };
+        let credentials = Credentials {
+            protocol: Protocol::SocketIo,
+            transport: conn.transport(),
+            request: conn.handshake(),
+            auth: &auth,
+        };
+        let mut pending = authenticator.authenticate(&credentials);
+        match (&mut pending).now_or_never() {
+            Some(answer) => self.authenticated(state, conn, nsp, version, auth, answer),
+            None => conn.when_done::<Self, _>(pending, move |this, state, conn, answer| {
+                this.authenticated(state, conn, nsp, version, auth, answer)
+            }),
+        }
+    }
+
+    /// Goes on with a socket its authenticator has answered for.
+    fn authenticated(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        nsp: Arc<str>,
+        version: ProtocolVersion,
+        auth: Value,
+        answer: Result<User, AuthError>,
+    ) {
+        match answer {
+            Ok(user) => self.connect_as(state, conn, nsp, version, auth, Some(Arc::new(user))),
+            Err(error) => {
+                tracing::info!(%nsp, reason = %error, "socket.io connection refused");
+                let refusal = Packet::connect_error(version, nsp.to_string(), error.message());
+                packet_frames(conn, &refusal);
+            }
+        }
+    }
+
+    /// Connects a socket of `user` (recovering its session when `auth` names one).
+    fn connect_as(
+        &self,
+        state: &mut SocketIoConn,
+        conn: &mut EngineConn<'_>,
+        nsp: Arc<str>,
+        version: ProtocolVersion,
+        auth: Value,
+        user: Option<Arc<User>>,
+    ) {
         // A streams cluster keeps sessions in Redis: the socket opens once Redis has answered.
         if let (Some(cluster), ProtocolVersion::V5, "/") =
             (conn.hub().shared_recovery(), version, nsp.as_ref())
@@ -272,16 +334,17 @@ impl<A: SocketHandler> SocketIo<A> {
                             None
                         }
                     };
-                    this.open_socket(state, conn, nsp, version, auth, resumption);
+                    this.open_socket(state, conn, nsp, version, auth, resumption, user);
                 });
             }
         }
         let resumption = self.recover(conn, &nsp, &auth);
-        self.open_socket(state, conn, nsp, version, auth, resumption);
+        self.open_socket(state, conn, nsp, version, auth, resumption, user);
     }
 
     /// Opens the socket of namespace `nsp` (taking back a dropped one's id, rooms and missed
     /// broadcasts when `resumption` has it), unless the middleware refuses it.
+    #[allow(clippy::too_many_arguments)]
     fn open_socket(
         &self,
         state: &mut SocketIoConn,
@@ -290,6 +353,7 @@ impl<A: SocketHandler> SocketIo<A> {
         version: ProtocolVersion,
         auth: Value,
         resumption: Option<Resumption>,
+        user: Option<Arc<User>>,
     ) {
         if state.sockets.get(&nsp).is_some() {
             return;
@@ -305,6 +369,7 @@ impl<A: SocketHandler> SocketIo<A> {
         let mut socket_state = SocketState::new(id.clone(), nsp.clone(), auth);
         socket_state.pid = pid.clone();
         socket_state.recovered = resumption.is_some();
+        socket_state.user = user.clone();
         let skip_middleware = resumption.is_some() && self.config.recovery_skip_middlewares;
         let mut socket = Socket {
             state: &mut socket_state,
@@ -333,6 +398,7 @@ impl<A: SocketHandler> SocketIo<A> {
             conn.transport(),
             conn.mailbox(),
             &nsp,
+            user,
         );
         if hub.in_cluster() {
             hub.set_handshake(&id, conn.handshake().node_json(&socket_state.auth));

@@ -117,6 +117,7 @@ impl SocketHandler for RelaySockets {
         self.handler.on_disconnect(&DisconnectInfo {
             id: socket.id().clone(),
             protocol: Protocol::SocketIo,
+            user: socket.session().user().cloned(),
             rooms,
             reason: reason.to_disconnect_reason(),
         });

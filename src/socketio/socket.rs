@@ -71,6 +71,8 @@ pub(super) struct SocketState {
     pub(super) pid: Option<String>,
     /// True when this socket is a recovered one.
     pub(super) recovered: bool,
+    /// Who the socket belongs to, when clients authenticate.
+    pub(super) user: Option<Arc<crate::auth::User>>,
 }
 
 impl SocketState {
@@ -84,6 +86,7 @@ impl SocketState {
             left: false,
             pid: None,
             recovered: false,
+            user: None,
         }
     }
 
@@ -181,6 +184,7 @@ impl Socket<'_, '_> {
             self.state.id.clone(),
             Protocol::SocketIo,
             self.conn.hub().clone(),
+            self.state.user.clone(),
         )
     }
 

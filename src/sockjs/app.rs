@@ -17,11 +17,7 @@ pub struct SockJsConn<'a> {
 impl SockJsConn<'_> {
     /// The session as a protocol-neutral [`SessionRef`].
     pub fn session(&self) -> SessionRef {
-        SessionRef::new(
-            self.core.id().clone(),
-            Protocol::SockJs,
-            self.core.hub().clone(),
-        )
+        self.core.session_ref()
     }
 
     /// Sends one message to the client.
@@ -150,6 +146,7 @@ impl SockJsApp for RelaySockJs {
         self.handler.on_disconnect(&DisconnectInfo {
             id: conn.core.id().clone(),
             protocol: Protocol::SockJs,
+            user: conn.core.session_ref().user().cloned(),
             rooms,
             reason: reason.clone(),
         });

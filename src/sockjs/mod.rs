@@ -19,6 +19,7 @@ use std::time::Duration;
 use actix::Addr;
 use dashmap::DashMap;
 
+use crate::auth::{Authenticator, SharedAuthenticator};
 use crate::config::defaults;
 use crate::hub::Hub;
 use crate::session::{SessionActor, SessionOptions, WsLimits};
@@ -92,6 +93,14 @@ pub(crate) struct SockJsShared<A: SockJsApp> {
     sessions: DashMap<String, Entry<A>>,
     iframe: String,
     iframe_etag: String,
+    /// Who clients are, when they must say.
+    authenticator: std::sync::OnceLock<SharedAuthenticator>,
+}
+
+impl<A: SockJsApp> SockJsShared<A> {
+    fn authenticator(&self) -> Option<&SharedAuthenticator> {
+        self.authenticator.get()
+    }
 }
 
 /// A SockJS service: mount it with [`SockJs::configure`].
@@ -126,8 +135,19 @@ impl<A: SockJsApp> SockJs<A> {
                 sessions: DashMap::new(),
                 iframe,
                 iframe_etag,
+                authenticator: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Every new session must be let in by `authenticator` (set once): a refused one gets
+    /// `c[4401,"invalid token"]` (4000 plus the HTTP status of [`crate::auth::AuthError`]) instead
+    /// of its open frame, and a raw WebSocket the status itself.
+    pub fn authenticated_by(self, authenticator: Arc<dyn Authenticator>) -> Self {
+        if self.shared.authenticator.set(authenticator).is_err() {
+            tracing::warn!("a SockJS service's authenticator is set once; this one is ignored");
+        }
+        self
     }
 
     /// Number of sessions in the registry (live or recently closed).

@@ -14,6 +14,9 @@ use super::frame::{self, CallbackTransport, FrameError};
 use super::headers;
 use super::logic::{Attach, Receiver, SockJsLogic};
 use super::{Entry, SockJsShared};
+use crate::auth::request::{authenticate, authenticate_request};
+use crate::auth::{AuthError, User};
+use crate::engineio::Handshake;
 use crate::hub::{Frame, Protocol, Transport, SESSION_LIMIT_REACHED};
 use crate::session::http::{read_body, BodyError};
 use crate::session::peer::PeerWatch;
@@ -112,7 +115,7 @@ async fn route<A: SockJsApp>(
             _ => method_not_allowed("OPTIONS, GET"),
         },
         "/websocket" | "/websocket/" => match method {
-            Method::GET => websocket(&service, req, body, None),
+            Method::GET => websocket(&service, req, body, None).await,
             _ => method_not_allowed("GET"),
         },
         _ if is_iframe(rest) => match method {
@@ -175,7 +178,7 @@ fn iframe<A: SockJsApp>(service: &SockJsShared<A>, req: &HttpRequest) -> HttpRes
         .body(service.iframe.clone())
 }
 
-fn websocket<A: SockJsApp>(
+async fn websocket<A: SockJsApp>(
     service: &Arc<SockJsShared<A>>,
     req: &HttpRequest,
     body: web::Payload,
@@ -192,6 +195,23 @@ fn websocket<A: SockJsApp>(
     if service.hub.refuses_new_session() {
         return HttpResponse::ServiceUnavailable().body(SESSION_LIMIT_REACHED);
     }
+    let authenticator = service.authenticator();
+    let user = match authenticate_request(
+        authenticator,
+        req,
+        Protocol::SockJs,
+        Transport::WebSocket,
+    )
+    .await
+    {
+        Ok(user) => user,
+        Err(error) => {
+            return match framed {
+                Some(()) => refuse_framed(service, req, body, &error),
+                None => crate::auth::request::refused(&error),
+            }
+        }
+    };
     let (response, connection) = match accept_websocket(req, body, &service.ws_limits) {
         Ok(parts) => parts,
         Err(_) => return HttpResponse::BadRequest().body(frame::RAW_WEBSOCKET_VERSION_BODY),
@@ -209,11 +229,36 @@ fn websocket<A: SockJsApp>(
         logic,
         &service.session_options,
         handshake,
+        user,
     ) else {
         return HttpResponse::ServiceUnavailable().body(SESSION_LIMIT_REACHED);
     };
     connection.run(addr);
     response
+}
+
+/// The SockJS close frame of a refused connection: 4000 plus the refusal's HTTP status.
+fn refusal_frame(error: &AuthError) -> String {
+    frame::encode_close(4000 + error.status(), error.message())
+}
+
+/// A framed SockJS WebSocket refused by its authenticator: upgraded, then `c[4401,"..."]` in
+/// place of the open frame and a normal close, as a session that closed at once.
+fn refuse_framed<A: SockJsApp>(
+    service: &SockJsShared<A>,
+    req: &HttpRequest,
+    body: web::Payload,
+    error: &AuthError,
+) -> HttpResponse {
+    match accept_websocket(req, body, &service.ws_limits) {
+        Ok((response, connection)) => {
+            let output = connection.output();
+            let _ = output.send(&[Frame::Text(refusal_frame(error).into())]);
+            output.close(frame::CLOSE_NORMAL.0, frame::CLOSE_NORMAL.1);
+            response
+        }
+        Err(_) => HttpResponse::BadRequest().body(frame::RAW_WEBSOCKET_VERSION_BODY),
+    }
 }
 
 /// How one HTTP transport wraps SockJS frames.
@@ -251,7 +296,7 @@ async fn session_request<A: SockJsApp>(
     let jsessionid = service.config.jsessionid;
     let mut res = HttpResponse::Ok();
     match (transport, method) {
-        ("websocket", Method::GET) => websocket(&service, req, body, Some(())),
+        ("websocket", Method::GET) => websocket(&service, req, body, Some(())).await,
         ("websocket", _) => method_not_allowed("GET"),
         ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => {
             options(&service, req, frame::ALLOW_METHODS_XHR)
@@ -472,6 +517,7 @@ fn session_for<A: SockJsApp>(
     sid: &str,
     transport: Transport,
     handshake: Option<serde_json::Value>,
+    user: Option<Arc<User>>,
 ) -> Result<SessionAddr<A>, String> {
     let entry = service
         .sessions
@@ -485,6 +531,7 @@ fn session_for<A: SockJsApp>(
                 logic,
                 &service.session_options,
                 handshake,
+                user,
             )
             .map(Entry::Live)
             .map_err(|_| frame::encode_close(1013, SESSION_LIMIT_REACHED))
@@ -534,6 +581,8 @@ fn sockjs_frames(pulled: Pulled) -> Got {
 struct ReceiverRequest {
     peer: Option<PeerWatch>,
     handshake: Option<serde_json::Value>,
+    /// What a new session is authenticated with, when clients must authenticate.
+    credentials: Option<Handshake>,
 }
 
 impl ReceiverRequest {
@@ -541,8 +590,46 @@ impl ReceiverRequest {
         ReceiverRequest {
             peer: PeerWatch::of(req),
             handshake: crate::engineio::cluster_handshake(&service.hub, req),
+            credentials: service
+                .authenticator()
+                .map(|_| Handshake::of_request_query(req)),
         }
     }
+}
+
+/// What a receiver brings for the session it may create.
+struct NewSession<'a> {
+    /// The handshake the session keeps (cluster mode).
+    handshake: Option<serde_json::Value>,
+    /// What it is authenticated with, when clients must authenticate.
+    credentials: Option<&'a Handshake>,
+}
+
+/// The user of a session a receiver creates (`Ok(None)` when the session exists already or
+/// clients do not authenticate), or the close frame of a refused one.
+async fn new_session_user<A: SockJsApp>(
+    service: &SockJsShared<A>,
+    sid: &str,
+    transport: Transport,
+    credentials: Option<&Handshake>,
+) -> Result<Option<Arc<User>>, String> {
+    let Some(authenticator) = service.authenticator() else {
+        return Ok(None);
+    };
+    if service.sessions.contains_key(sid) {
+        return Ok(None);
+    }
+    let Some(credentials) = credentials else {
+        return Err(refusal_frame(&AuthError::Missing));
+    };
+    authenticate(
+        Some(authenticator),
+        credentials,
+        Protocol::SockJs,
+        transport,
+    )
+    .await
+    .map_err(|error| refusal_frame(&error))
 }
 
 /// Attaches a receiver to a session and waits for its next frames.
@@ -553,13 +640,21 @@ async fn pull<A: SockJsApp>(
     kind: Receiver,
     peer: Option<&PeerWatch>,
     request: u64,
-    handshake: Option<serde_json::Value>,
+    new_session: NewSession<'_>,
 ) -> (Got, Option<SessionAddr<A>>) {
     let closed = |frame: String| Got {
         frames: vec![frame],
         ended: true,
     };
-    let addr = match session_for(service, sid, transport, handshake) {
+    let NewSession {
+        handshake,
+        credentials,
+    } = new_session;
+    let user = match new_session_user(service, sid, transport, credentials).await {
+        Ok(user) => user,
+        Err(close) => return (closed(close), None),
+    };
+    let addr = match session_for(service, sid, transport, handshake, user) {
         Ok(addr) => addr,
         Err(close) => return (closed(close), None),
     };
@@ -615,7 +710,11 @@ async fn polling<A: SockJsApp>(
     mut res: HttpResponseBuilder,
     client: ReceiverRequest,
 ) -> HttpResponse {
-    let ReceiverRequest { peer, handshake } = client;
+    let ReceiverRequest {
+        peer,
+        handshake,
+        credentials,
+    } = client;
     let (got, _) = pull(
         service,
         &sid,
@@ -623,7 +722,10 @@ async fn polling<A: SockJsApp>(
         Receiver::Polling,
         peer.as_ref(),
         next_request(),
-        handshake,
+        NewSession {
+            handshake,
+            credentials: credentials.as_ref(),
+        },
     )
     .await;
     // One frame per poll: a close that came with other frames waits for the next poll (closed
@@ -673,11 +775,17 @@ fn streaming<A: SockJsApp>(
     mut res: HttpResponseBuilder,
     client: ReceiverRequest,
 ) -> HttpResponse {
-    let ReceiverRequest { peer, handshake } = client;
+    let ReceiverRequest {
+        peer,
+        handshake,
+        credentials,
+    } = client;
     struct State<A: SockJsApp> {
         service: Arc<SockJsShared<A>>,
         /// The handshake a new session keeps (taken by the first pull).
         handshake: Option<serde_json::Value>,
+        /// What a new session is authenticated with.
+        credentials: Option<Handshake>,
         peer: Option<PeerWatch>,
         sid: String,
         transport: Transport,
@@ -691,6 +799,7 @@ fn streaming<A: SockJsApp>(
     let state = State {
         service,
         handshake,
+        credentials,
         peer,
         sid,
         transport,
@@ -719,7 +828,10 @@ fn streaming<A: SockJsApp>(
                 Receiver::Streaming,
                 state.peer.as_ref(),
                 state.request,
-                state.handshake.take(),
+                NewSession {
+                    handshake: state.handshake.take(),
+                    credentials: state.credentials.as_ref(),
+                },
             )
             .await;
             if let (None, Some(addr)) = (&state.release, addr) {

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::auth::{self, request::authenticate_request};
 use crate::handler::{DisconnectInfo, SessionRef, SharedHandler};
 use crate::hub::{
     DisconnectReason, Frame, Message, Protocol, Room, SessionId, Transport, WireFormat,
@@ -105,7 +106,7 @@ impl SessionLogic for WebSocketLogic {
     }
 
     fn on_open(&mut self, core: &mut SessionCore) {
-        let session = SessionRef::new(core.id().clone(), Protocol::WebSocket, core.hub().clone());
+        let session = core.session_ref();
         core.send(Frame::Text(relay::welcome(&session).into()));
         self.handler.on_connect(&session);
         self.session = Some(session);
@@ -134,6 +135,7 @@ impl SessionLogic for WebSocketLogic {
         self.handler.on_disconnect(&DisconnectInfo {
             id: core.id().clone(),
             protocol: Protocol::WebSocket,
+            user: self.session.as_ref().and_then(|s| s.user().cloned()),
             rooms,
             reason: reason.clone(),
         });
@@ -149,6 +151,18 @@ pub(crate) async fn websocket_route(
     if state.hub.refuses_new_session() {
         return Ok(session_limit_reached());
     }
+    let authenticator = state.authenticator.as_ref();
+    let user = match authenticate_request(
+        authenticator,
+        &req,
+        Protocol::WebSocket,
+        Transport::WebSocket,
+    )
+    .await
+    {
+        Ok(user) => user,
+        Err(error) => return Ok(auth::request::refused(&error)),
+    };
     let (response, connection) = accept_websocket(&req, body, &state.ws_limits())?;
     let logic = WebSocketLogic::new(
         state.handler.clone(),
@@ -166,6 +180,7 @@ pub(crate) async fn websocket_route(
         logic,
         &state.session_options(),
         crate::engineio::cluster_handshake(&state.hub, &req),
+        user,
     ) else {
         // Filled up since the check above.
         return Ok(session_limit_reached());

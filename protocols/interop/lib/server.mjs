@@ -201,8 +201,8 @@ export async function publish(server, body, { token } = {}) {
  * errors without an id) waits in `inbox` for `next()`.
  */
 export class RelayClient {
-  static async connect(server, { timeoutMs = WAIT } = {}) {
-    const client = new RelayClient(new WebSocket(`${server.wsUrl}/ws`));
+  static async connect(server, { timeoutMs = WAIT, query = "" } = {}) {
+    const client = new RelayClient(new WebSocket(`${server.wsUrl}/ws${query}`));
     server.track?.(client);
     const welcome = await client.next(timeoutMs);
     if (welcome.type !== "welcome") throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
