@@ -58,6 +58,12 @@ pub mod defaults {
     pub const REDIS_KEY_PREFIX: &str = "socket.io";
     /// Messages waiting to be published to Redis before more are dropped (and counted).
     pub const REDIS_PUBLISH_QUEUE: usize = 65_536;
+    /// Webhook events waiting for the receiver before more are dropped (and counted).
+    pub const WEBHOOK_QUEUE: usize = 10_000;
+    /// Webhook events in one POST.
+    pub const WEBHOOK_BATCH: usize = 100;
+    /// One webhook POST's time limit.
+    pub const WEBHOOK_TIMEOUT_MS: u64 = 5_000;
 }
 
 use defaults as d;
@@ -106,6 +112,28 @@ pub struct Config {
     /// file: RSA for RS256, EC P-256 for ES256).
     #[arg(long, env = "SWITCHBOARD_AUTH_JWT_PUBLIC_KEY", value_parser = public_key_file())]
     pub auth_jwt_public_key: Option<PathBuf>,
+
+    /// Tell a room's members when a user's first session joins it (`joined`, `{user, info}`) and
+    /// when its last leaves (`left`); needs authenticated clients.
+    #[arg(long, env = "SWITCHBOARD_PRESENCE_EVENTS", default_value_t = false)]
+    pub presence_events: bool,
+
+    /// POST every connect, disconnect, join, leave and `user_offline` as JSON events to this URL
+    /// (`http://`), several to a request, in order, retried with backoff.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+
+    /// Sign each webhook body: `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
+
+    /// Most webhook events waiting for the receiver; more are dropped (counted in `/api/stats`).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_QUEUE", default_value_t = d::WEBHOOK_QUEUE)]
+    pub webhook_queue: usize,
+
+    /// How long one webhook POST may take, in milliseconds; then it is retried.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT_MS", default_value_t = d::WEBHOOK_TIMEOUT_MS, value_parser = millis())]
+    pub webhook_timeout_ms: u64,
 
     /// Refuse `publish` from clients: only the server (HTTP API, library) publishes.
     #[arg(long, env = "SWITCHBOARD_SERVER_ONLY_PUBLISH", default_value_t = false)]
@@ -385,6 +413,17 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The webhooks `--webhook-url` asks for.
+    pub(crate) fn webhooks(&self) -> Option<crate::webhook::WebhookConfig> {
+        Some(crate::webhook::WebhookConfig {
+            url: self.webhook_url.clone()?,
+            secret: self.webhook_secret.clone(),
+            queue: self.webhook_queue,
+            batch: d::WEBHOOK_BATCH,
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+        })
+    }
+
     /// The authenticator `--auth-jwt-secret` or `--auth-jwt-public-key` asks for, if either is
     /// set. A key file that cannot be used (checked again here, for configurations built in
     /// code) refuses every client: a server told to authenticate never runs open.

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::auth::User;
-use crate::hub::{DisconnectReason, Hub, JoinError, Message, Protocol, Room, SessionId, Target};
+use crate::hub::{
+    DisconnectReason, Hub, JoinError, Message, Protocol, Room, SessionId, Target, Transport,
+};
 
 /// A session, as application code sees it.
 #[derive(Debug, Clone)]
@@ -45,6 +47,11 @@ impl SessionRef {
         self.user.as_ref()
     }
 
+    /// The transport the session is attached through now (`None` once it has left the hub).
+    pub fn transport(&self) -> Option<Transport> {
+        self.hub.transport_of(&self.id)
+    }
+
     /// The session's protocol.
     pub fn protocol(&self) -> Protocol {
         self.protocol
@@ -76,10 +83,19 @@ impl SessionRef {
     }
 
     /// Publishes to a room's other members (the sender is left out); returns local deliveries.
+    /// The message carries this session's user as its sender.
     pub fn publish_to_others(&self, room: Room, event: &str, data: Value) -> usize {
         let target = Target::room(room.clone()).except(self.id.clone());
-        self.hub
-            .broadcast(&target, Message::new(Some(room), event, data))
+        let message = self.signed(Message::new(Some(room), event, data));
+        self.hub.broadcast(&target, message)
+    }
+
+    /// `message` with this session's user as its sender.
+    fn signed(&self, message: Arc<Message>) -> Arc<Message> {
+        match &self.user {
+            Some(user) => Message::sent_by(message, user.id()),
+            None => message,
+        }
     }
 
     /// Publishes binary to a room's other members (`data` holds a placeholder for each of
@@ -93,7 +109,7 @@ impl SessionRef {
     ) -> usize {
         let target = Target::room(room.clone()).except(self.id.clone());
         let message = Message::with_binary(None, Some(room), event, vec![data], attachments);
-        self.hub.broadcast(&target, message)
+        self.hub.broadcast(&target, self.signed(message))
     }
 
     /// Closes the session.
@@ -112,6 +128,10 @@ pub struct DisconnectInfo {
     pub protocol: Protocol,
     /// The user it belonged to (`None` when clients do not authenticate).
     pub user: Option<Arc<User>>,
+    /// The transport it was attached through last.
+    pub transport: Transport,
+    /// How long it was connected.
+    pub duration: std::time::Duration,
     /// The rooms it was in.
     pub rooms: Vec<Room>,
     /// Why it ended.

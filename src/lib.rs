@@ -53,6 +53,7 @@ pub mod sockjs;
 #[cfg(test)]
 mod test_support;
 mod upgrade;
+mod webhook;
 mod websocket;
 
 use std::sync::Arc;
@@ -101,6 +102,8 @@ pub(crate) struct AppState {
     pub(crate) handler: handler::SharedHandler,
     /// Who clients are, when they must say (`None`: everyone is let in anonymously).
     pub(crate) authenticator: Option<auth::SharedAuthenticator>,
+    /// Where webhook events go, when `--webhook-url` is set.
+    pub(crate) webhooks: Option<webhook::Webhooks>,
 }
 
 impl AppState {

@@ -105,6 +105,22 @@ fn relay_socketio(state: &AppState) -> Mount {
     )
 }
 
+/// `handler`, with what happens to sessions also sent to the webhooks, when there are some.
+fn reporting(
+    handler: SharedHandler,
+    webhooks: Option<&crate::webhook::Webhooks>,
+    hub: &Hub,
+) -> SharedHandler {
+    match webhooks {
+        Some(hooks) => Arc::new(crate::webhook::WebhookHandler::new(
+            handler,
+            hooks.clone(),
+            hub.clone(),
+        )),
+        None => handler,
+    }
+}
+
 /// The hub's adapter for a configuration: Redis in cluster mode (`redis_url`), else none. A URL
 /// Redis cannot use is logged and the node runs alone (the binary refuses it at startup).
 fn cluster_adapter(config: &Config) -> Arc<dyn Adapter> {
@@ -140,9 +156,10 @@ impl Switchboard {
 
     /// A server running `handler` instead of relay mode.
     pub fn with_handler(self, handler: impl Handler) -> Switchboard {
+        let old = self.state.get_ref();
         let state = AppState {
-            handler: Arc::new(handler),
-            ..self.state.get_ref().clone()
+            handler: reporting(Arc::new(handler), old.webhooks.as_ref(), &old.hub),
+            ..old.clone()
         };
         self.with_state(state)
     }
@@ -194,12 +211,17 @@ impl Switchboard {
             max_sessions: config.max_sessions,
             max_rooms_per_session: config.max_rooms_per_session,
             recovery: config.recovery(),
+            presence_events: config.presence_events,
+            track_offline: config.webhook_url.is_some(),
         };
+        let hub = Hub::new(limits, adapter);
+        let webhooks = config.webhooks().map(crate::webhook::Webhooks::start);
         let state = AppState {
-            hub: Hub::new(limits, adapter),
+            handler: reporting(handler, webhooks.as_ref(), &hub),
+            hub,
             authenticator: config.authenticator(),
             config: Arc::new(config),
-            handler,
+            webhooks,
         };
         Switchboard {
             socketio: relay_socketio(&state),
@@ -298,6 +320,7 @@ impl Switchboard {
             task,
             sweeper,
             shutdown_timeout: config.shutdown_timeout(),
+            webhooks: self.state.webhooks.clone(),
         })
     }
 
@@ -322,6 +345,7 @@ pub struct RunningServer {
     task: actix_web::rt::task::JoinHandle<io::Result<()>>,
     sweeper: Option<actix_web::rt::task::JoinHandle<()>>,
     shutdown_timeout: Duration,
+    webhooks: Option<crate::webhook::Webhooks>,
 }
 
 impl RunningServer {
@@ -352,6 +376,12 @@ impl RunningServer {
                 left = self.hub.session_count(),
                 "sessions still open at shutdown"
             );
+        }
+        if let Some(webhooks) = &self.webhooks {
+            // The sessions' last events (their disconnects) go out before the process ends.
+            webhooks
+                .flushed(deadline.saturating_duration_since(Instant::now()))
+                .await;
         }
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();

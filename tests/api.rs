@@ -89,7 +89,12 @@ async fn bad_requests_get_a_json_error() {
 
     assert_bad_request(
         api.post("/api/publish", json!({"event":"e"})).await,
-        "missing field `room`",
+        "give either \"room\" or \"user\"",
+    );
+    assert_bad_request(
+        api.post("/api/publish", json!({"room":"r","user":"u","event":"e"}))
+            .await,
+        "give either \"room\" or \"user\"",
     );
 
     assert_bad_request(

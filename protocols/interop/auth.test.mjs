@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -14,7 +15,7 @@ import SockJS from "sockjs-client";
 import { io as ioV4 } from "socket.io-client";
 import ioV2 from "socket.io-client-v2";
 import WebSocket from "ws";
-import { RelayClient, WAIT, emitWithAck, once, serverFor, within } from "./lib/server.mjs";
+import { RelayClient, WAIT, emitWithAck, once, publish, serverFor, within } from "./lib/server.mjs";
 
 const SECRET = "interop secret";
 const hs256 = (claims, options = {}) => jwt.sign(claims, SECRET, { algorithm: "HS256", ...options });
@@ -144,11 +145,98 @@ test("a good token lets every client in, and they share rooms", async (t) => {
     );
     sock.close();
   }
+  // A client's publish carries its sender's user, set by the server: the Socket.IO event's last
+  // argument, the envelope's `user`.
   const got = once(sio2, "chat");
   const ack = await emitWithAck(sio, "publish", { room: "lobby", event: "chat", data: "hi" });
   assert.deepEqual(ack, { ok: true });
-  assert.deepEqual(await got, ["hi"]);
-  assert.deepEqual(await plain.next(), { type: "message", room: "lobby", event: "chat", data: "hi" });
+  assert.deepEqual(await got, ["hi", { user: "ann" }]);
+  assert.deepEqual(await plain.next(), { type: "message", room: "lobby", event: "chat", data: "hi", user: "ann" });
+});
+
+/** A webhook receiver: `events` fills with every event POSTed to it, in order. */
+async function webhookReceiver(t) {
+  const events = [];
+  const receiver = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      events.push(...JSON.parse(body).events);
+      response.end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise((resolve) => receiver.close(resolve)));
+  return { url: `http://127.0.0.1:${receiver.address().port}/hook`, events };
+}
+
+/** Resolves once `events` has one that `matches`. */
+function eventArrives(events, matches, what) {
+  return within(
+    (async () => {
+      while (!events.some(matches)) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    what,
+  );
+}
+
+test("a user with a Socket.IO tab, a SockJS tab and a WebSocket is one user: presence, messages, offline once", async (t) => {
+  const hooks = await webhookReceiver(t);
+  const server = await serverFor(t, [...AUTH, "--presence-events", "--webhook-url", hooks.url]);
+  const watcher = await CLIENTS.ws.connect(server, hs256({ sub: "watcher" }));
+  await watcher.join("lobby");
+  const token = hs256({ sub: "ann", info: { name: "Ann" } });
+  const sio = await CLIENTS["socket.io-client 4.x"].connect(server, token);
+  const sock = await CLIENTS["sockjs-client over websocket"].connect(server, token);
+  const sockInbox = [];
+  sock.onmessage = (e) => sockInbox.push(JSON.parse(e.data));
+  const plain = await CLIENTS.ws.connect(server, token);
+
+  const joined = { type: "message", room: "lobby", event: "joined", data: { user: "ann", info: { name: "Ann" } } };
+  assert.deepEqual(await emitWithAck(sio, "join", "lobby"), { ok: true });
+  assert.deepEqual(await watcher.next(), joined);
+  sock.send(JSON.stringify({ type: "join", room: "lobby", id: 1 }));
+  await plain.join("lobby");
+  await watcher.roundTrip();
+  assert.deepEqual(watcher.inbox, [], "ann's other tabs are the same user: no second `joined`");
+
+  const presence = await (await fetch(`${server.url}/api/rooms/lobby/presence`)).json();
+  const ann = presence.users.find((u) => u.user === "ann");
+  assert.deepEqual(ann.info, { name: "Ann" });
+  assert.deepEqual(ann.sessions.map((s) => s.protocol).sort(), ["socketio", "sockjs", "websocket"]);
+  assert.deepEqual(await emitWithAck(sio, "presence", "lobby"), { ok: true, data: presence });
+
+  // The API reaches all three tabs.
+  const note = once(sio, "note");
+  assert.deepEqual(await publish(server, { user: "ann", event: "note", data: 7 }), { delivered: 3 });
+  assert.deepEqual(await note, [7]);
+  assert.deepEqual(await plain.next(), { type: "message", event: "note", data: 7 });
+  await within(
+    (async () => {
+      while (!sockInbox.some((m) => m.event === "note")) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    "the SockJS tab's note",
+  );
+
+  sio.close();
+  await plain.close();
+  await watcher.roundTrip();
+  assert.deepEqual(watcher.inbox, [], "still one tab open");
+  sock.close();
+  assert.deepEqual(await watcher.next(), { ...joined, event: "left" });
+
+  // The webhooks: each tab's connect and disconnect with its protocol, and one user_offline, after
+  // the last. A later event proves nothing more about ann was on its way.
+  await eventArrives(hooks.events, (e) => e.type === "user_offline" && e.user === "ann", "ann offline");
+  await CLIENTS.ws.connect(server, hs256({ sub: "late" }));
+  await eventArrives(hooks.events, (e) => e.type === "connect" && e.user === "late", "a later event");
+  const annEvents = (type) => hooks.events.filter((e) => e.type === type && e.user === "ann");
+  assert.deepEqual(annEvents("connect").map((e) => e.protocol).sort(), ["socketio", "sockjs", "websocket"]);
+  assert.deepEqual(annEvents("disconnect").map((e) => e.protocol).sort(), ["socketio", "sockjs", "websocket"]);
+  assert.equal(annEvents("user_offline").length, 1);
+  const offlineAt = hooks.events.findIndex((e) => e.type === "user_offline");
+  const lastDisconnect = hooks.events.findLastIndex((e) => e.type === "disconnect" && e.user === "ann");
+  assert.ok(offlineAt > lastDisconnect, "offline after the last disconnect");
 });
 
 test("the rooms claim bounds joining and publishing, publish: false makes a client read-only", async (t) => {
@@ -167,7 +255,7 @@ test("the rooms claim bounds joining and publishing, publish: false makes a clie
   assert.equal(refused.message, "not allowed");
   const got = reader.next();
   assert.deepEqual(await emitWithAck(limited, "publish", { room: "lobby", event: "x", data: 2 }), { ok: true });
-  assert.deepEqual(await got, { type: "message", room: "lobby", event: "x", data: 2 });
+  assert.deepEqual(await got, { type: "message", room: "lobby", event: "x", data: 2, user: "u1" });
 });
 
 /** A key pair of `type` ("rsa" or "ec"), the public half written to a PEM file. */

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::hub::{Counters, Message, Room, SessionId, Target};
+use crate::hub::{Counters, DisconnectReason, Message, Room, SessionId, Target};
 use crate::session::http::read_body;
 use crate::AppState;
 
@@ -16,7 +16,11 @@ use crate::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct PublishRequest {
     /// The room to publish to.
-    pub room: String,
+    #[serde(default)]
+    pub room: Option<String>,
+    /// Or the user: every session of that user (on this node) gets it.
+    #[serde(default)]
+    pub user: Option<String>,
     /// The event name.
     pub event: String,
     /// The payload.
@@ -80,12 +84,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// What is wrong with one message to publish, if anything.
 fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
     let limits = state.relay_limits();
-    if limits.room_name(request.room.clone()).is_err() {
-        // The API's own wording, one check for every way into a room.
-        return Some(format!(
-            "\"room\" must be 1 to {} bytes",
-            limits.max_room_name
-        ));
+    match (&request.room, &request.user) {
+        (Some(room), None) if limits.room_name(room.clone()).is_err() => {
+            // The API's own wording, one check for every way into a room.
+            return Some(format!(
+                "\"room\" must be 1 to {} bytes",
+                limits.max_room_name
+            ));
+        }
+        (None, Some(user)) if user.is_empty() => return Some("\"user\" must not be empty".into()),
+        (Some(_), None) | (None, Some(_)) => {}
+        _ => return Some("give either \"room\" or \"user\"".into()),
     }
     if request.event.is_empty() {
         return Some("\"event\" must not be empty".into());
@@ -93,18 +102,33 @@ fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
     None
 }
 
-/// One (valid) message as the hub broadcasts it.
+/// One (valid) message to a room as the hub broadcasts it.
 fn to_broadcast(request: PublishRequest) -> (Target, Arc<Message>) {
     let PublishRequest {
         room,
         event,
         data,
         except,
+        ..
     } = request;
-    let room: Room = room.into();
+    let room: Room = room.unwrap_or_default().into();
     let mut target = Target::room(room.clone());
     target.except = except.into_iter().map(SessionId::from).collect();
     (target, Message::new(Some(room), event, data))
+}
+
+/// Publishes one (valid) message; returns how many sessions here took it.
+fn publish_one(state: &AppState, request: PublishRequest) -> usize {
+    match request.user.clone() {
+        Some(user) => {
+            let message = Message::new(None, request.event, request.data);
+            state.hub.send_to_user(&user, message)
+        }
+        None => {
+            let (target, message) = to_broadcast(request);
+            state.hub.broadcast(&target, message)
+        }
+    }
 }
 
 fn is_json(req: &HttpRequest) -> bool {
@@ -165,8 +189,7 @@ pub(crate) async fn publish(
             Some(message) => error(bad, message),
             None => {
                 counted(1);
-                let (target, message) = to_broadcast(request);
-                let delivered = state.hub.broadcast(&target, message);
+                let delivered = publish_one(&state, request);
                 HttpResponse::Ok().json(json!({ "delivered": delivered }))
             }
         },
@@ -189,8 +212,16 @@ pub(crate) async fn publish(
                 return error(bad, format!("message {i}: {message}"));
             }
             counted(requests.len());
-            let batch = requests.into_iter().map(to_broadcast).collect();
-            let delivered = state.hub.broadcast_batch(batch);
+            let delivered: Vec<usize> = if requests.iter().any(|r| r.user.is_some()) {
+                // In order, one at a time: messages to users do not go through the batch path.
+                requests
+                    .into_iter()
+                    .map(|r| publish_one(&state, r))
+                    .collect()
+            } else {
+                let batch = requests.into_iter().map(to_broadcast).collect();
+                state.hub.broadcast_batch(batch)
+            };
             HttpResponse::Ok().json(json!({"delivered": delivered}))
         }
     }
@@ -201,7 +232,64 @@ pub(crate) async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpR
     if let Some(refused) = refusal(&req, &state) {
         return refused;
     }
-    HttpResponse::Ok().json(state.hub.stats())
+    let mut stats = serde_json::to_value(state.hub.stats()).unwrap_or_default();
+    if let (Some(webhooks), Value::Object(fields)) = (&state.webhooks, &mut stats) {
+        let webhooks = serde_json::to_value(webhooks.stats()).unwrap_or_default();
+        fields.insert("webhooks".into(), webhooks);
+    }
+    HttpResponse::Ok().json(stats)
+}
+
+/// The body of `POST /api/disconnect`: a user (every session of it) or one session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisconnectRequest {
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+/// `POST /api/disconnect`: closes every session of a user on this node, or one session; the
+/// clients see a server disconnect. Answered with `{"disconnected": N}`.
+pub(crate) async fn disconnect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> HttpResponse {
+    if let Some(refused) = refusal(&req, &state) {
+        return refused;
+    }
+    let request: DisconnectRequest = match json_body(&req, body, &state).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    let reason = DisconnectReason::ServerDisconnect;
+    let disconnected = match (request.user, request.session) {
+        (Some(user), None) => state.hub.disconnect_user(&user, reason),
+        (None, Some(session)) => usize::from(state.hub.disconnect(&session, reason)),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give either \"user\" or \"session\"",
+            )
+        }
+    };
+    tracing::info!(disconnected, "sessions disconnected through the API");
+    HttpResponse::Ok().json(json!({ "disconnected": disconnected }))
+}
+
+/// `GET /api/rooms/{room}/presence`: the users in a room on this node, with their `info` and
+/// sessions.
+pub(crate) async fn presence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    room: web::Path<String>,
+) -> HttpResponse {
+    if let Some(refused) = refusal(&req, &state) {
+        return refused;
+    }
+    HttpResponse::Ok().json(state.hub.presence(&room))
 }
 
 /// Mounts `/api` (bodies within `--max-message-size` and `--body-timeout-ms`).
@@ -209,6 +297,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .route("/publish", web::post().to(publish))
+            .route("/disconnect", web::post().to(disconnect))
+            .route("/rooms/{room}/presence", web::get().to(presence))
             .route("/stats", web::get().to(stats)),
     );
 }

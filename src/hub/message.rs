@@ -89,6 +89,8 @@ pub struct Message {
     /// Set when the sender waits for each recipient's acknowledgement (a cluster broadcast with
     /// ack): recipients that can answer (Socket.IO sockets) are asked to.
     ack: Option<BroadcastAck>,
+    /// The user whose client published it (set by the server, never by a client).
+    sender: Option<Arc<str>>,
 }
 
 /// Where the acknowledgements of a broadcast go, and how long they are waited for.
@@ -147,7 +149,19 @@ impl Message {
             offset: OnceLock::new(),
             volatile: AtomicBool::new(false),
             ack: None,
+            sender: None,
         })
+    }
+
+    /// `message` (just made) as published by a client of `user`.
+    pub(crate) fn sent_by(mut message: Arc<Message>, user: &str) -> Arc<Message> {
+        Arc::get_mut(&mut message).expect("just made").sender = Some(user.into());
+        message
+    }
+
+    /// The user whose client published this message, when clients authenticate.
+    pub fn sender(&self) -> Option<&str> {
+        self.sender.as_deref()
     }
 
     /// A broadcast whose recipients that can acknowledge are asked to, each answer going to

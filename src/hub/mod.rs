@@ -13,6 +13,7 @@ mod held;
 mod inbox;
 mod message;
 mod offset;
+mod presence;
 mod recovery;
 mod session_info;
 mod stats;
@@ -38,6 +39,7 @@ pub(crate) use message::buffer_json;
 pub(crate) use message::BroadcastAck;
 pub use message::{Frame, Message, Room, WireFormat};
 pub use offset::{InvalidOffset, Offset};
+pub use presence::{Presence, PresenceSession, PresentUser};
 pub(crate) use recovery::{KeptSession, Recovered, Recovery, RecoveryConfig};
 pub use session_info::{DisconnectReason, Protocol, Transport};
 pub(crate) use stats::Counters;
@@ -181,6 +183,10 @@ pub(crate) struct HubLimits {
     pub max_rooms_per_session: usize,
     /// Keep recent broadcasts and dropped sessions for recovery; `None`: recovery off.
     pub recovery: Option<RecoveryConfig>,
+    /// Tell a room's members when a user's first session enters it and its last leaves.
+    pub presence_events: bool,
+    /// Remember users whose last session went, for [`Hub::user_went_offline`] (webhooks).
+    pub track_offline: bool,
 }
 
 impl Default for HubLimits {
@@ -189,6 +195,8 @@ impl Default for HubLimits {
             max_sessions: 100_000,
             max_rooms_per_session: 1024,
             recovery: None,
+            presence_events: false,
+            track_offline: false,
         }
     }
 }
@@ -252,7 +260,7 @@ impl Hub {
                 live: AtomicUsize::new(0),
                 closing: AtomicUsize::new(0),
                 rooms: DashMap::new(),
-                users: users::UserIndex::default(),
+                users: users::UserIndex::new(limits.track_offline),
                 counters: Counters::default(),
                 recovery: limits.recovery.clone().map(Recovery::new),
                 limits,
@@ -320,7 +328,9 @@ impl Hub {
         namespace: Option<Arc<str>>,
         user: Option<Arc<User>>,
     ) {
-        if let Some(user) = &user {
+        // A user's sessions are its connections: Socket.IO sockets in other namespaces are not
+        // counted again.
+        if let (Some(user), None) = (&user, &namespace) {
             self.inner.users.add(user.id(), &id);
         }
         let member = Arc::new(Member {
@@ -370,7 +380,7 @@ impl Hub {
         };
         let rooms = lock(&member.rooms).take().unwrap_or_default();
         for room in &rooms {
-            self.remove_from_room(room, id);
+            self.remove_from_room(room, &member);
         }
         if let Some(user) = &member.user {
             self.inner.users.remove(user.id(), id);
@@ -396,8 +406,8 @@ impl Hub {
     pub fn join(&self, id: &str, room: Room) -> Result<(), JoinError> {
         self.release_held();
         let member = self.member(id).ok_or(JoinError::UnknownSession)?;
-        let mut rooms = lock(&member.rooms);
-        let rooms = rooms.as_mut().ok_or(JoinError::UnknownSession)?;
+        let mut rooms_guard = lock(&member.rooms);
+        let rooms = rooms_guard.as_mut().ok_or(JoinError::UnknownSession)?;
         if rooms.contains(&room) {
             return Ok(());
         }
@@ -417,8 +427,14 @@ impl Hub {
                 true
             }
         };
+        drop(rooms_guard);
         if created && member.namespace.is_none() {
             self.inner.adapter.room_changed(&room);
+        }
+        if let Some(user) = &member.user {
+            if self.inner.users.entered(&room, user.id()) {
+                self.presence_changed(&room, &member, user, presence::JOINED);
+            }
         }
         Ok(())
     }
@@ -429,10 +445,9 @@ impl Hub {
         let Some(member) = self.member(id) else {
             return false;
         };
-        let mut rooms = lock(&member.rooms);
-        let was_in = rooms.as_mut().is_some_and(|r| r.remove(room));
+        let was_in = lock(&member.rooms).as_mut().is_some_and(|r| r.remove(room));
         if was_in {
-            self.remove_from_room(room, id);
+            self.remove_from_room(room, &member);
         }
         was_in
     }
@@ -449,9 +464,37 @@ impl Hub {
         self.member(id)?.user.clone()
     }
 
-    /// The sessions of a user on this node.
+    /// The sessions of a user on this node (a Socket.IO connection's socket in `/`).
     pub fn sessions_of_user(&self, user: &str) -> Vec<SessionId> {
         self.inner.users.sessions_of(user)
+    }
+
+    /// Whether `user`'s last session here has gone since it was last asked, and it has not
+    /// come back: true once per going (with `track_offline`).
+    pub(crate) fn user_went_offline(&self, user: &str) -> bool {
+        self.inner.users.went_offline(user)
+    }
+
+    /// The transport a session is attached through now.
+    pub fn transport_of(&self, id: &str) -> Option<Transport> {
+        let member = self.member(id)?;
+        Some(Transport::from_u8(member.transport.load(Ordering::Relaxed)))
+    }
+
+    /// Sends a message to every session of `user` on this node; returns how many took it.
+    pub fn send_to_user(&self, user: &str, message: Arc<Message>) -> usize {
+        self.sessions_of_user(user)
+            .iter()
+            .filter(|id| self.send_to(id, message.clone()))
+            .count()
+    }
+
+    /// Disconnects every session of `user` on this node; returns how many there were.
+    pub fn disconnect_user(&self, user: &str, reason: DisconnectReason) -> usize {
+        self.sessions_of_user(user)
+            .iter()
+            .filter(|id| self.disconnect(id, reason.clone()))
+            .count()
     }
 
     /// The members of a room on this node.
@@ -660,6 +703,13 @@ impl Hub {
         }
     }
 
+    /// Calls `f` on every member of `room` on this node, under the room's read lock.
+    fn for_each_member_of(&self, room: &str, f: impl FnMut(&Arc<Member>)) {
+        if let Some(members) = self.inner.rooms.get(room) {
+            members.values().for_each(f);
+        }
+    }
+
     /// Sends a message to one session; false when it is unknown or could not take it.
     pub fn send_to(&self, id: &str, message: Arc<Message>) -> bool {
         self.release_held();
@@ -826,10 +876,11 @@ impl Hub {
         }
     }
 
-    fn remove_from_room(&self, room: &str, id: &str) {
+    /// Takes `member` (no longer holding its rooms' lock) out of the index of `room`.
+    fn remove_from_room(&self, room: &str, member: &Arc<Member>) {
         let now_empty = match self.inner.rooms.get_mut(room) {
             Some(mut members) => {
-                members.remove(id);
+                members.remove(&member.id);
                 members.is_empty()
             }
             None => false,
@@ -842,6 +893,11 @@ impl Hub {
                 .is_some()
         {
             self.inner.adapter.room_changed(room);
+        }
+        if let Some(user) = &member.user {
+            if self.inner.users.exited(room, user.id()) {
+                self.presence_changed(room, member, user, presence::LEFT);
+            }
         }
     }
 }

@@ -1,34 +1,84 @@
 //! Which sessions belong to which user, on this node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use dashmap::DashMap;
 
-use super::SessionId;
+use super::{Room, SessionId};
 
-/// Every user with a session here, and those sessions (a user's tabs and devices).
+/// Every user with a session here, and those sessions (a user's tabs and devices); and per
+/// room, how many sessions of each user are in it.
 #[derive(Debug, Default)]
 pub(super) struct UserIndex {
     sessions: DashMap<Box<str>, HashSet<SessionId>>,
+    in_rooms: DashMap<Room, HashMap<Box<str>, usize>>,
+    /// Users whose last session has gone, until someone asks ([`UserIndex::went_offline`]);
+    /// kept only when `track_offline`.
+    offline: DashMap<Box<str>, ()>,
+    track_offline: bool,
 }
 
 impl UserIndex {
-    /// Records that session `id` belongs to `user`.
+    /// Counts one more session of `user` in `room`; true when it is the user's first there.
+    pub(super) fn entered(&self, room: &Room, user: &str) -> bool {
+        let mut users = self.in_rooms.entry(room.clone()).or_default();
+        let count = users.entry(user.into()).or_default();
+        *count += 1;
+        *count == 1
+    }
+
+    /// Counts one session of `user` fewer in `room`; true when it was the user's last there.
+    pub(super) fn exited(&self, room: &str, user: &str) -> bool {
+        let mut last = false;
+        self.in_rooms.remove_if_mut(room, |_, users| {
+            if let Some(count) = users.get_mut(user) {
+                *count -= 1;
+                if *count == 0 {
+                    users.remove(user);
+                    last = true;
+                }
+            }
+            users.is_empty()
+        });
+        last
+    }
+
+    /// An index that remembers users going offline (for the webhooks' `user_offline`), or not.
+    pub(super) fn new(track_offline: bool) -> UserIndex {
+        UserIndex {
+            track_offline,
+            ..UserIndex::default()
+        }
+    }
+
+    /// Records that session `id` belongs to `user` (who is not offline then).
     pub(super) fn add(&self, user: &str, id: &SessionId) {
         self.sessions
             .entry(user.into())
             .or_default()
             .insert(id.clone());
+        self.offline.remove(user);
     }
 
     /// Records that session `id` of `user` is gone; true when it was the user's last here.
     pub(super) fn remove(&self, user: &str, id: &str) -> bool {
-        self.sessions
+        let last = self
+            .sessions
             .remove_if_mut(user, |_, sessions| {
                 sessions.remove(id);
                 sessions.is_empty()
             })
-            .is_some()
+            .is_some();
+        if last && self.track_offline {
+            self.offline.insert(user.into(), ());
+        }
+        last
+    }
+
+    /// Whether `user` went offline (its last session went) and has not come back since; true
+    /// once per going.
+    pub(super) fn went_offline(&self, user: &str) -> bool {
+        self.offline.remove(user).is_some()
     }
 
     /// The sessions of `user` on this node.
@@ -57,5 +107,34 @@ mod tests {
         assert!(index.remove("u1", "b"));
         assert!(index.sessions_of("u1").is_empty());
         assert_eq!(index.sessions_of("u2"), vec![a]);
+    }
+
+    #[test]
+    fn a_user_goes_offline_once_and_not_when_it_came_back() {
+        let index = UserIndex::new(true);
+        let (a, b): (SessionId, SessionId) = ("a".into(), "b".into());
+        index.add("u1", &a);
+        assert!(index.remove("u1", "a"));
+        assert!(index.went_offline("u1"));
+        assert!(!index.went_offline("u1"), "once");
+        index.add("u1", &a);
+        assert!(index.remove("u1", "a"));
+        index.add("u1", &b);
+        assert!(!index.went_offline("u1"), "back before anyone asked");
+        assert!(!UserIndex::new(false).went_offline("u1"));
+    }
+
+    #[test]
+    fn a_user_enters_a_room_with_its_first_session_and_leaves_with_its_last() {
+        let index = UserIndex::default();
+        let room: Room = "lobby".into();
+        assert!(index.entered(&room, "u1"));
+        assert!(!index.entered(&room, "u1"));
+        assert!(index.entered(&room, "u2"));
+        assert!(!index.exited("lobby", "u1"));
+        assert!(index.exited("lobby", "u1"));
+        assert!(!index.exited("lobby", "u1"), "not in it any more");
+        assert!(index.exited("lobby", "u2"));
+        assert!(index.in_rooms.is_empty());
     }
 }

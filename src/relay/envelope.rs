@@ -39,6 +39,11 @@ pub(crate) enum Command {
         /// The offset of the last message the client got (the welcome's offset if none).
         offset: Offset,
     },
+    /// Ask who is in a room (its users, their info and sessions).
+    Presence {
+        /// The room.
+        room: String,
+    },
     /// Send an event to the server's handler.
     Emit {
         /// The event name.
@@ -165,6 +170,9 @@ pub(crate) fn decode(text: &str) -> Result<Request, EnvelopeError> {
                 _ => return Err(fail("missing field \"offset\"".into())),
             },
         },
+        "presence" => Command::Presence {
+            room: string_field(&fields, "room").map_err(fail)?,
+        },
         "emit" => Command::Emit {
             event: string_field(&fields, "event").map_err(fail)?,
             data: fields.remove("data").unwrap_or(Value::Null),
@@ -224,6 +232,9 @@ pub(crate) fn encode_message(message: &Message) -> String {
     }
     out.insert("event".into(), Value::String(message.event.clone()));
     out.insert("data".into(), message.json_data().into_owned());
+    if let Some(user) = message.sender() {
+        out.insert("user".into(), Value::String(user.to_string()));
+    }
     if let Some(offset) = message.offset() {
         out.insert("offset".into(), Value::String(offset.to_string()));
     }

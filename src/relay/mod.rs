@@ -133,6 +133,14 @@ pub(crate) fn execute(
                 }
             })
             .map(|()| None),
+        Command::Presence { room } => limits
+            .room_name(room)
+            .and_then(|room| permitted(session, room, User::may_join))
+            .and_then(|room| {
+                serde_json::to_value(session.hub().presence(&room))
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }),
         Command::Emit { event, data } => handler.on_event(session, &event, data).map(Some),
         Command::Resume { .. } => {
             Err("resume is only valid as a relay session's own request".into())

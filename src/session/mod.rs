@@ -212,6 +212,8 @@ pub(crate) struct SessionCore {
     batch_writes: bool,
     /// Who the session belongs to, when clients authenticate.
     user: Option<Arc<crate::auth::User>>,
+    /// When the session started.
+    opened_at: Instant,
 }
 
 /// The largest drain buffer a session keeps between drains, in entries of 32 bytes. Two are kept
@@ -237,6 +239,11 @@ impl SessionCore {
     /// The transport the session is attached through.
     pub(crate) fn transport(&self) -> Transport {
         self.transport
+    }
+
+    /// How long the session has been open.
+    pub(crate) fn age(&self) -> Duration {
+        self.opened_at.elapsed()
     }
 
     /// The hub the session is registered with.
@@ -502,6 +509,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     drained: std::collections::VecDeque::new(),
                     batch_writes: false,
                     user,
+                    opened_at: Instant::now(),
                 },
                 logic,
             }

@@ -638,6 +638,10 @@ impl<A: SocketHandler> EngineHandler for SocketIo<A> {
     fn encode(_format: WireFormat, message: &Message) -> Frame {
         let nsp = message.namespace.as_deref().unwrap_or("/");
         let mut args = message.args.clone();
+        // A client's publish carries its sender's user as one more argument.
+        if let Some(user) = message.sender() {
+            args.push(json!({ "user": user }));
+        }
         // With recovery on, every broadcast carries its offset as a last argument, as in Node.
         if let Some(offset) = message.offset() {
             args.push(Value::String(offset.to_string()));

@@ -39,6 +39,9 @@ fn command(event: &str, mut args: Vec<Value>) -> Result<Command, String> {
         "leave" => Ok(Command::Leave {
             room: string_arg(&args, "leave")?,
         }),
+        "presence" => Ok(Command::Presence {
+            room: string_arg(&args, "presence")?,
+        }),
         "publish" => {
             let Some(Value::Object(mut fields)) = args.pop().filter(|_| args.is_empty()) else {
                 return Err("publish expects one object: {room, event, data}".into());
@@ -118,6 +121,8 @@ impl SocketHandler for RelaySockets {
             id: socket.id().clone(),
             protocol: Protocol::SocketIo,
             user: socket.session().user().cloned(),
+            transport: socket.transport(),
+            duration: socket.age(),
             rooms,
             reason: reason.to_disconnect_reason(),
         });

@@ -73,6 +73,8 @@ pub(super) struct SocketState {
     pub(super) recovered: bool,
     /// Who the socket belongs to, when clients authenticate.
     pub(super) user: Option<Arc<crate::auth::User>>,
+    /// When it connected.
+    connected_at: std::time::Instant,
 }
 
 impl SocketState {
@@ -87,6 +89,7 @@ impl SocketState {
             pid: None,
             recovered: false,
             user: None,
+            connected_at: std::time::Instant::now(),
         }
     }
 
@@ -176,6 +179,16 @@ impl Socket<'_, '_> {
     /// The Engine.IO handshake request (query, headers, address).
     pub fn handshake(&self) -> &Arc<Handshake> {
         self.conn.handshake()
+    }
+
+    /// The transport of its connection now.
+    pub fn transport(&self) -> crate::hub::Transport {
+        self.conn.transport()
+    }
+
+    /// How long the socket has been connected.
+    pub fn age(&self) -> std::time::Duration {
+        self.state.connected_at.elapsed()
     }
 
     /// This socket as a protocol-neutral session, for [`crate::Handler`]s.

@@ -147,6 +147,8 @@ impl SockJsApp for RelaySockJs {
             id: conn.core.id().clone(),
             protocol: Protocol::SockJs,
             user: conn.core.session_ref().user().cloned(),
+            transport: conn.core.transport(),
+            duration: conn.core.age(),
             rooms,
             reason: reason.clone(),
         });

@@ -136,6 +136,8 @@ impl SessionLogic for WebSocketLogic {
             id: core.id().clone(),
             protocol: Protocol::WebSocket,
             user: self.session.as_ref().and_then(|s| s.user().cloned()),
+            transport: Transport::WebSocket,
+            duration: core.age(),
             rooms,
             reason: reason.clone(),
         });
