@@ -58,6 +58,10 @@ pub mod defaults {
     pub const REDIS_KEY_PREFIX: &str = "socket.io";
     /// Messages waiting to be published to Redis before more are dropped (and counted).
     pub const REDIS_PUBLISH_QUEUE: usize = 65_536;
+    /// How long the auth backend may take.
+    pub const AUTH_TIMEOUT_MS: u64 = 5_000;
+    /// Requests to the auth backend at once.
+    pub const AUTH_MAX_CONCURRENT: usize = 256;
     /// Webhook events waiting for the receiver before more are dropped (and counted).
     pub const WEBHOOK_QUEUE: usize = 10_000;
     /// Webhook events in one POST.
@@ -112,6 +116,21 @@ pub struct Config {
     /// file: RSA for RS256, EC P-256 for ES256).
     #[arg(long, env = "SWITCHBOARD_AUTH_JWT_PUBLIC_KEY", value_parser = public_key_file())]
     pub auth_jwt_public_key: Option<PathBuf>,
+
+    /// Every client is let in (or not) by this backend: on each connect switchboard POSTs
+    /// `{protocol, transport, headers, query, auth, remote_addr}`; `200 {"user": ...}` accepts,
+    /// a 4xx refuses with its `message` (protocols/auth.md).
+    #[arg(long, env = "SWITCHBOARD_AUTH_URL", conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"])]
+    pub auth_url: Option<String>,
+
+    /// How long the auth backend may take to answer, in milliseconds; then the client is
+    /// refused with `authentication unavailable`.
+    #[arg(long, env = "SWITCHBOARD_AUTH_TIMEOUT_MS", default_value_t = d::AUTH_TIMEOUT_MS, value_parser = millis())]
+    pub auth_timeout_ms: u64,
+
+    /// Most requests to the auth backend at once; more connects wait (within the timeout).
+    #[arg(long, env = "SWITCHBOARD_AUTH_MAX_CONCURRENT", default_value_t = d::AUTH_MAX_CONCURRENT)]
+    pub auth_max_concurrent: usize,
 
     /// Tell a room's members when a user's first session joins it (`joined`, `{user, info}`) and
     /// when its last leaves (`left`); needs authenticated clients.
@@ -424,11 +443,18 @@ impl Config {
         })
     }
 
-    /// The authenticator `--auth-jwt-secret` or `--auth-jwt-public-key` asks for, if either is
-    /// set. A key file that cannot be used (checked again here, for configurations built in
+    /// The authenticator `--auth-url`, `--auth-jwt-secret` or `--auth-jwt-public-key` asks for,
+    /// if one is set. A key file that cannot be used (checked again here, for configurations built in
     /// code) refuses every client: a server told to authenticate never runs open.
     pub(crate) fn authenticator(&self) -> Option<crate::auth::SharedAuthenticator> {
         use crate::auth::{JwtAuthenticator, Refuser};
+        if let Some(url) = &self.auth_url {
+            return Some(std::sync::Arc::new(crate::auth::BackendAuthenticator::new(
+                url.clone(),
+                Duration::from_millis(self.auth_timeout_ms),
+                self.auth_max_concurrent,
+            )));
+        }
         let (what, key) = match (&self.auth_jwt_secret, &self.auth_jwt_public_key) {
             (Some(secret), _) => (
                 "--auth-jwt-secret".to_string(),

@@ -99,11 +99,11 @@ const CLIENTS = {
   ),
   ws: {
     connect: (server, token) => RelayClient.connect(server, { query: query(token) }),
-    // Refused before the upgrade: 401 with {"error": reason}.
-    async refusal(server, token) {
+    // Refused before the upgrade: 401 (403 for a backend's no) with {"error": reason}.
+    async refusal(server, token, status = 401) {
       const ws = new WebSocket(`${server.wsUrl}/ws${query(token)}`);
       const [, response] = await once(ws, "unexpected-response", WAIT, { failOn: ["open"] });
-      assert.equal(response.statusCode, 401);
+      assert.equal(response.statusCode, status);
       let body = "";
       for await (const chunk of response) body += chunk;
       ws.on("error", () => {}); // the aborted handshake
@@ -296,4 +296,40 @@ test("a key file that is not a public key stops the server at startup", async ()
   const file = path.join(dir, "bad.pem");
   writeFileSync(file, "-----BEGIN NOTHING-----\n");
   await assert.rejects(serverFor({ after() {} }, ["--auth-jwt-public-key", file]), /exited before it was ready/);
+});
+
+test("--auth-url: a backend of the test's own lets clients in or refuses them with its message", async (t) => {
+  const asked = [];
+  const backend = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      const credentials = JSON.parse(body);
+      asked.push(credentials);
+      const token = credentials.auth?.token ?? credentials.query.token;
+      response.setHeader("content-type", "application/json");
+      if (token === "let-me-in") {
+        response.end(JSON.stringify({ user: "from-backend", info: { plan: "pro" } }));
+      } else {
+        response.statusCode = 403;
+        response.end(JSON.stringify({ message: "banned" }));
+      }
+    });
+  });
+  await new Promise((resolve) => backend.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise((resolve) => backend.close(resolve)));
+  const server = await serverFor(t, ["--auth-url", `http://127.0.0.1:${backend.address().port}/auth`]);
+
+  const sio = await CLIENTS["socket.io-client 4.x"].connect(server, "let-me-in");
+  assert.deepEqual(await emitWithAck(sio, "join", "lobby"), { ok: true });
+  const presence = await (await fetch(`${server.url}/api/rooms/lobby/presence`)).json();
+  assert.deepEqual(presence.users.map((u) => [u.user, u.info]), [["from-backend", { plan: "pro" }]]);
+  assert.equal(await CLIENTS["socket.io-client 4.x"].refusal(server, "nope"), "banned");
+  assert.equal(await CLIENTS["socket.io-client 2.x"].refusal(server, "nope"), "banned");
+  assert.equal(await CLIENTS.ws.refusal(server, "nope", 403), "banned");
+  const sockjs = new SockJS(`${server.url}/sockjs?token=nope`, null, { transports: ["xhr-polling"], timeout: WAIT });
+  const close = await within(new Promise((resolve) => (sockjs.onclose = resolve)), "SockJS refusal");
+  assert.deepEqual([close.code, close.reason], [4403, "banned"]);
+  assert.equal(asked[0].protocol, "socketio");
+  assert.deepEqual(asked[0].auth, { token: "let-me-in" });
 });

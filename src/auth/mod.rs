@@ -6,6 +6,7 @@
 //! an application gives its own to [`crate::Switchboard::with_authenticator`]. Without one,
 //! every client is let in anonymously, as before.
 
+mod backend;
 mod jwt;
 pub(crate) mod request;
 mod user;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use crate::engineio::Handshake;
 use crate::hub::{Protocol, Transport};
 
+pub use backend::BackendAuthenticator;
 pub use jwt::{JwtAuthenticator, JwtKeyError};
 pub use user::User;
 
