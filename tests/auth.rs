@@ -275,3 +275,38 @@ async fn the_handler_sees_the_user_on_connect_and_on_disconnect() {
     assert_eq!(*seen.left.lock().unwrap(), vec![Some("ann".to_string())]);
     assert!(server.hub().sessions_of_user("ann").is_empty());
 }
+
+#[actix_web::test]
+async fn a_resumed_session_goes_back_only_into_rooms_its_token_allows() {
+    let server = start(Config {
+        connection_state_recovery: true,
+        ..authenticating()
+    });
+    let wide = token(json!({"sub": "u1", "rooms": ["a", "b"]}));
+    let url = format!("ws://{}/ws?token={wide}", server.addr());
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut first = Client::from_ws(ws);
+    let welcome = first.recv().await;
+    let resume_token = welcome["token"].as_str().unwrap().to_string();
+    let offset = welcome["offset"].clone();
+    first.join("a").await;
+    first.join("b").await;
+    drop(first); // cut, no close: kept for recovery
+    common::eventually("the dropped session to be kept", || {
+        server.hub().stats().recovery_kept == 1
+    })
+    .await;
+
+    let narrow = token(json!({"sub": "u1", "rooms": ["a"]}));
+    let mut back = ws_client(&server, &narrow).await;
+    let resumed = back
+        .request(json!({"type": "resume", "token": resume_token, "offset": offset}))
+        .await;
+    assert_eq!(resumed["type"], "resumed", "{resumed}");
+    assert_eq!(resumed["rooms"], json!(["a"]));
+    let session = client_session(&server, "u1");
+    assert_eq!(
+        server.hub().rooms_of(&session),
+        vec![switchboard::Room::from("a")]
+    );
+}

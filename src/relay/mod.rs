@@ -99,6 +99,12 @@ fn permitted(
     }
 }
 
+/// Whether a resumed session goes back into `room`: not when its user (whose token may say less
+/// now, or be another's) may not join it.
+fn may_rejoin(session: &SessionRef, room: &str) -> bool {
+    session.user().is_none_or(|user| user.may_join(room))
+}
+
 /// Carries out one relay command, whatever protocol it came over; `Ok` carries what an `emit`
 /// handler answered.
 pub(crate) fn execute(
@@ -159,7 +165,8 @@ pub(crate) fn resume(
         .hub()
         .recovery()
         .ok_or_else(|| "connection state recovery is off".to_string())?;
-    let kept = recovery.take(token).map_err(|e| e.to_string())?;
+    let mut kept = recovery.take(token).map_err(|e| e.to_string())?;
+    kept.rooms.retain(|room| may_rejoin(session, room));
     // Check first (a gap means a fresh session), then rejoin, then read what was missed: a
     // broadcast in between is either in the list or delivered live (and dropped as a duplicate).
     recovery.missed(&kept, offset).map_err(|e| e.to_string())?;
@@ -211,10 +218,11 @@ pub(crate) fn finish_resume(
     id: Option<&envelope::RequestId>,
     restored: Result<crate::cluster::Restored, crate::cluster::RestoreError>,
 ) -> Response {
-    let restored = match restored {
+    let mut restored = match restored {
         Ok(restored) => restored,
         Err(error) => return refuse_resume(session, id, &error.to_string()),
     };
+    restored.rooms.retain(|room| may_rejoin(session, room));
     for room in &restored.rooms {
         if let Err(error) = session.join(room.clone()) {
             return refuse_resume(session, id, &error.to_string());

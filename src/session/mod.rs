@@ -588,6 +588,7 @@ impl<L: SessionLogic> SessionActor<L> {
             self.core.counted_closing = true;
             tracing::info!(
                 session = %self.core.id,
+                user = self.core.user.as_ref().map(|u| u.id()),
                 protocol = %self.core.protocol,
                 transport = self.core.transport.as_str(),
                 rooms = ?rooms,
@@ -748,7 +749,12 @@ impl<L: SessionLogic> Actor for SessionActor<L> {
             ctx.stop();
             return;
         }
-        tracing::debug!(session = %self.core.id, protocol = %self.core.protocol, "session opened");
+        tracing::debug!(
+            session = %self.core.id,
+            user = self.core.user.as_ref().map(|u| u.id()),
+            protocol = %self.core.protocol,
+            "session opened"
+        );
         self.logic.on_open(&mut self.core);
         self.start_keepalive(ctx);
         self.settle(ctx);

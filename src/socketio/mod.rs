@@ -398,7 +398,7 @@ impl<A: SocketHandler> SocketIo<A> {
             conn.transport(),
             conn.mailbox(),
             &nsp,
-            user,
+            user.clone(),
         );
         if hub.in_cluster() {
             hub.set_handshake(&id, conn.handshake().node_json(&socket_state.auth));
@@ -417,7 +417,7 @@ impl<A: SocketHandler> SocketIo<A> {
         conn.clear_deadline();
         match resumption {
             Some(Resumption::Local { kept, offset, .. }) => {
-                for room in &kept.rooms {
+                for room in kept.rooms.iter().filter(|r| may_rejoin(&user, r)) {
                     let _ = hub.join(&id, room.clone());
                 }
                 let missed = hub.recovery().map(|r| r.missed(&kept, offset));
@@ -426,7 +426,7 @@ impl<A: SocketHandler> SocketIo<A> {
                 }
             }
             Some(Resumption::Cluster { restored, .. }) => {
-                for room in &restored.rooms {
+                for room in restored.rooms.iter().filter(|r| may_rejoin(&user, r)) {
                     let _ = hub.join(&id, room.clone());
                 }
                 self.replay(conn, &id, &restored.missed, restored.through);
@@ -546,6 +546,13 @@ impl<A: SocketHandler> SocketIo<A> {
         reason: CloseReason,
     ) {
         let rooms = conn.hub().unregister(&socket_state.id);
+        tracing::debug!(
+            socket = %socket_state.id,
+            nsp = %socket_state.nsp,
+            user = socket_state.user.as_ref().map(|u| u.id()),
+            ?reason,
+            "socket.io socket left"
+        );
         Self::keep_for_recovery(conn, &socket_state, reason, &rooms);
         let mut socket = Socket {
             state: &mut socket_state,
@@ -553,6 +560,11 @@ impl<A: SocketHandler> SocketIo<A> {
         };
         self.app.on_disconnect(&mut socket, reason, rooms);
     }
+}
+
+/// Whether a recovered socket of `user` goes back into `room` (its token may allow less now).
+fn may_rejoin(user: &Option<Arc<User>>, room: &str) -> bool {
+    user.as_ref().is_none_or(|user| user.may_join(room))
 }
 
 /// A dropped socket being taken back.
