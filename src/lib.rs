@@ -45,6 +45,7 @@ pub mod fuzzing;
 mod handler;
 mod http_server;
 pub mod hub;
+mod metrics;
 mod relay;
 mod server;
 mod session;

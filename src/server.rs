@@ -265,6 +265,7 @@ impl Switchboard {
             cfg.app_data(state.clone())
                 .configure(websocket::configure)
                 .configure(api::configure)
+                .route("/metrics", web::get().to(crate::metrics::metrics))
                 .route("/healthz", web::get().to(healthz));
         }
     }

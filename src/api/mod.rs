@@ -60,7 +60,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
 }
 
 /// Checks the bearer token, when one is configured; returns the refusal to send otherwise.
-fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+pub(crate) fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     let token = state.config.api_token.as_ref()?;
     let given = req
         .headers()

@@ -553,6 +553,7 @@ impl Hub {
         if !target.local {
             self.inner.adapter.forward(target, &message);
         }
+        self.inner.counters.fanout.observe(delivered as f64);
         delivered
     }
 
@@ -636,6 +637,9 @@ impl Hub {
                     delivered[i] += 1;
                 }
             }
+        }
+        for &n in &delivered {
+            self.inner.counters.fanout.observe(n as f64);
         }
         delivered
     }

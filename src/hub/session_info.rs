@@ -101,6 +101,37 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// How many kinds of reason there are ([`DisconnectReason::index`] is below it).
+    pub(crate) const KINDS: usize = 9;
+
+    /// Every reason's name, by [`DisconnectReason::index`].
+    pub(crate) const NAMES: [&'static str; Self::KINDS] = [
+        "client disconnect",
+        "transport close",
+        "ping timeout",
+        "transport error",
+        "parse error",
+        "outbox overflow",
+        "message too big",
+        "server shutting down",
+        "server disconnect",
+    ];
+
+    /// The reason's kind as a number below [`DisconnectReason::KINDS`], for counting.
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            DisconnectReason::ClientClosed => 0,
+            DisconnectReason::TransportClosed => 1,
+            DisconnectReason::PingTimeout => 2,
+            DisconnectReason::TransportError(_) => 3,
+            DisconnectReason::ParseError(_) => 4,
+            DisconnectReason::Overflow => 5,
+            DisconnectReason::MessageTooBig => 6,
+            DisconnectReason::ServerShutdown => 7,
+            DisconnectReason::ServerDisconnect => 8,
+        }
+    }
+
     /// A short stable name, as in logs and stats (socket.io's wording where it has one).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -137,6 +168,30 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::TransportError(detail) => write!(f, "transport error: {detail}"),
             DisconnectReason::ParseError(detail) => write!(f, "parse error: {detail}"),
             other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_its_index_and_name() {
+        let all = [
+            DisconnectReason::ClientClosed,
+            DisconnectReason::TransportClosed,
+            DisconnectReason::PingTimeout,
+            DisconnectReason::TransportError(String::new()),
+            DisconnectReason::ParseError(String::new()),
+            DisconnectReason::Overflow,
+            DisconnectReason::MessageTooBig,
+            DisconnectReason::ServerShutdown,
+            DisconnectReason::ServerDisconnect,
+        ];
+        for (i, reason) in all.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+            assert_eq!(DisconnectReason::NAMES[i], reason.as_str());
         }
     }
 }

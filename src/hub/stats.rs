@@ -4,8 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use super::DisconnectReason;
+
 /// Monotonic counters, updated lock-free.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     /// Messages received, each counted once where it enters: every relay request from a client
     /// (any protocol) and every message published over the HTTP API.
@@ -22,12 +24,46 @@ pub(crate) struct Counters {
     pub sessions_closed: AtomicU64,
     /// Connections refused because the session limit was reached.
     pub sessions_refused: AtomicU64,
+    /// Sessions closed, by [`DisconnectReason::index`].
+    pub disconnects: [AtomicU64; DisconnectReason::KINDS],
+    /// Recipients per broadcast on this node (`/metrics`).
+    pub fanout: prometheus::Histogram,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        let buckets = vec![0.0, 1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+        let opts = prometheus::HistogramOpts::new(
+            "switchboard_broadcast_recipients",
+            "Sessions on this node that one broadcast reached.",
+        )
+        .buckets(buckets);
+        Counters {
+            messages_in: AtomicU64::new(0),
+            messages_out: AtomicU64::new(0),
+            overflow_drops: AtomicU64::new(0),
+            overflow_disconnects: AtomicU64::new(0),
+            sessions_opened: AtomicU64::new(0),
+            sessions_closed: AtomicU64::new(0),
+            sessions_refused: AtomicU64::new(0),
+            disconnects: Default::default(),
+            fanout: prometheus::Histogram::with_opts(opts).expect("valid histogram options"),
+        }
+    }
 }
 
 impl Counters {
     /// Adds `n` to `counter`.
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sessions closed for each reason, with the reason's name.
+    pub(crate) fn disconnects(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DisconnectReason::NAMES
+            .iter()
+            .zip(&self.disconnects)
+            .map(|(name, count)| (*name, Self::get(count)))
     }
 
     fn get(counter: &AtomicU64) -> u64 {

@@ -25,7 +25,7 @@ use bytestring::ByteString;
 use tokio::sync::oneshot;
 
 use crate::hub::{
-    DisconnectReason, Frame, Hub, Inbox, Mailbox, Message, Protocol, RegisterError, Room,
+    Counters, DisconnectReason, Frame, Hub, Inbox, Mailbox, Message, Protocol, RegisterError, Room,
     SessionCommand, SessionId, Transport, WireFormat,
 };
 
@@ -584,6 +584,8 @@ impl<L: SessionLogic> SessionActor<L> {
             let reason = reason.clone();
             self.core.closed_reported = true;
             let rooms = self.core.hub.unregister(&self.core.id);
+            let counters = self.core.hub.counters();
+            Counters::add(&counters.disconnects[reason.index()], 1);
             self.core.hub.closing();
             self.core.counted_closing = true;
             tracing::info!(
