@@ -132,6 +132,8 @@ pub struct DisconnectInfo {
     pub transport: Transport,
     /// How long it was connected.
     pub duration: std::time::Duration,
+    /// It was its user's last session on this node: the user is offline here now.
+    pub last_session_of_user: bool,
     /// The rooms it was in.
     pub rooms: Vec<Room>,
     /// Why it ended.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse};
 
-use crate::auth::Authenticator;
+use crate::auth::{AuthSlot, Authenticator};
 use crate::engineio::{Cors, Engine, EngineConfig};
 use crate::handler::{Handler, SharedHandler};
 use crate::http_server::{serve, ServerOptions};
@@ -31,6 +31,9 @@ pub struct Switchboard {
     socketio: Mount,
     /// True once [`Switchboard::with_socketio`] replaced relay mode's Socket.IO endpoint.
     custom_socketio: bool,
+    /// The authenticator the Socket.IO endpoint asks, whichever app it runs (set again when
+    /// [`Switchboard::with_authenticator`] comes after [`Switchboard::with_socketio`]).
+    socketio_auth: AuthSlot,
     sockjs: SockJs<RelaySockJs>,
 }
 
@@ -60,7 +63,7 @@ fn sockjs_service(state: &AppState) -> SockJs<RelaySockJs> {
 }
 
 /// The Socket.IO endpoint at `--socketio-path`, running `app`, configured by `state`'s config.
-fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
+fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A, auth: &AuthSlot) -> Mount {
     let config = &state.config;
     let engine_config = EngineConfig {
         path: config.socketio_path.clone(),
@@ -85,9 +88,7 @@ fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
             ..SocketIoConfig::default()
         },
     );
-    if let Some(authenticator) = &state.authenticator {
-        socketio = socketio.authenticated_by(authenticator.clone());
-    }
+    socketio = socketio.authenticated_through(auth.clone());
     let engine = Engine::new(
         engine_config,
         socketio,
@@ -98,25 +99,18 @@ fn socketio_endpoint<A: SocketHandler>(state: &AppState, app: A) -> Mount {
 }
 
 /// Relay mode's Socket.IO endpoint (the handler's, when one is set).
-fn relay_socketio(state: &AppState) -> Mount {
+fn relay_socketio(state: &AppState, auth: &AuthSlot) -> Mount {
     socketio_endpoint(
         state,
         RelaySockets::new(state.handler.clone(), state.relay_limits()),
+        auth,
     )
 }
 
 /// `handler`, with what happens to sessions also sent to the webhooks, when there are some.
-fn reporting(
-    handler: SharedHandler,
-    webhooks: Option<&crate::webhook::Webhooks>,
-    hub: &Hub,
-) -> SharedHandler {
+fn reporting(handler: SharedHandler, webhooks: Option<&crate::webhook::Webhooks>) -> SharedHandler {
     match webhooks {
-        Some(hooks) => Arc::new(crate::webhook::WebhookHandler::new(
-            handler,
-            hooks.clone(),
-            hub.clone(),
-        )),
+        Some(hooks) => Arc::new(crate::webhook::WebhookHandler::new(handler, hooks.clone())),
         None => handler,
     }
 }
@@ -158,7 +152,7 @@ impl Switchboard {
     pub fn with_handler(self, handler: impl Handler) -> Switchboard {
         let old = self.state.get_ref();
         let state = AppState {
-            handler: reporting(Arc::new(handler), old.webhooks.as_ref(), &old.hub),
+            handler: reporting(Arc::new(handler), old.webhooks.as_ref()),
             ..old.clone()
         };
         self.with_state(state)
@@ -177,12 +171,17 @@ impl Switchboard {
 
     /// The same server around `state`: its relay endpoints rebuilt to use it.
     fn with_state(self, state: AppState) -> Switchboard {
+        *self
+            .socketio_auth
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = state.authenticator.clone();
         Switchboard {
             socketio: match self.custom_socketio {
                 true => self.socketio,
-                false => relay_socketio(&state),
+                false => relay_socketio(&state, &self.socketio_auth),
             },
             custom_socketio: self.custom_socketio,
+            socketio_auth: self.socketio_auth,
             sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: self.mounts,
@@ -195,7 +194,7 @@ impl Switchboard {
     /// are unchanged and share the hub, so rooms still span protocols.
     pub fn with_socketio(self, app: impl SocketHandler) -> Switchboard {
         Switchboard {
-            socketio: socketio_endpoint(self.state.get_ref(), app),
+            socketio: socketio_endpoint(self.state.get_ref(), app, &self.socketio_auth),
             custom_socketio: true,
             ..self
         }
@@ -212,20 +211,21 @@ impl Switchboard {
             max_rooms_per_session: config.max_rooms_per_session,
             recovery: config.recovery(),
             presence_events: config.presence_events,
-            track_offline: config.webhook_url.is_some(),
         };
         let hub = Hub::new(limits, adapter);
         let webhooks = config.webhooks().map(crate::webhook::Webhooks::start);
         let state = AppState {
-            handler: reporting(handler, webhooks.as_ref(), &hub),
+            handler: reporting(handler, webhooks.as_ref()),
             hub,
             authenticator: config.authenticator(),
             config: Arc::new(config),
             webhooks,
         };
+        let socketio_auth = Arc::new(std::sync::RwLock::new(state.authenticator.clone()));
         Switchboard {
-            socketio: relay_socketio(&state),
+            socketio: relay_socketio(&state, &socketio_auth),
             custom_socketio: false,
+            socketio_auth,
             sockjs: sockjs_service(&state),
             state: web::Data::new(state),
             mounts: Vec::new(),

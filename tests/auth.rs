@@ -310,3 +310,36 @@ async fn a_resumed_session_goes_back_only_into_rooms_its_token_allows() {
         vec![switchboard::Room::from("a")]
     );
 }
+
+/// A Socket.IO application that ignores events.
+struct PlainApp;
+
+impl switchboard::socketio::SocketHandler for PlainApp {
+    fn on_event(
+        &self,
+        _socket: &mut switchboard::socketio::Socket<'_, '_>,
+        _event: &str,
+        _args: Vec<Value>,
+        _attachments: Vec<bytes::Bytes>,
+        _ack: Option<u64>,
+    ) {
+    }
+}
+
+#[actix_web::test]
+async fn an_authenticator_given_after_a_socketio_app_guards_it_too() {
+    let authenticator = switchboard::auth::JwtAuthenticator::hs256(SECRET.as_bytes()).unwrap();
+    let server = Switchboard::new(config())
+        .with_socketio(PlainApp)
+        .with_authenticator(authenticator)
+        .start()
+        .unwrap();
+    let base = format!("http://{}", server.addr());
+    let http = awc::Client::default();
+    let sid = eio_open(&http, &base).await;
+    let session = format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}");
+    http.post(&session).send_body("40").await.unwrap();
+    let mut res = http.get(&session).send().await.unwrap();
+    let body = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert_eq!(body, r#"44{"message":"token required"}"#);
+}

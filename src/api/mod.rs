@@ -93,6 +93,9 @@ fn invalid(request: &PublishRequest, state: &AppState) -> Option<String> {
             ));
         }
         (None, Some(user)) if user.is_empty() => return Some("\"user\" must not be empty".into()),
+        (None, Some(_)) if !request.except.is_empty() => {
+            return Some("\"except\" applies to a room, not a user".into())
+        }
         (Some(_), None) | (None, Some(_)) => {}
         _ => return Some("give either \"room\" or \"user\"".into()),
     }

@@ -138,6 +138,9 @@ pub trait Authenticator: Send + Sync + 'static {
 /// A shared authenticator.
 pub(crate) type SharedAuthenticator = Arc<dyn Authenticator>;
 
+/// Where a service finds its authenticator, which may be set after the service is built.
+pub(crate) type AuthSlot = Arc<std::sync::RwLock<Option<SharedAuthenticator>>>;
+
 /// Refuses every client (a server whose key could not be loaded).
 pub(crate) struct Refuser;
 

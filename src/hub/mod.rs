@@ -185,8 +185,6 @@ pub(crate) struct HubLimits {
     pub recovery: Option<RecoveryConfig>,
     /// Tell a room's members when a user's first session enters it and its last leaves.
     pub presence_events: bool,
-    /// Remember users whose last session went, for [`Hub::user_went_offline`] (webhooks).
-    pub track_offline: bool,
 }
 
 impl Default for HubLimits {
@@ -196,7 +194,6 @@ impl Default for HubLimits {
             max_rooms_per_session: 1024,
             recovery: None,
             presence_events: false,
-            track_offline: false,
         }
     }
 }
@@ -260,7 +257,7 @@ impl Hub {
                 live: AtomicUsize::new(0),
                 closing: AtomicUsize::new(0),
                 rooms: DashMap::new(),
-                users: users::UserIndex::new(limits.track_offline),
+                users: users::UserIndex::default(),
                 counters: Counters::default(),
                 recovery: limits.recovery.clone().map(Recovery::new),
                 limits,
@@ -374,17 +371,26 @@ impl Hub {
 
     /// Removes a session and its room memberships; returns the rooms it was in.
     pub fn unregister(&self, id: &str) -> Vec<Room> {
+        self.unregister_reporting(id).rooms
+    }
+
+    /// [`Hub::unregister`], also saying whether it was its user's last session here.
+    pub(crate) fn unregister_reporting(&self, id: &str) -> Unregistered {
         self.release_held();
         let Some((_, member)) = self.inner.sessions.remove(id) else {
-            return Vec::new();
+            return Unregistered::default();
         };
         let rooms = lock(&member.rooms).take().unwrap_or_default();
+        let mut user_left = Vec::new();
         for room in &rooms {
-            self.remove_from_room(room, &member);
+            if self.remove_from_room(room, &member) {
+                user_left.push(room);
+            }
         }
-        if let Some(user) = &member.user {
-            self.inner.users.remove(user.id(), id);
-        }
+        let last_of_user = match (&member.user, &member.namespace) {
+            (Some(user), None) => self.inner.users.remove(user.id(), id),
+            _ => false,
+        };
         if Self::is_root_socket(&member) {
             self.inner.adapter.socket_changed(id);
         }
@@ -392,7 +398,15 @@ impl Hub {
             self.inner.live.fetch_sub(1, Ordering::Relaxed);
             Counters::add(&self.inner.counters.sessions_closed, 1);
         }
-        rooms.into_iter().collect()
+        if let Some(user) = &member.user {
+            for room in user_left {
+                self.presence_changed(room, &member, user, presence::LEFT);
+            }
+        }
+        Unregistered {
+            rooms: rooms.into_iter().collect(),
+            last_of_user,
+        }
     }
 
     /// Records that a session moved to another transport (e.g. an upgrade).
@@ -427,14 +441,16 @@ impl Hub {
                 true
             }
         };
+        let first_of_user = member
+            .user
+            .as_ref()
+            .filter(|user| self.inner.users.entered(&room, user.id()));
         drop(rooms_guard);
         if created && member.namespace.is_none() {
             self.inner.adapter.room_changed(&room);
         }
-        if let Some(user) = &member.user {
-            if self.inner.users.entered(&room, user.id()) {
-                self.presence_changed(&room, &member, user, presence::JOINED);
-            }
+        if let Some(user) = first_of_user {
+            self.presence_changed(&room, &member, user, presence::JOINED);
         }
         Ok(())
     }
@@ -445,9 +461,13 @@ impl Hub {
         let Some(member) = self.member(id) else {
             return false;
         };
-        let was_in = lock(&member.rooms).as_mut().is_some_and(|r| r.remove(room));
-        if was_in {
-            self.remove_from_room(room, &member);
+        // Lock order is always: a member's rooms, then a room shard (then the user counts).
+        let mut rooms = lock(&member.rooms);
+        let was_in = rooms.as_mut().is_some_and(|r| r.remove(room));
+        let last_of_user = was_in && self.remove_from_room(room, &member);
+        drop(rooms);
+        if let (true, Some(user)) = (last_of_user, &member.user) {
+            self.presence_changed(room, &member, user, presence::LEFT);
         }
         was_in
     }
@@ -467,12 +487,6 @@ impl Hub {
     /// The sessions of a user on this node (a Socket.IO connection's socket in `/`).
     pub fn sessions_of_user(&self, user: &str) -> Vec<SessionId> {
         self.inner.users.sessions_of(user)
-    }
-
-    /// Whether `user`'s last session here has gone since it was last asked, and it has not
-    /// come back: true once per going (with `track_offline`).
-    pub(crate) fn user_went_offline(&self, user: &str) -> bool {
-        self.inner.users.went_offline(user)
     }
 
     /// The transport a session is attached through now.
@@ -880,8 +894,9 @@ impl Hub {
         }
     }
 
-    /// Takes `member` (no longer holding its rooms' lock) out of the index of `room`.
-    fn remove_from_room(&self, room: &str, member: &Arc<Member>) {
+    /// Takes `member` out of the index of `room`; true when it was its user's last session
+    /// there (the caller tells the room, once it holds no lock).
+    fn remove_from_room(&self, room: &str, member: &Arc<Member>) -> bool {
         let now_empty = match self.inner.rooms.get_mut(room) {
             Some(mut members) => {
                 members.remove(&member.id);
@@ -898,12 +913,20 @@ impl Hub {
         {
             self.inner.adapter.room_changed(room);
         }
-        if let Some(user) = &member.user {
-            if self.inner.users.exited(room, user.id()) {
-                self.presence_changed(room, member, user, presence::LEFT);
-            }
-        }
+        member
+            .user
+            .as_ref()
+            .is_some_and(|user| self.inner.users.exited(room, user.id()))
     }
+}
+
+/// What [`Hub::unregister_reporting`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Unregistered {
+    /// The rooms the session was in.
+    pub rooms: Vec<Room>,
+    /// It was its user's last session on this node.
+    pub last_of_user: bool,
 }
 
 /// One recipient's part of a batch: its messages in batch order, and their places in the batch.

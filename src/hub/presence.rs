@@ -102,7 +102,8 @@ impl Hub {
         }
         let room: Room = room.into();
         let data = json!({"user": user.id(), "info": user.info()});
-        let target = Target::room(room.clone()).except(member.id.clone());
+        // Each node tells its own members: another node's sessions of the user are its own.
+        let target = Target::room(room.clone()).except(member.id.clone()).local();
         self.broadcast(&target, Message::new(Some(room), event, data));
     }
 }

@@ -12,10 +12,6 @@ use super::{Room, SessionId};
 pub(super) struct UserIndex {
     sessions: DashMap<Box<str>, HashSet<SessionId>>,
     in_rooms: DashMap<Room, HashMap<Box<str>, usize>>,
-    /// Users whose last session has gone, until someone asks ([`UserIndex::went_offline`]);
-    /// kept only when `track_offline`.
-    offline: DashMap<Box<str>, ()>,
-    track_offline: bool,
 }
 
 impl UserIndex {
@@ -43,42 +39,23 @@ impl UserIndex {
         last
     }
 
-    /// An index that remembers users going offline (for the webhooks' `user_offline`), or not.
-    pub(super) fn new(track_offline: bool) -> UserIndex {
-        UserIndex {
-            track_offline,
-            ..UserIndex::default()
-        }
-    }
-
-    /// Records that session `id` belongs to `user` (who is not offline then).
+    /// Records that session `id` belongs to `user`.
     pub(super) fn add(&self, user: &str, id: &SessionId) {
         self.sessions
             .entry(user.into())
             .or_default()
             .insert(id.clone());
-        self.offline.remove(user);
     }
 
-    /// Records that session `id` of `user` is gone; true when it was the user's last here.
+    /// Records that session `id` of `user` is gone; true when it was the user's last here
+    /// (decided under the user's entry lock: two sessions going at once make one last).
     pub(super) fn remove(&self, user: &str, id: &str) -> bool {
-        let last = self
-            .sessions
+        self.sessions
             .remove_if_mut(user, |_, sessions| {
                 sessions.remove(id);
                 sessions.is_empty()
             })
-            .is_some();
-        if last && self.track_offline {
-            self.offline.insert(user.into(), ());
-        }
-        last
-    }
-
-    /// Whether `user` went offline (its last session went) and has not come back since; true
-    /// once per going.
-    pub(super) fn went_offline(&self, user: &str) -> bool {
-        self.offline.remove(user).is_some()
+            .is_some()
     }
 
     /// The sessions of `user` on this node.
@@ -107,21 +84,6 @@ mod tests {
         assert!(index.remove("u1", "b"));
         assert!(index.sessions_of("u1").is_empty());
         assert_eq!(index.sessions_of("u2"), vec![a]);
-    }
-
-    #[test]
-    fn a_user_goes_offline_once_and_not_when_it_came_back() {
-        let index = UserIndex::new(true);
-        let (a, b): (SessionId, SessionId) = ("a".into(), "b".into());
-        index.add("u1", &a);
-        assert!(index.remove("u1", "a"));
-        assert!(index.went_offline("u1"));
-        assert!(!index.went_offline("u1"), "once");
-        index.add("u1", &a);
-        assert!(index.remove("u1", "a"));
-        index.add("u1", &b);
-        assert!(!index.went_offline("u1"), "back before anyone asked");
-        assert!(!UserIndex::new(false).went_offline("u1"));
     }
 
     #[test]

@@ -223,6 +223,11 @@ pub(crate) fn finish_resume(
         Err(error) => return refuse_resume(session, id, &error.to_string()),
     };
     restored.rooms.retain(|room| may_rejoin(session, room));
+    restored.missed.retain(|m| {
+        m.room
+            .as_deref()
+            .is_none_or(|room| may_rejoin(session, room))
+    });
     for room in &restored.rooms {
         if let Err(error) = session.join(room.clone()) {
             return refuse_resume(session, id, &error.to_string());

@@ -214,6 +214,8 @@ pub(crate) struct SessionCore {
     user: Option<Arc<crate::auth::User>>,
     /// When the session started.
     opened_at: Instant,
+    /// It was its user's last session here (set when it leaves the hub).
+    last_of_user: bool,
 }
 
 /// The largest drain buffer a session keeps between drains, in entries of 32 bytes. Two are kept
@@ -244,6 +246,11 @@ impl SessionCore {
     /// How long the session has been open.
     pub(crate) fn age(&self) -> Duration {
         self.opened_at.elapsed()
+    }
+
+    /// Whether, on leaving the hub, it was its user's last session here.
+    pub(crate) fn was_last_of_user(&self) -> bool {
+        self.last_of_user
     }
 
     /// The hub the session is registered with.
@@ -510,6 +517,7 @@ impl<L: SessionLogic> SessionActor<L> {
                     batch_writes: false,
                     user,
                     opened_at: Instant::now(),
+                    last_of_user: false,
                 },
                 logic,
             }
@@ -583,7 +591,9 @@ impl<L: SessionLogic> SessionActor<L> {
         if let (Some(reason), false) = (&self.core.closing, self.core.closed_reported) {
             let reason = reason.clone();
             self.core.closed_reported = true;
-            let rooms = self.core.hub.unregister(&self.core.id);
+            let gone = self.core.hub.unregister_reporting(&self.core.id);
+            let rooms = gone.rooms;
+            self.core.last_of_user = gone.last_of_user;
             let counters = self.core.hub.counters();
             Counters::add(&counters.disconnects[reason.index()], 1);
             self.core.hub.closing();

@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
-use crate::auth::{AuthError, Authenticator, Credentials, SharedAuthenticator, User};
+use crate::auth::{AuthError, AuthSlot, Authenticator, Credentials, User};
 use crate::engineio::{message_frame_text, EngineConn, EngineHandler, EngineMessage};
 use crate::hub::{DisconnectReason, Frame, Hub, Message, Protocol, Room, SessionId, WireFormat};
 use packet::{encode, Decoder, Packet, PacketType, ProtocolVersion};
@@ -88,7 +88,7 @@ impl Default for SocketIoConfig {
 pub struct SocketIo<A: SocketHandler> {
     app: A,
     config: SocketIoConfig,
-    authenticator: Option<SharedAuthenticator>,
+    authenticator: AuthSlot,
 }
 
 impl<A: SocketHandler> SocketIo<A> {
@@ -97,14 +97,23 @@ impl<A: SocketHandler> SocketIo<A> {
         SocketIo {
             app,
             config,
-            authenticator: None,
+            authenticator: AuthSlot::default(),
         }
     }
 
     /// Every socket must be let in by `authenticator` first (before the middleware): a
     /// refused one gets CONNECT_ERROR with the reason as its message.
-    pub fn authenticated_by(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
-        self.authenticator = Some(authenticator);
+    pub fn authenticated_by(self, authenticator: Arc<dyn Authenticator>) -> Self {
+        *self
+            .authenticator
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(authenticator);
+        self
+    }
+
+    /// Asks whatever authenticator `slot` holds when a socket connects.
+    pub(crate) fn authenticated_through(mut self, slot: AuthSlot) -> Self {
+        self.authenticator = slot;
         self
     }
 
@@ -271,7 +280,12 @@ impl<A: SocketHandler> SocketIo<A> {
             (ProtocolVersion::V5, Some(value @ Value::Object(_))) => value,
             (ProtocolVersion::V5, _) => json!({}),
         };
-        let Some(authenticator) = &self.authenticator else {
+        let authenticator = self
+            .authenticator
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(authenticator) = authenticator else {
             return self.connect_as(state, conn, nsp, version, auth, None);
         };
         let credentials = Credentials {
@@ -416,8 +430,12 @@ impl<A: SocketHandler> SocketIo<A> {
         packet_frames(conn, &reply);
         conn.clear_deadline();
         match resumption {
-            Some(Resumption::Local { kept, offset, .. }) => {
-                for room in kept.rooms.iter().filter(|r| may_rejoin(&user, r)) {
+            Some(Resumption::Local {
+                mut kept, offset, ..
+            }) => {
+                // Only rooms its token allows now: to rejoin, and to replay from.
+                kept.rooms.retain(|r| may_rejoin(&user, r));
+                for room in &kept.rooms {
                     let _ = hub.join(&id, room.clone());
                 }
                 let missed = hub.recovery().map(|r| r.missed(&kept, offset));
@@ -425,8 +443,12 @@ impl<A: SocketHandler> SocketIo<A> {
                     self.replay(conn, &id, &missed, through);
                 }
             }
-            Some(Resumption::Cluster { restored, .. }) => {
-                for room in restored.rooms.iter().filter(|r| may_rejoin(&user, r)) {
+            Some(Resumption::Cluster { mut restored, .. }) => {
+                restored.rooms.retain(|r| may_rejoin(&user, r));
+                restored
+                    .missed
+                    .retain(|m| m.room.as_deref().is_none_or(|r| may_rejoin(&user, r)));
+                for room in &restored.rooms {
                     let _ = hub.join(&id, room.clone());
                 }
                 self.replay(conn, &id, &restored.missed, restored.through);
@@ -545,7 +567,9 @@ impl<A: SocketHandler> SocketIo<A> {
         mut socket_state: SocketState,
         reason: CloseReason,
     ) {
-        let rooms = conn.hub().unregister(&socket_state.id);
+        let gone = conn.hub().unregister_reporting(&socket_state.id);
+        let rooms = gone.rooms;
+        socket_state.last_of_user = gone.last_of_user;
         tracing::debug!(
             socket = %socket_state.id,
             nsp = %socket_state.nsp,

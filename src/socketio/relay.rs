@@ -123,6 +123,7 @@ impl SocketHandler for RelaySockets {
             user: socket.session().user().cloned(),
             transport: socket.transport(),
             duration: socket.age(),
+            last_session_of_user: socket.was_last_of_user(),
             rooms,
             reason: reason.to_disconnect_reason(),
         });

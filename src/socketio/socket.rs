@@ -75,6 +75,8 @@ pub(super) struct SocketState {
     pub(super) user: Option<Arc<crate::auth::User>>,
     /// When it connected.
     connected_at: std::time::Instant,
+    /// It was its user's last session here (set when it leaves the hub).
+    pub(super) last_of_user: bool,
 }
 
 impl SocketState {
@@ -90,6 +92,7 @@ impl SocketState {
             recovered: false,
             user: None,
             connected_at: std::time::Instant::now(),
+            last_of_user: false,
         }
     }
 
@@ -189,6 +192,11 @@ impl Socket<'_, '_> {
     /// How long the socket has been connected.
     pub fn age(&self) -> std::time::Duration {
         self.state.connected_at.elapsed()
+    }
+
+    /// Whether, once it has left, it was its user's last session on this node.
+    pub fn was_last_of_user(&self) -> bool {
+        self.state.last_of_user
     }
 
     /// This socket as a protocol-neutral session, for [`crate::Handler`]s.

@@ -149,6 +149,7 @@ impl SockJsApp for RelaySockJs {
             user: conn.core.session_ref().user().cloned(),
             transport: conn.core.transport(),
             duration: conn.core.age(),
+            last_session_of_user: conn.core.was_last_of_user(),
             rooms,
             reason: reason.clone(),
         });

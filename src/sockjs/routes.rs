@@ -523,6 +523,11 @@ fn session_for<A: SockJsApp>(
         .sessions
         .entry(sid.to_string())
         .or_try_insert_with(|| {
+            // The session was there when the receiver looked (so it was not authenticated)
+            // and is gone now: it is not created without a user.
+            if service.authenticator().is_some() && user.is_none() {
+                return Err(refusal_frame(&AuthError::Missing));
+            }
             let logic = SockJsLogic::new(service.clone(), Some(sid.to_string()), Receiver::None);
             SessionActor::start(
                 service.hub.clone(),

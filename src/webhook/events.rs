@@ -8,20 +8,19 @@ use serde_json::{json, Value};
 
 use super::Webhooks;
 use crate::handler::{DisconnectInfo, Handler, Refusal, SessionRef, SharedHandler};
-use crate::hub::{Hub, Room};
+use crate::hub::Room;
 
 /// The application's handler, with every connect, join, leave and disconnect (and a user's
 /// last disconnect, `user_offline`) queued as a webhook event.
 pub(crate) struct WebhookHandler {
     inner: SharedHandler,
     hooks: Webhooks,
-    hub: Hub,
 }
 
 impl WebhookHandler {
-    /// `inner`, reporting to `hooks` what happens to `hub`'s sessions.
-    pub(crate) fn new(inner: SharedHandler, hooks: Webhooks, hub: Hub) -> WebhookHandler {
-        WebhookHandler { inner, hooks, hub }
+    /// `inner`, reporting to `hooks`.
+    pub(crate) fn new(inner: SharedHandler, hooks: Webhooks) -> WebhookHandler {
+        WebhookHandler { inner, hooks }
     }
 
     fn emit(&self, kind: &str, fields: Value) {
@@ -56,7 +55,11 @@ impl Handler for WebhookHandler {
     }
 
     fn on_join(&self, session: &SessionRef, room: Room) -> Result<(), Refusal> {
+        let already_in = session.rooms().contains(&room);
         self.inner.on_join(session, room.clone())?;
+        if already_in {
+            return Ok(());
+        }
         self.emit(
             "join",
             json!({"session": session.id().as_ref(), "user": user_of(session), "room": room.as_ref()}),
@@ -115,10 +118,8 @@ impl Handler for WebhookHandler {
                 "duration_ms": info.duration.as_millis() as u64,
             }),
         );
-        if let Some(user) = &user {
-            if self.hub.user_went_offline(user) {
-                self.emit("user_offline", json!({ "user": user }));
-            }
+        if let (Some(user), true) = (&user, info.last_session_of_user) {
+            self.emit("user_offline", json!({ "user": user }));
         }
         self.inner.on_disconnect(info);
     }

@@ -138,6 +138,7 @@ impl SessionLogic for WebSocketLogic {
             user: self.session.as_ref().and_then(|s| s.user().cloned()),
             transport: Transport::WebSocket,
             duration: core.age(),
+            last_session_of_user: core.was_last_of_user(),
             rooms,
             reason: reason.clone(),
         });
