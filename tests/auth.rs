@@ -50,20 +50,7 @@ fn authenticating() -> Config {
 
 /// The refusal a `/ws` upgrade gets: its status and `{"error": ...}` body.
 async fn ws_refusal(server: &RunningServer, query: &str) -> (u16, Value) {
-    let mut res = awc::Client::default()
-        .get(format!("http://{}/ws{query}", server.addr()))
-        .insert_header(("Upgrade", "websocket"))
-        .insert_header(("Connection", "Upgrade"))
-        .insert_header(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))
-        .insert_header(("Sec-WebSocket-Version", "13"))
-        .send()
-        .await
-        .unwrap();
-    let body = res.body().await.unwrap();
-    (
-        res.status().as_u16(),
-        serde_json::from_slice(&body).unwrap(),
-    )
+    common::upgrade_refusal(server, &format!("/ws{query}")).await
 }
 
 async fn ws_client(server: &RunningServer, token: &str) -> Client {
@@ -157,18 +144,6 @@ fn client_session(server: &RunningServer, user: &str) -> String {
     sessions[0].to_string()
 }
 
-/// A Socket.IO v5 polling session: its sid, after the open packet.
-async fn eio_open(http: &awc::Client, base: &str) -> String {
-    let mut res = http
-        .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
-        .send()
-        .await
-        .unwrap();
-    let body = res.body().await.unwrap();
-    let open: Value = serde_json::from_slice(&body[1..]).unwrap();
-    open["sid"].as_str().unwrap().to_string()
-}
-
 #[actix_web::test]
 async fn a_socketio_connect_with_a_bad_token_gets_connect_error() {
     let server = start(authenticating());
@@ -182,7 +157,7 @@ async fn a_socketio_connect_with_a_bad_token_gets_connect_error() {
         ),
         (json!({"token": good("u1")}), "40{\"sid\":".to_string()),
     ] {
-        let sid = eio_open(&http, &base).await;
+        let sid = common::eio_polling_open(&http, &base).await;
         let session = format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}");
         let res = http
             .post(&session)
@@ -336,7 +311,7 @@ async fn an_authenticator_given_after_a_socketio_app_guards_it_too() {
         .unwrap();
     let base = format!("http://{}", server.addr());
     let http = awc::Client::default();
-    let sid = eio_open(&http, &base).await;
+    let sid = common::eio_polling_open(&http, &base).await;
     let session = format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}");
     http.post(&session).send_body("40").await.unwrap();
     let mut res = http.get(&session).send().await.unwrap();

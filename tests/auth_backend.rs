@@ -67,21 +67,7 @@ fn asking(addr: SocketAddr) -> Config {
 
 /// The refusal of a `/ws` upgrade with `token`: its status and body.
 async fn ws_refusal(server: &RunningServer, token: &str) -> (u16, Value) {
-    let url = format!("http://{}/ws?token={token}", server.addr());
-    let mut res = awc::Client::default()
-        .get(url)
-        .insert_header(("Upgrade", "websocket"))
-        .insert_header(("Connection", "Upgrade"))
-        .insert_header(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))
-        .insert_header(("Sec-WebSocket-Version", "13"))
-        .send()
-        .await
-        .unwrap();
-    let body = res.body().await.unwrap();
-    (
-        res.status().as_u16(),
-        serde_json::from_slice(&body).unwrap(),
-    )
+    common::upgrade_refusal(server, &format!("/ws?token={token}")).await
 }
 
 /// A `/ws` client let in with `token` (and a cookie), past its welcome.
@@ -154,17 +140,8 @@ async fn socketio_and_sockjs_wait_for_the_backend_and_carry_its_answer() {
         (json!({"token": "banned"}), r#"44{"message":"banned"}"#),
         (json!({"token": "reader"}), "40{\"sid\":"),
     ] {
-        let mut res = http
-            .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
-            .send()
-            .await
-            .unwrap();
-        let body = res.body().await.unwrap();
-        let open: Value = serde_json::from_slice(&body[1..]).unwrap();
-        let session = format!(
-            "{base}/socket.io/?EIO=4&transport=polling&sid={}",
-            open["sid"].as_str().unwrap()
-        );
+        let sid = common::eio_polling_open(&http, &base).await;
+        let session = format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}");
         http.post(&session)
             .send_body(format!("40{auth}"))
             .await

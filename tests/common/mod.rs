@@ -279,3 +279,32 @@ async fn ws_next_with(ws: &mut Ws, answer_eio_pings: bool) -> Option<WsMessage> 
         }
     }
 }
+
+/// The answer to a WebSocket upgrade of `path` that is refused before the upgrade: its status
+/// and JSON body.
+pub async fn upgrade_refusal(server: &RunningServer, path: &str) -> (u16, Value) {
+    let mut res = awc::Client::default()
+        .get(format!("http://{}{path}", server.addr()))
+        .insert_header(("Upgrade", "websocket"))
+        .insert_header(("Connection", "Upgrade"))
+        .insert_header(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))
+        .insert_header(("Sec-WebSocket-Version", "13"))
+        .send()
+        .await
+        .expect("http answer");
+    let body = res.body().await.expect("body");
+    let status = res.status().as_u16();
+    (status, serde_json::from_slice(&body).expect("JSON body"))
+}
+
+/// Opens an Engine.IO v4 polling session at `base` (`http://host:port`); returns its sid.
+pub async fn eio_polling_open(http: &awc::Client, base: &str) -> String {
+    let mut res = http
+        .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .expect("http answer");
+    let body = res.body().await.expect("body");
+    let open: Value = serde_json::from_slice(&body[1..]).expect("an open packet");
+    open["sid"].as_str().expect("a sid").to_string()
+}
