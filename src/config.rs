@@ -120,7 +120,7 @@ pub struct Config {
     /// Every client is let in (or not) by this backend: on each connect switchboard POSTs
     /// `{protocol, transport, headers, query, auth, remote_addr}`; `200 {"user": ...}` accepts,
     /// a 4xx refuses with its `message` (protocols/auth.md).
-    #[arg(long, env = "SWITCHBOARD_AUTH_URL", conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"])]
+    #[arg(long, env = "SWITCHBOARD_AUTH_URL", conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"], value_parser = http_url())]
     pub auth_url: Option<String>,
 
     /// How long the auth backend may take to answer, in milliseconds; then the client is
@@ -139,7 +139,7 @@ pub struct Config {
 
     /// POST every connect, disconnect, join, leave and `user_offline` as JSON events to this URL
     /// (`http://`), several to a request, in order, retried with backoff.
-    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL", value_parser = http_url())]
     pub webhook_url: Option<String>,
 
     /// Sign each webhook body: `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body>`.
@@ -415,6 +415,19 @@ fn public_key_file() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
     })
 }
 
+/// An `http://host[:port]/path` URL, checked when the configuration is read (the backends
+/// switchboard calls are plain HTTP for now).
+fn http_url() -> impl clap::builder::TypedValueParser<Value = String> {
+    use clap::builder::TypedValueParser;
+    clap::builder::NonEmptyStringValueParser::new().try_map(|url: String| {
+        let uri: actix_web::http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        match (uri.scheme_str(), uri.host()) {
+            (Some("http"), Some(_)) => Ok(url),
+            _ => Err(format!("{url}: an http:// URL with a host is needed")),
+        }
+    })
+}
+
 /// Checks a Redis URL when the configuration is read, so a typo stops the server at once.
 fn redis_url() -> impl clap::builder::TypedValueParser<Value = String> {
     use clap::builder::TypedValueParser;
@@ -533,6 +546,20 @@ mod tests {
         assert_eq!(c.ping_timeout(), Duration::from_secs(20));
         assert_eq!(c.max_message_size, 1_000_000);
         assert!(!c.server_only_publish);
+    }
+
+    #[test]
+    fn backend_urls_must_be_http_with_a_host() {
+        let parse = |flag: &str, url: &str| Config::try_parse_from(["switchboard", flag, url]);
+        for flag in ["--webhook-url", "--auth-url"] {
+            assert!(parse(flag, "http://127.0.0.1:8080/hook").is_ok(), "{flag}");
+            assert!(
+                parse(flag, "https://backend/hook").is_err(),
+                "{flag}: no TLS yet"
+            );
+            assert!(parse(flag, "backend/hook").is_err(), "{flag}");
+            assert!(parse(flag, "http://").is_err(), "{flag}");
+        }
     }
 
     #[test]
